@@ -1,0 +1,67 @@
+"""Shipyard: take an ML project from prototype to production.
+
+The authoring API is imported eagerly (it is small); the client and the runner load on
+first use so that `python flow.py show` and the `shipyard` command start fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from shipyard.flow.current import current
+from shipyard.flow.parameters import JSONType, Parameter
+from shipyard.flow.spec import FlowSpec
+from shipyard.flow.steps import step
+
+if TYPE_CHECKING:
+    from shipyard.client import (
+        DataArtifact,
+        Flow,
+        Run,
+        Step,
+        Task,
+        default_namespace,
+        get_namespace,
+        namespace,
+    )
+    from shipyard.runtime.runner import Runner
+
+__all__ = [
+    "DataArtifact",
+    "Flow",
+    "FlowSpec",
+    "JSONType",
+    "Parameter",
+    "Run",
+    "Runner",
+    "Step",
+    "Task",
+    "current",
+    "default_namespace",
+    "get_namespace",
+    "namespace",
+    "step",
+]
+
+_LAZY = {
+    "DataArtifact": "shipyard.client",
+    "Flow": "shipyard.client",
+    "Run": "shipyard.client",
+    "Step": "shipyard.client",
+    "Task": "shipyard.client",
+    "namespace": "shipyard.client",
+    "get_namespace": "shipyard.client",
+    "default_namespace": "shipyard.client",
+    "Runner": "shipyard.runtime.runner",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'shipyard' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,185 @@
+"""`python flow.py run|show ...`: the command line every flow file gets by calling `MyFlow()`."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.panel import Panel
+from rich.text import Text
+
+from shipyard.exceptions import FlowLintErrors, ShipyardError
+from shipyard.flow.graph import FlowGraph, NodeKind
+from shipyard.flow.parameters import JSONType, Parameter
+from shipyard.flow.spec import FlowSpec
+
+
+def run_flow_cli(flow_class: type[FlowSpec], args: list[str] | None = None) -> None:
+    """Parse the command line for this flow and run the command; exits the process."""
+    cli = build_cli(flow_class)
+    cli.main(args=args, prog_name=Path(sys.argv[0]).name)
+
+
+def build_cli(flow_class: type[FlowSpec]) -> click.Group:
+    @click.group(help=flow_class.__doc__ or f"Commands of the flow {flow_class.__name__}.")
+    def cli() -> None:
+        pass
+
+    cli.add_command(_run_command(flow_class))
+    cli.add_command(_show_command(flow_class))
+    return cli
+
+
+def _error_console() -> Console:
+    return Console(stderr=True)
+
+
+def _linted_graph(flow_class: type[FlowSpec]) -> FlowGraph:
+    try:
+        return flow_class.graph()
+    except FlowLintErrors as exc:
+        console = _error_console()
+        console.print(f"[bold red]The flow {flow_class.__name__} is not valid:[/]")
+        for error in exc.errors:
+            console.print(Text(f"  {error.render()}"), soft_wrap=True)
+        raise SystemExit(2) from None
+
+
+def _parameter_option(parameter: Parameter) -> click.Option:
+    names = [f"--{parameter.name}"]
+    if "_" in parameter.name:
+        names.append(f"--{parameter.name.replace('_', '-')}")
+    type_name = getattr(parameter.type, "__name__", None) or JSONType.name
+    default = f" [default: {parameter.default!r}]" if parameter.has_default else ""
+    required = " [required]" if parameter.required and not parameter.has_default else ""
+    extra: dict[str, Any] = {}
+    if parameter.type is bool:
+        extra = {"is_flag": False, "flag_value": "true"}
+    return click.Option(
+        [*names, parameter.name],
+        default=None,
+        metavar=type_name.upper(),
+        help=f"{parameter.help}{default}{required}",
+        **extra,
+    )
+
+
+def _run_command(flow_class: type[FlowSpec]) -> click.Command:
+    def run(
+        max_workers: int | None,
+        tag: tuple[str, ...],
+        quiet: bool,
+        run_id_file: str | None,
+        **parameters: Any,
+    ) -> None:
+        from shipyard.runtime.launch import FlowRun, RunOptions
+
+        graph = _linted_graph(flow_class)
+        try:
+            flow_run = FlowRun(flow_class, parameters, RunOptions(max_workers, tag))
+        except ShipyardError as exc:
+            _error_console().print(Text(f"error: {exc}", style="red"), soft_wrap=True)
+            raise SystemExit(2) from None
+        if run_id_file:
+            _write_atomically(Path(run_id_file), flow_run.run_id)
+        console = Console()
+        started = time.monotonic()
+        if quiet:
+            summary = flow_run.execute()
+        else:
+            from shipyard.cli.progress import RunProgress
+
+            with RunProgress(graph, flow_run.pathspec, console, not console.is_terminal) as live:
+                summary = flow_run.execute(live)
+        _report(console, flow_run.pathspec, summary, time.monotonic() - started)
+        raise SystemExit(0 if not summary.failures and summary.status.value == "succeeded" else 1)
+
+    params = [
+        click.Option(
+            ["--max-workers"],
+            type=click.IntRange(min=1),
+            default=None,
+            help="Tasks run in parallel at most (default: the number of CPUs).",
+        ),
+        click.Option(["--tag"], multiple=True, help="Tag the run (repeat for several tags)."),
+        click.Option(["--quiet"], is_flag=True, help="Print only the final summary."),
+        click.Option(["--run-id-file"], default=None, hidden=True),
+        *[_parameter_option(p) for p in flow_class.parameters().values()],
+    ]
+    return click.Command("run", callback=run, params=params, help="Run the flow.")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def _report(console: Console, pathspec: str, summary: Any, seconds: float) -> None:
+    if summary.failures:
+        errors = _error_console()
+        for spec, result in summary.failures:
+            errors.print(
+                Panel(
+                    Text(result.error or "the task failed", style="red"),
+                    title=f"[bold]{spec.pathspec}[/] failed",
+                    title_align="left",
+                    border_style="red",
+                )
+            )
+            errors.print(f"  logs: shipyard logs {spec.pathspec}", highlight=False)
+        errors.print(
+            f"[bold red]✗ Run {pathspec} failed[/] after {seconds:.1f}s "
+            f"({summary.tasks_run} tasks started)",
+            highlight=False,
+        )
+        return
+    console.print(
+        f"[bold green]✓ Run {pathspec} succeeded[/]: {summary.tasks_run} tasks in {seconds:.1f}s",
+        highlight=False,
+    )
+    console.print(
+        f"  inspect: shipyard show {pathspec}  ·  Run('{pathspec}').data", highlight=False
+    )
+
+
+def _show_command(flow_class: type[FlowSpec]) -> click.Command:
+    def show() -> None:
+        graph = _linted_graph(flow_class)
+        console = Console()
+        console.print(Text(flow_class.__name__, style="bold cyan"))
+        if flow_class.__doc__:
+            console.print(Text(flow_class.__doc__.strip(), style="dim"))
+        parameters = flow_class.parameters()
+        if parameters:
+            console.print("\n[bold]Parameters[/]")
+            for p in parameters.values():
+                console.print(f"  --{p.name}  {p.help}", highlight=False)
+        console.print()
+        for node in graph.topological():
+            console.print(_describe_node(graph, node.name))
+            if node.doc:
+                for line in node.doc.splitlines():
+                    console.print(Text(f"      {line}", style="dim"))
+
+    return click.Command("show", callback=show, help="Show the flow's steps and how they connect.")
+
+
+def _describe_node(graph: FlowGraph, name: str) -> Text:
+    node = graph[name]
+    text = Text("  ◆ " if node.is_join else "  ● ", style="cyan")
+    text.append(name, style="bold")
+    if node.kind is NodeKind.FOREACH:
+        text.append(f"  ⇉ {node.out[0]} (foreach {node.foreach_var})", style="magenta")
+    elif node.kind is NodeKind.BRANCH:
+        text.append(f"  ⑂ {', '.join(node.out)}", style="yellow")
+    elif node.kind is NodeKind.LINEAR:
+        text.append(f"  → {node.out[0]}")
+    if node.is_join:
+        text.append("  (join)", style="dim")
+    return text

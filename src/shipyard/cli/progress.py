@@ -1,0 +1,122 @@
+"""Following a run as it happens: a live rich table on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from shipyard.flow.graph import FlowGraph
+from shipyard.runtime.spec import Outcome, TaskResult, TaskSpec
+
+
+@dataclass
+class _StepCounts:
+    started: int = 0
+    done: int = 0
+    failed: int = 0
+    durations: list[float] = field(default_factory=list)
+
+    @property
+    def running(self) -> int:
+        return self.started - self.done - self.failed
+
+
+class RunProgress:
+    """Collects task events per step; renders itself for rich or as plain log lines."""
+
+    def __init__(self, graph: FlowGraph, pathspec: str, console: Console, plain: bool) -> None:
+        self.pathspec = pathspec
+        self.console = console
+        self.plain = plain
+        self.steps = {node.name: _StepCounts() for node in graph.topological()}
+        self.started_at = time.monotonic()
+        self._task_started: dict[str, float] = {}
+        self._live: Live | None = None
+
+    # -- ProgressListener ------------------------------------------------------------------
+    def task_started(self, spec: TaskSpec) -> None:
+        self.steps[spec.step_name].started += 1
+        self._task_started[spec.key] = time.monotonic()
+        if self.plain:
+            self._line(f"{spec.step_name}/{spec.task_id} started")
+        self._refresh()
+
+    def task_finished(self, spec: TaskSpec, result: TaskResult) -> None:
+        counts = self.steps[spec.step_name]
+        took = time.monotonic() - self._task_started.pop(spec.key, time.monotonic())
+        counts.durations.append(took)
+        if result.outcome is Outcome.SUCCEEDED:
+            counts.done += 1
+            if self.plain:
+                self._line(f"{spec.step_name}/{spec.task_id} finished in {took:.2f}s")
+        else:
+            counts.failed += 1
+            if self.plain:
+                self._line(f"{spec.step_name}/{spec.task_id} FAILED after {took:.2f}s")
+        self._refresh()
+
+    # -- display ---------------------------------------------------------------------------
+    def __enter__(self) -> RunProgress:
+        if not self.plain:
+            self._live = Live(self, console=self.console, refresh_per_second=8, transient=False)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._live is not None:
+            self._live.update(self, refresh=True)
+            self._live.__exit__(*exc)
+            self._live = None
+
+    def _refresh(self) -> None:
+        if self._live is not None:
+            self._live.refresh()
+
+    def _line(self, message: str) -> None:
+        elapsed = time.monotonic() - self.started_at
+        self.console.print(f"[{elapsed:7.2f}s] {self.pathspec}/{message}", highlight=False)
+
+    def totals(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for counts in self.steps.values():
+            total["done"] += counts.done
+            total["failed"] += counts.failed
+            total["running"] += counts.running
+        return total
+
+    def __rich__(self) -> Group:
+        elapsed = time.monotonic() - self.started_at
+        totals = self.totals()
+        header = Text.assemble(
+            (self.pathspec, "bold cyan"),
+            f"  {elapsed:6.1f}s  ",
+            (f"{totals['done']} done", "green"),
+            "  ",
+            (f"{totals['running']} running", "yellow"),
+            "  ",
+            (f"{totals['failed']} failed", "red" if totals["failed"] else "dim"),
+        )
+        table = Table(box=None, padding=(0, 2), show_edge=False)
+        table.add_column("step", style="bold")
+        table.add_column("done", justify="right", style="green")
+        table.add_column("running", justify="right", style="yellow")
+        table.add_column("failed", justify="right", style="red")
+        table.add_column("", width=24)
+        for name, counts in self.steps.items():
+            bar = ProgressBar(total=max(counts.started, 1), completed=counts.done, width=24)
+            table.add_row(
+                name,
+                str(counts.done),
+                str(counts.running) if counts.running else "",
+                str(counts.failed) if counts.failed else "",
+                bar if counts.started else Text("waiting", style="dim"),
+            )
+        return Group(header, table)

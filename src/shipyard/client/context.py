@@ -1,0 +1,93 @@
+"""The stores a client object reads from, opened on first use and shared while the URLs hold.
+
+Opening a metadata store imports SQLAlchemy and opening an artifact store imports fsspec;
+each is paid only when first needed (the `shipyard runs` command never touches blobs).
+Contexts are cached by their URLs, so objects created under the same configuration share
+one connection pool, and a change of `SHIPYARD_DATASTORE`/`SHIPYARD_METADATA` (a new test,
+another project) is picked up by the next object created.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from shipyard.config import Config
+
+if TYPE_CHECKING:
+    from shipyard.datastore import ArtifactStore, BlobStore
+    from shipyard.metadata.store import MetadataStore
+
+__all__ = ["ClientContext", "current_context"]
+
+# Enough for a process switching between a few projects; older contexts are dropped (their
+# stores are closed by garbage collection) so that a test suite does not pile them up.
+_MAX_CACHED = 8
+
+
+class ClientContext:
+    """One metadata store and one artifact store, each opened lazily.
+
+    Client objects hold the context they were created in and hand it to the objects they
+    create, so a `Run` and its steps and tasks always read the same stores.
+    """
+
+    def __init__(self, datastore: str, metadata: str) -> None:
+        self.datastore_url = datastore
+        self.metadata_url = metadata
+        self._metadata: MetadataStore | None = None
+        self._artifacts: ArtifactStore | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, config: Config) -> ClientContext:
+        """A context reading the stores `config` names."""
+        return cls(config.datastore, config.metadata)
+
+    @property
+    def metadata(self) -> MetadataStore:
+        """The metadata store, opened (and migrated if needed) on first access."""
+        if self._metadata is None:
+            with self._lock:
+                if self._metadata is None:
+                    from shipyard.metadata.store import MetadataStore
+
+                    self._metadata = MetadataStore(self.metadata_url)
+        return self._metadata
+
+    @property
+    def artifacts(self) -> ArtifactStore:
+        """The artifact store over the datastore's blobs, opened on first access."""
+        if self._artifacts is None:
+            with self._lock:
+                if self._artifacts is None:
+                    from shipyard.datastore import ArtifactStore, BlobStore
+
+                    self._artifacts = ArtifactStore(BlobStore(self.datastore_url))
+        return self._artifacts
+
+    @property
+    def blobs(self) -> BlobStore:
+        """The raw blob store, for logs and code packages."""
+        return self.artifacts.blobs
+
+    def __repr__(self) -> str:
+        return f"ClientContext(datastore={self.datastore_url!r}, metadata={self.metadata_url!r})"
+
+
+_cache: dict[tuple[str, str], ClientContext] = {}
+_cache_lock = threading.Lock()
+
+
+def current_context() -> ClientContext:
+    """The context for the configuration in force now (`Config.load()`), cached by its URLs."""
+    config = Config.load()
+    key = (config.datastore, config.metadata)
+    with _cache_lock:
+        context = _cache.pop(key, None)
+        if context is None:
+            context = ClientContext.from_config(config)
+        _cache[key] = context  # re-inserted last: the dict's order is least recently used first
+        while len(_cache) > _MAX_CACHED:
+            del _cache[next(iter(_cache))]
+        return context

@@ -1,0 +1,59 @@
+"""The one configuration object: environment, then ~/.shipyard/config.toml, then defaults."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_ENV_PREFIX = "SHIPYARD_"
+_DEFAULT_DIR = ".shipyard"
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("SHIPYARD_CONFIG", Path.home() / ".shipyard" / "config.toml"))
+
+
+def _file_settings() -> dict[str, str]:
+    path = _config_file()
+    if not path.is_file():
+        return {}
+    with path.open("rb") as fh:
+        data = tomllib.load(fh)
+    return {str(k).lower(): str(v) for k, v in data.items()}
+
+
+def _default_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Where blobs and metadata live and who is running.
+
+    `datastore` is an fsspec URL (a plain path means the local disk) and `metadata`
+    an SQLAlchemy URL. The defaults keep everything under `./.shipyard/` so that a
+    laptop needs nothing installed.
+    """
+
+    datastore: str = _DEFAULT_DIR
+    metadata: str = f"sqlite:///{_DEFAULT_DIR}/metadata.db"
+    user: str = field(default_factory=_default_user)
+
+    @classmethod
+    def load(cls) -> Config:
+        settings = _file_settings()
+        for key in ("datastore", "metadata", "user"):
+            value = os.environ.get(_ENV_PREFIX + key.upper())
+            if value:
+                settings[key] = value
+        known = {k: v for k, v in settings.items() if k in {"datastore", "metadata", "user"}}
+        if "datastore" in known and "metadata" not in known and "://" not in known["datastore"]:
+            # A custom local datastore keeps its metadata beside it unless told otherwise.
+            known["metadata"] = f"sqlite:///{Path(known['datastore']) / 'metadata.db'}"
+        return cls(**known)

@@ -1,0 +1,97 @@
+"""Artifacts as stored objects: serialize into a content-addressed blob, load back by reference.
+
+The runtime saves a task's artifacts here and records the returned `ArtifactRef`s in the
+metadata store; the client and downstream tasks load them back, lazily, from those refs.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from shipyard.datastore.blobs import BlobStore
+from shipyard.datastore.refs import ArtifactRef
+from shipyard.datastore.serialization import ArtifactSerializationError, deserialize, serialize
+
+__all__ = ["ArtifactStore", "LazyArtifact"]
+
+
+class ArtifactStore:
+    """Python objects in a `BlobStore`: equal serialized bytes are stored once."""
+
+    def __init__(self, blobs: BlobStore) -> None:
+        self._blobs = blobs
+
+    @property
+    def blobs(self) -> BlobStore:
+        """The blob store underneath (shared with logs and code packages)."""
+        return self._blobs
+
+    def __repr__(self) -> str:
+        return f"ArtifactStore({self._blobs.url!r})"
+
+    def save(self, obj: Any) -> ArtifactRef:
+        """Store `obj`; the returned ref is all that is needed to load it again anywhere."""
+        serialized = serialize(obj)
+        sha, size = self._blobs.put_chunks(serialized.chunks)
+        return ArtifactRef(
+            sha256=sha, type_name=serialized.type_name, size=size, encoding=serialized.encoding
+        )
+
+    def load(self, ref: ArtifactRef) -> Any:
+        """The object `ref` points to, verified against its hash.
+
+        Raises `BlobNotFound` or `CorruptBlobError` if the datastore lost or damaged it.
+        """
+        data = self._blobs.get(ref.sha256)
+        try:
+            return deserialize(data, ref.encoding)
+        except (ImportError, AttributeError) as exc:
+            # Unpickling imports the artifact's classes: the usual cause is a package or
+            # module that is missing or changed in the reading environment.
+            raise ArtifactSerializationError(
+                f"cannot load artifact {ref.sha256[:12]} of type {ref.type_name}: {exc}. "
+                "Install the package that defines this type (at a compatible version) in "
+                "the environment reading it."
+            ) from exc
+
+
+_NOT_LOADED: Any = object()
+
+
+class LazyArtifact:
+    """An artifact loaded on first access, then kept.
+
+    Tasks and client objects refer to many artifacts but usually read few; deferring the
+    load means an unread 10 GiB array costs nothing.
+    """
+
+    def __init__(self, store: ArtifactStore, ref: ArtifactRef) -> None:
+        self._store = store
+        self._ref = ref
+        self._value: Any = _NOT_LOADED
+        # Two threads reading the same artifact must not load it twice.
+        self._lock = threading.Lock()
+
+    @property
+    def ref(self) -> ArtifactRef:
+        """Where the artifact is stored, readable without loading it."""
+        return self._ref
+
+    @property
+    def is_loaded(self) -> bool:
+        """Whether `value` has been read already (so accessing it is free)."""
+        return self._value is not _NOT_LOADED
+
+    @property
+    def value(self) -> Any:
+        """The artifact's object, loaded from the store on first access."""
+        if self._value is _NOT_LOADED:
+            with self._lock:
+                if self._value is _NOT_LOADED:
+                    self._value = self._store.load(self._ref)
+        return self._value
+
+    def __repr__(self) -> str:
+        state = "loaded" if self.is_loaded else "not loaded"
+        return f"<LazyArtifact {self._ref.type_name} {self._ref.sha256[:12]} ({state})>"

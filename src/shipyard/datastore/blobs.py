@@ -1,0 +1,309 @@
+"""Content-addressed blob storage: bytes stored once under their sha256, on any fsspec filesystem.
+
+A blob is written under a temporary name and renamed into place, so a reader sees either the
+whole blob or nothing, and several processes may write the same blob at once. Every read
+verifies the hash, so a damaged datastore is reported instead of silently feeding bad data
+into a run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import re
+import secrets
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from shipyard.exceptions import BlobNotFound, CorruptBlobError
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
+
+__all__ = ["BlobStore"]
+
+Chunk = bytes | bytearray | memoryview
+
+# put_file streams in pieces this large: big enough for throughput, small enough for memory.
+_COPY_CHUNK = 1 << 20
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_PREFIX = re.compile(r"[0-9a-f]{2}")
+_REST = re.compile(r"[0-9a-f]{62}")
+# Temporary names start with a dot and never match the hex layout, so listings skip them.
+_TEMP_PREFIX = ".tmp-"
+
+
+def _as_bytes_view(chunk: Chunk) -> memoryview:
+    """A flat byte view of `chunk`, so lengths are in bytes whatever the exporter's format.
+
+    Only a non-contiguous buffer is copied; those cannot be hashed or written in place.
+    """
+    view = memoryview(chunk)
+    if not view.c_contiguous:
+        view = memoryview(view.tobytes())
+    if view.format != "B" or view.ndim != 1:
+        view = view.cast("B")
+    return view
+
+
+class BlobStore:
+    """Blobs named by the sha256 of their content under `{root}/blobs/{sha[:2]}/{sha[2:]}`.
+
+    Naming by content makes writes idempotent (the same bytes always land at the same name),
+    which is what lets unchanged artifacts cost nothing and concurrent writers need no locks.
+    The two-character fan-out keeps directories small enough for any filesystem to list.
+    """
+
+    def __init__(self, url: str) -> None:
+        # fsspec costs ~0.1 s to import; paying it only when a store is opened keeps
+        # `import shipyard` fast.
+        import fsspec.core
+        from fsspec.implementations.local import LocalFileSystem
+
+        fs, root = fsspec.core.url_to_fs(url)
+        self._url = url
+        self._fs: AbstractFileSystem = fs
+        self._is_local = isinstance(fs, LocalFileSystem)
+        self._root = root.rstrip("/") or "/"
+        self._blob_root = f"{self._root.rstrip('/')}/blobs"
+
+    @property
+    def url(self) -> str:
+        """The URL the store was opened with, as given (for messages and for child processes)."""
+        return self._url
+
+    @property
+    def is_local(self) -> bool:
+        """Whether blobs live on this machine's filesystem (enables plain `os` file access)."""
+        return self._is_local
+
+    def __repr__(self) -> str:
+        return f"BlobStore({self._url!r})"
+
+    # -- naming -------------------------------------------------------------------------
+
+    def path_of(self, sha: str) -> str:
+        """Where the blob `sha` lives; validated so a bad hash can never address another file."""
+        if not isinstance(sha, str) or not _SHA256_HEX.fullmatch(sha):
+            raise ValueError(f"{sha!r} is not a sha256 hex digest (64 lowercase hex characters)")
+        return f"{self._blob_root}/{sha[:2]}/{sha[2:]}"
+
+    def _temp_path(self) -> str:
+        # pid + randomness: unique across processes and across threads of one process.
+        return f"{self._blob_root}/{_TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(8)}"
+
+    # -- writing ------------------------------------------------------------------------
+
+    def put_chunks(self, chunks: Iterable[Chunk]) -> tuple[str, int]:
+        """Store the concatenation of `chunks`; return its (sha256, size).
+
+        The hash is only known at the end, so the content is streamed to a temporary file
+        while being hashed, then renamed to its final name. Chunks are written from the
+        caller's memory as they are, so a large array buffer is never duplicated.
+        """
+        temp = self._temp_path()
+        try:
+            sha, size = self._write_temp(temp, chunks)
+            self._commit(temp, sha)
+        except BaseException:
+            # Also on KeyboardInterrupt: an interrupted write must not leave litter behind.
+            self._discard(temp)
+            raise
+        return sha, size
+
+    def put_bytes(self, data: bytes | bytearray | memoryview) -> str:
+        """Store `data`; return its sha256. Writes nothing when the blob is already stored.
+
+        Unlike `put_chunks`, the hash can be computed before writing, so a duplicate costs
+        one hash and one existence check instead of a full write.
+        """
+        view = _as_bytes_view(data)
+        sha = hashlib.sha256(view).hexdigest()
+        if not self.exists(sha):
+            stored_sha, _ = self.put_chunks([view])
+            if stored_sha != sha:  # only possible if the caller mutated `data` meanwhile
+                raise RuntimeError("data changed while it was being stored")
+        return sha
+
+    def put_file(self, path: str | os.PathLike[str]) -> str:
+        """Store the content of the local file `path` (e.g. a task's log); return its sha256.
+
+        Streamed in pieces so that arbitrarily large files need little memory.
+        """
+        return self.put_chunks(self._read_pieces(path))[0]
+
+    @staticmethod
+    def _read_pieces(path: str | os.PathLike[str]) -> Iterator[bytes]:
+        with open(path, "rb") as f:
+            while piece := f.read(_COPY_CHUNK):
+                yield piece
+
+    def _write_temp(self, temp: str, chunks: Iterable[Chunk]) -> tuple[str, int]:
+        digest = hashlib.sha256()
+        size = 0
+        with self._create(temp) as f:
+            for chunk in chunks:
+                view = _as_bytes_view(chunk)
+                # hashlib releases the GIL on large buffers and reads them in place.
+                digest.update(view)
+                f.write(view)
+                size += view.nbytes
+        return digest.hexdigest(), size
+
+    def _create(self, temp: str) -> Any:
+        if self._is_local:
+            os.makedirs(self._blob_root, exist_ok=True)
+            # Plain files: fsspec's local layer adds overhead per call for nothing here.
+            return open(temp, "xb")
+        self._fs.makedirs(self._blob_root, exist_ok=True)
+        return self._fs.open(temp, "wb")
+
+    def _commit(self, temp: str, sha: str) -> None:
+        """Move a finished temporary file to its final name, or drop it if already stored."""
+        final = self.path_of(sha)
+        if self._is_local:
+            self._commit_local(temp, final)
+        else:
+            self._commit_remote(temp, final)
+
+    def _commit_local(self, temp: str, final: str) -> None:
+        if os.path.exists(final):
+            os.remove(temp)
+            return
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        try:
+            # Atomic; if another process won the race, its blob holds identical bytes.
+            os.replace(temp, final)
+        except OSError:
+            # Windows refuses to replace a file another process holds open; that file
+            # already has our content.
+            if not os.path.exists(final):
+                raise
+            os.remove(temp)
+
+    def _commit_remote(self, temp: str, final: str) -> None:
+        if self._fs.exists(final):
+            self._fs.rm(temp)
+            return
+        self._fs.makedirs(posixpath.dirname(final), exist_ok=True)
+        self._fs.mv(temp, final)
+
+    def _discard(self, temp: str) -> None:
+        try:
+            if self._is_local:
+                os.remove(temp)
+            elif self._fs.exists(temp):
+                self._fs.rm(temp)
+        except FileNotFoundError:
+            pass
+
+    # -- reading ------------------------------------------------------------------------
+
+    def get(self, sha: str) -> bytearray:
+        """The verified content of blob `sha`, in one freshly allocated bytearray.
+
+        One buffer, filled in place, so that a deserializer can hand out views on it (e.g.
+        NumPy arrays) and a large blob is held in memory exactly once.
+        """
+        path = self.path_of(sha)
+        try:
+            data = self._read_local(path) if self._is_local else self._read_remote(path)
+        except FileNotFoundError:
+            raise self._not_found(sha) from None
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sha:
+            raise CorruptBlobError(
+                f"blob {path} is corrupt: expected sha256 {sha} but its content hashes to "
+                f"{actual}. The datastore at {self._url!r} is damaged; re-run the run that "
+                "produced this artifact to store it again."
+            )
+        return data
+
+    @staticmethod
+    def _read_local(path: str) -> bytearray:
+        with open(path, "rb", buffering=0) as f:
+            size = os.fstat(f.fileno()).st_size
+            return _fill(f, size)
+
+    def _read_remote(self, path: str) -> bytearray:
+        with self._fs.open(path, "rb") as f:
+            return _fill(f, f.size)
+
+    def exists(self, sha: str) -> bool:
+        """Whether blob `sha` is stored (without reading or verifying it)."""
+        path = self.path_of(sha)
+        return os.path.exists(path) if self._is_local else bool(self._fs.exists(path))
+
+    def size(self, sha: str) -> int:
+        """The size in bytes of blob `sha`, without reading it."""
+        path = self.path_of(sha)
+        try:
+            return os.path.getsize(path) if self._is_local else int(self._fs.size(path))
+        except FileNotFoundError:
+            raise self._not_found(sha) from None
+
+    def delete(self, sha: str) -> None:
+        """Remove blob `sha`. Deleting a missing blob is not an error, so that concurrent
+        garbage collectors cannot trip over each other."""
+        path = self.path_of(sha)
+        try:
+            if self._is_local:
+                os.remove(path)
+            else:
+                self._fs.rm(path)
+        except FileNotFoundError:
+            pass
+
+    def iter_hashes(self) -> Iterator[str]:
+        """Every stored blob's sha256 (for garbage collection and audits); temp files skipped."""
+        if self._is_local:
+            yield from self._iter_local()
+        else:
+            yield from self._iter_remote()
+
+    def _iter_local(self) -> Iterator[str]:
+        try:
+            prefixes = sorted(e.name for e in os.scandir(self._blob_root) if e.is_dir())
+        except FileNotFoundError:
+            return
+        for prefix in prefixes:
+            if not _PREFIX.fullmatch(prefix):
+                continue
+            with os.scandir(f"{self._blob_root}/{prefix}") as entries:
+                names = sorted(e.name for e in entries if e.is_file())
+            for name in names:
+                if _REST.fullmatch(name):
+                    yield prefix + name
+
+    def _iter_remote(self) -> Iterator[str]:
+        if not self._fs.exists(self._blob_root):
+            return
+        for path in sorted(self._fs.find(self._blob_root)):
+            parent, _, name = path.rstrip("/").rpartition("/")
+            prefix = parent.rpartition("/")[2]
+            if _PREFIX.fullmatch(prefix) and _REST.fullmatch(name):
+                yield prefix + name
+
+    def _not_found(self, sha: str) -> BlobNotFound:
+        return BlobNotFound(
+            f"blob {sha} is not in the datastore at {self._url!r}. Check that "
+            "SHIPYARD_DATASTORE points at the datastore the run wrote to."
+        )
+
+
+def _fill(f: Any, size: int) -> bytearray:
+    """Read exactly `size` bytes from `f` into a new bytearray, without intermediate copies."""
+    data = bytearray(size)
+    view = memoryview(data)
+    filled = 0
+    while filled < size:
+        n = f.readinto(view[filled:])
+        if not n:
+            break
+        filled += n
+    view.release()
+    if filled < size:
+        # The file shrank under us; what we hold is not the blob, let the hash check say so.
+        del data[filled:]
+    return data

@@ -1,0 +1,86 @@
+"""Error types users see: each message says what went wrong and what to do next."""
+
+from __future__ import annotations
+
+
+class ShipyardError(Exception):
+    """Base class of every error Shipyard raises on purpose."""
+
+
+class FlowDefinitionError(ShipyardError):
+    """The flow's structure is invalid; raised before anything runs.
+
+    Carries the file, line and step so that the CLI can point at the culprit.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str = "",
+        file: str | None = None,
+        line: int | None = None,
+        step: str | None = None,
+    ) -> None:
+        self.message = message
+        self.hint = hint
+        self.file = file
+        self.line = line
+        self.step = step
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        where = ""
+        if self.file:
+            where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
+        step = f"step '{self.step}': " if self.step else ""
+        hint = f"\n  hint: {self.hint}" if self.hint else ""
+        return f"{where}{step}{self.message}{hint}"
+
+
+class FlowLintErrors(ShipyardError):
+    """All the problems the graph lint found at once, so users fix them in one pass."""
+
+    def __init__(self, errors: list[FlowDefinitionError]) -> None:
+        self.errors = errors
+        body = "\n".join(e.render() for e in errors)
+        super().__init__(f"the flow is not valid ({len(errors)} problem(s)):\n{body}")
+
+
+class ParameterError(ShipyardError):
+    """A parameter value is missing or cannot be converted to its declared type."""
+
+
+class MergeArtifactsError(ShipyardError):
+    """`merge_artifacts` met the same artifact name with different values in its inputs."""
+
+
+class StepTransitionError(ShipyardError):
+    """A step called `self.next` differently from what the static graph says."""
+
+
+class BlobNotFound(ShipyardError):
+    """A blob the metadata refers to is missing from the datastore."""
+
+
+class CorruptBlobError(ShipyardError):
+    """A blob's content does not match its sha256: the datastore was damaged."""
+
+
+class ArtifactNotFound(ShipyardError, AttributeError):
+    """A task has no artifact of that name."""
+
+
+class ObjectNotFound(ShipyardError, KeyError):
+    """A flow, run, step or task pathspec does not exist."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want it readable
+        return str(self.args[0]) if self.args else ""
+
+
+class NamespaceMismatch(ShipyardError):
+    """The object exists but lies outside the current namespace."""
+
+
+class RunFailed(ShipyardError):
+    """A run ended with a failed task (raised by `Runner` when asked to)."""

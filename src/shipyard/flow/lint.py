@@ -1,0 +1,254 @@
+"""Graph lint: every structural mistake is reported before a single task runs.
+
+Each rule is a small function yielding `FlowDefinitionError`s that name the file, the line,
+the step and a fix, so that all problems can be shown in one pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from shipyard.exceptions import FlowDefinitionError, FlowLintErrors
+from shipyard.flow.graph import FlowGraph, Node, NodeKind
+
+Rule = Callable[[FlowGraph], Iterator[FlowDefinitionError]]
+
+
+def _error(node: Node, message: str, hint: str, line: int | None = None) -> FlowDefinitionError:
+    return FlowDefinitionError(
+        message, hint=hint, file=node.file, line=line or node.line, step=node.name
+    )
+
+
+def check_start_and_end(graph: FlowGraph) -> Iterator[FlowDefinitionError]:
+    for name in ("start", "end"):
+        if name not in graph:
+            yield FlowDefinitionError(
+                f"the flow has no '{name}' step",
+                hint=f"add a method `def {name}(self)` decorated with @step",
+                file=graph.file,
+            )
+    if "start" in graph and graph["start"].is_join:
+        yield _error(graph["start"], "'start' cannot take inputs", "define it as `def start(self)`")
+
+
+def check_next_calls(graph: FlowGraph) -> Iterator[FlowDefinitionError]:
+    for node in graph:
+        if node.name == "end":
+            if node.next_calls:
+                yield _error(
+                    node,
+                    "'end' must not call self.next()",
+                    "'end' is the last step; remove the call",
+                    node.next_calls[0].line,
+                )
+            continue
+        if not node.next_calls:
+            yield _error(
+                node,
+                "the step never calls self.next()",
+                "end the step with `self.next(self.<following step>)`",
+            )
+            continue
+        if len(node.next_calls) > 1:
+            lines = ", ".join(str(c.line) for c in node.next_calls)
+            yield _error(
+                node,
+                f"self.next() is called {len(node.next_calls)} times (lines {lines})",
+                "call self.next() exactly once; use a branch (self.next(self.a, self.b)) "
+                "to run several steps",
+                node.next_calls[1].line,
+            )
+            continue
+        call = node.next_calls[0]
+        for problem in call.problems:
+            yield _error(node, problem, "write e.g. `self.next(self.train)`", call.line)
+        if not node.next_is_last_statement:
+            yield _error(
+                node,
+                "self.next() must be the last statement of the step",
+                "move the call to the end of the method; conditional transitions are not supported",
+                call.line,
+            )
+        if call.foreach is not None and len(call.targets) != 1:
+            yield _error(
+                node,
+                "a foreach fans out to exactly one step",
+                'write `self.next(self.<step>, foreach="<artifact>")`',
+                call.line,
+            )
+        if not call.targets and not call.problems:
+            yield _error(node, "self.next() names no step", "pass the step to run next", call.line)
+
+
+def check_names_resolve(graph: FlowGraph) -> Iterator[FlowDefinitionError]:
+    for node in graph:
+        for target in node.out:
+            if target not in graph:
+                known = ", ".join(graph.nodes)
+                yield _error(
+                    node,
+                    f"self.next() refers to '{target}', which is not a step of the flow",
+                    f"define `{target}` with @step or use one of: {known}",
+                    node.next_calls[0].line,
+                )
+
+
+def _has_unresolved_names(graph: FlowGraph) -> bool:
+    return any(target not in graph for node in graph for target in node.out)
+
+
+def check_reachability(graph: FlowGraph) -> Iterator[FlowDefinitionError]:
+    # With a misspelt target, "unreachable" would only echo that one mistake.
+    if "start" not in graph or "end" not in graph or _has_unresolved_names(graph):
+        return
+    reached = graph.reachable_from_start()
+    reaches_end = _closure(graph, "end", lambda n: tuple(n.in_nodes))
+    for node in graph:
+        if node.name not in reached:
+            yield _error(
+                node,
+                "the step is never reached from 'start'",
+                "call self.next(self.%s) from an earlier step, or remove it" % node.name,
+            )
+        elif node.name not in reaches_end:
+            yield _error(
+                node,
+                "the step never leads to 'end'",
+                "make every path end in the 'end' step",
+            )
+
+
+def _closure(graph: FlowGraph, origin: str, edges: Callable[[Node], tuple[str, ...]]) -> set[str]:
+    seen = {origin}
+    todo = [origin]
+    while todo:
+        for target in edges(graph[todo.pop()]):
+            if target in graph and target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return seen
+
+
+def find_cycle(graph: FlowGraph) -> list[str] | None:
+    """One cycle as a list of step names, or None; a DAG is required to schedule the flow."""
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(name: str) -> list[str] | None:
+        state[name] = 1
+        path.append(name)
+        for target in graph[name].out:
+            if target not in graph:
+                continue
+            if state.get(target) == 1:
+                return [*path[path.index(target) :], target]
+            if target not in state and (cycle := visit(target)):
+                return cycle
+        path.pop()
+        state[name] = 2
+        return None
+
+    for node in graph:
+        if node.name not in state and (cycle := visit(node.name)):
+            return cycle
+    return None
+
+
+def check_no_cycles(graph: FlowGraph) -> Iterator[FlowDefinitionError]:
+    cycle = find_cycle(graph)
+    if cycle:
+        node = graph[cycle[-2]]
+        yield _error(
+            node,
+            "the flow has a cycle: " + " -> ".join(cycle),
+            "flows are DAGs; loop inside a step or use foreach instead",
+            node.next_calls[0].line if node.next_calls else None,
+        )
+
+
+def check_splits_are_joined(graph: FlowGraph) -> Iterator[FlowDefinitionError]:
+    """Assign each step its open splits and check that joins close exactly one of them."""
+    if "start" not in graph or find_cycle(graph) is not None or _has_unresolved_names(graph):
+        return
+    assigned: dict[str, list[str]] = {"start": []}
+    for node in graph.topological():
+        node.split_parents = assigned.get(node.name, [])
+        opened = [*node.split_parents]
+        if node.kind in (NodeKind.BRANCH, NodeKind.FOREACH):
+            opened.append(node.name)
+        for target_name in node.out:
+            if target_name not in graph:
+                continue
+            target = graph[target_name]
+            if target.is_join and node.kind in (NodeKind.BRANCH, NodeKind.FOREACH):
+                yield _error(
+                    target,
+                    f"the join is the direct target of the split '{node.name}'",
+                    "put at least one step between a branch or foreach and its join",
+                )
+                continue
+            if target.is_join and not opened:
+                yield _error(
+                    target,
+                    "the step takes `inputs` but there is no branch or foreach to join",
+                    f"define it as `def {target.name}(self)`",
+                )
+                continue
+            expected = opened[:-1] if target.is_join else opened
+            if target_name not in assigned:
+                assigned[target_name] = expected
+            elif assigned[target_name] != expected:
+                yield _error(
+                    target,
+                    f"the step is reached from {', '.join(target.in_nodes)}, which sit in "
+                    "different branches or foreach levels",
+                    "join the inner branches first, then join the result",
+                )
+    yield from _check_joins(graph)
+
+
+def _check_joins(graph: FlowGraph) -> Iterator[FlowDefinitionError]:
+    for node in graph:
+        if len(node.in_nodes) > 1 and not node.is_join:
+            yield _error(
+                node,
+                f"the step is reached from {', '.join(node.in_nodes)} but does not take inputs",
+                f"make it a join: `def {node.name}(self, inputs)`",
+            )
+        if node.is_join and node.in_nodes:
+            closed = graph.closed_split(node.name)
+            if closed and graph[closed].kind is NodeKind.BRANCH:
+                branches = len(graph[closed].out)
+                if len(node.in_nodes) != branches:
+                    yield _error(
+                        node,
+                        f"the join receives {len(node.in_nodes)} input(s) but '{closed}' opens "
+                        f"{branches} branches",
+                        "make every branch of the split lead to this join",
+                    )
+        if node.name == "end" and node.split_parents:
+            split = graph[node.split_parents[-1]]
+            yield _error(
+                split,
+                "the branches or foreach opened here are never joined",
+                "add a join step (`def join(self, inputs)`) before 'end'",
+                split.next_calls[0].line if split.next_calls else None,
+            )
+
+
+RULES: tuple[Rule, ...] = (
+    check_start_and_end,
+    check_next_calls,
+    check_names_resolve,
+    check_no_cycles,
+    check_reachability,
+    check_splits_are_joined,
+)
+
+
+def lint(graph: FlowGraph) -> None:
+    """Raise `FlowLintErrors` with every problem found, or return if the flow is sound."""
+    errors = [error for rule in RULES for error in rule(graph)]
+    if errors:
+        raise FlowLintErrors(errors)

@@ -1,0 +1,156 @@
+"""Run parameters: typed, validated before anything runs, read-only inside steps."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from shipyard.exceptions import ParameterError
+
+
+class _JSONTypeMarker:
+    """Marks a parameter whose value is a JSON document (a CLI string parsed with json.loads)."""
+
+    name = "JSON"
+
+    def __repr__(self) -> str:
+        return "JSONType"
+
+
+JSONType = _JSONTypeMarker()
+
+_MISSING: Any = object()
+
+_TRUE = {"true", "1", "yes", "y", "on"}
+_FALSE = {"false", "0", "no", "n", "off"}
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"expected true/false, got {value!r}")
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, str):
+        return json.loads(value)
+    json.dumps(value)  # refuse values that could not be stored as JSON
+    return value
+
+
+_CONVERTERS: dict[Any, Callable[[Any], Any]] = {
+    int: int,
+    float: float,
+    str: str,
+    bool: _to_bool,
+    JSONType: _to_json,
+}
+
+
+class Parameter:
+    """A value given on the command line (`--alpha 0.5`) and visible to every step as `self.alpha`.
+
+    Parameters are data descriptors so that assigning to one inside a step fails loudly
+    instead of silently creating a shadowing artifact.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        default: Any = _MISSING,
+        type: Any = None,
+        required: bool = False,
+        help: str | None = None,
+    ) -> None:
+        if not name.isidentifier():
+            raise ParameterError(f"parameter name {name!r} is not a valid Python identifier")
+        self.name = name
+        self.default = default
+        self.required = required
+        self.help = help or ""
+        self.type = type if type is not None else self._infer_type(default)
+        if self.type not in _CONVERTERS:
+            raise ParameterError(
+                f"parameter '{name}': type {self.type!r} is not supported; "
+                "use int, float, str, bool or JSONType"
+            )
+        self.attribute: str = name  # the class attribute it is bound to, set by __set_name__
+
+    @staticmethod
+    def _infer_type(default: Any) -> Any:
+        if default is _MISSING or default is None:
+            return str
+        if isinstance(default, bool | int | float | str):
+            return type(default)
+        return JSONType
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not _MISSING and self.default is not None
+
+    def __set_name__(self, owner: type, attribute: str) -> None:
+        self.attribute = attribute
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        return instance._parameter_value(self.name)
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        raise AttributeError(
+            f"parameter '{self.name}' is read-only inside a flow; "
+            "assign the value to an artifact with another name instead"
+        )
+
+    def convert(self, value: Any) -> Any:
+        """Turn a CLI string or Python value into the declared type, with a clear error."""
+        try:
+            return _CONVERTERS[self.type](value)
+        except (ValueError, TypeError) as exc:
+            type_name = getattr(self.type, "__name__", None) or self.type.name
+            raise ParameterError(
+                f"invalid value for parameter '--{self.name}': {value!r} is not a valid "
+                f"{type_name} ({exc})"
+            ) from None
+
+    def resolve(self, given: Mapping[str, Any]) -> Any:
+        if self.name in given and given[self.name] is not None:
+            return self.convert(given[self.name])
+        if self.has_default:
+            return self.convert(self.default)
+        if self.required:
+            raise ParameterError(
+                f"missing required parameter '--{self.name}'"
+                + (f" ({self.help})" if self.help else "")
+                + f"; pass it as --{self.name} VALUE"
+            )
+        return None
+
+    def __repr__(self) -> str:
+        return f"Parameter({self.name!r}, default={self.default!r}, type={self.type!r})"
+
+
+def resolve_parameters(
+    parameters: Mapping[str, Parameter], given: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Validate every parameter at once so that a user sees all problems before anything runs."""
+    unknown = sorted(set(given) - set(parameters))
+    if unknown:
+        known = ", ".join(f"--{n}" for n in sorted(parameters)) or "none"
+        raise ParameterError(f"unknown parameter(s) {', '.join(unknown)}; known: {known}")
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, parameter in parameters.items():
+        try:
+            values[name] = parameter.resolve(given)
+        except ParameterError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ParameterError("\n".join(problems))
+    return values

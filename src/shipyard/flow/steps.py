@@ -1,0 +1,69 @@
+"""`@step` and the step definition object that the graph and the runtime consume."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, overload
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+STEP_ATTRIBUTE = "__shipyard_step__"
+
+
+@dataclass
+class StepDefinition:
+    """What Shipyard knows about one step before anything runs.
+
+    Step decorators (retry, timeout, ...) attach themselves to `decorators` in the order
+    they are applied; they never wrap the function, so they compose in any order.
+    """
+
+    name: str
+    function: Callable[..., Any]
+    decorators: list[Any] = field(default_factory=list)
+
+    @property
+    def is_join(self) -> bool:
+        """A join step takes `inputs` besides `self`."""
+        return len(inspect.signature(self.function).parameters) == 2
+
+    @property
+    def docstring(self) -> str:
+        return inspect.getdoc(self.function) or ""
+
+    @property
+    def source_file(self) -> str:
+        return inspect.getsourcefile(self.function) or "<unknown>"
+
+    @property
+    def first_line(self) -> int:
+        return self.function.__code__.co_firstlineno
+
+
+def step_definition(function: Any) -> StepDefinition | None:
+    """The definition attached by `@step`, or None for plain methods."""
+    return getattr(function, STEP_ATTRIBUTE, None)
+
+
+@overload
+def step(function: F) -> F: ...
+@overload
+def step() -> Callable[[F], F]: ...
+def step(function: F | None = None) -> F | Callable[[F], F]:
+    """Mark a FlowSpec method as a step (`@step` or `@step()`).
+
+    The function is returned unchanged apart from its definition attribute, so it stays a
+    plain method that `self.next(self.other)` can refer to.
+    """
+
+    def mark(fn: F) -> F:
+        if not callable(fn):
+            raise TypeError("@step decorates a method of a FlowSpec")
+        existing = step_definition(fn)
+        if existing is None:
+            setattr(fn, STEP_ATTRIBUTE, StepDefinition(fn.__name__, fn))
+        return fn
+
+    return mark(function) if function is not None else mark

@@ -1,0 +1,100 @@
+"""Starting a run: validate everything, start the executor, record the run, then schedule it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shipyard.config import Config
+from shipyard.datastore.blobs import BlobStore
+from shipyard.datastore.code import snapshot_code
+from shipyard.exceptions import ShipyardError
+from shipyard.flow.parameters import resolve_parameters
+from shipyard.flow.spec import FlowSpec
+from shipyard.metadata.records import RunStatus
+from shipyard.metadata.store import MetadataStore
+from shipyard.runtime.local import LocalExecutor
+from shipyard.runtime.scheduler import ProgressListener, RunContext, RunSummary, Scheduler
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    max_workers: int | None = None
+    tags: tuple[str, ...] = ()
+
+
+class FlowRun:
+    """One run from validation to its final status.
+
+    Construction does all that can fail before work starts (lint, parameters) and forks
+    the executor before anything opens threads or database connections.
+    """
+
+    def __init__(
+        self,
+        flow_class: type[FlowSpec],
+        given_parameters: Mapping[str, Any],
+        options: RunOptions,
+        config: Config | None = None,
+    ) -> None:
+        self.config = config or Config.load()
+        self.graph = flow_class.graph()
+        self.parameters = resolve_parameters(flow_class.parameters(), given_parameters)
+        self.flow_name = flow_class.__name__
+        self.tags = _validate_tags(options.tags)
+        blobs = BlobStore(self.config.datastore)
+        workers = options.max_workers or os.cpu_count() or 1
+        self.executor = LocalExecutor(flow_class, blobs, workers)
+        self.executor.start()
+        try:
+            self.metadata = MetadataStore(self.config.metadata)
+            code_hash = blobs.put_bytes(snapshot_code(Path(self.graph.file)))
+            self.run_id = self.metadata.create_run(
+                self.flow_name,
+                self.config.user,
+                tags=self.tags,
+                parameters=self.parameters,
+                code_hash=code_hash,
+            )
+        except BaseException:
+            self.executor.shutdown()
+            raise
+
+    @property
+    def pathspec(self) -> str:
+        return f"{self.flow_name}/{self.run_id}"
+
+    def execute(self, listener: ProgressListener | None = None) -> RunSummary:
+        context = RunContext(
+            flow_name=self.flow_name,
+            run_id=self.run_id,
+            datastore_url=self.config.datastore,
+            username=self.config.user,
+            tags=frozenset(self.tags),
+            parameters=self.parameters,
+        )
+        scheduler = Scheduler(self.graph, context, self.executor, self.metadata, listener)
+        try:
+            return scheduler.run()
+        except BaseException:
+            self.metadata.fail_running_tasks(self.flow_name, self.run_id, "the run was interrupted")
+            self.metadata.finish_run(self.flow_name, self.run_id, RunStatus.FAILED)
+            raise
+        finally:
+            self.executor.shutdown()
+            self.metadata.close()
+
+
+def _validate_tags(tags: Iterable[str]) -> tuple[str, ...]:
+    clean = []
+    for tag in tags:
+        if not tag or len(tag) > 255 or tag.startswith(("user:", "flow:")):
+            raise ShipyardError(
+                f"invalid tag {tag!r}: tags are 1-255 characters and may not start with "
+                "'user:' or 'flow:' (those are system tags)"
+            )
+        clean.append(tag)
+    return tuple(dict.fromkeys(clean))

@@ -1,0 +1,105 @@
+"""`Runner`: run a flow file from Python or a notebook and get its `Run` back."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shipyard.exceptions import ShipyardError
+
+if TYPE_CHECKING:
+    from shipyard.client import Run
+
+
+class Runner:
+    """Runs a flow in a child process, exactly as `python flow.py run` would.
+
+    A separate process keeps a notebook's own state (threads, GPU handles, open
+    connections) out of the forked task workers, and vice versa.
+    """
+
+    def __init__(
+        self,
+        flow_file: str | os.PathLike[str],
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.flow_file = Path(flow_file).resolve()
+        if not self.flow_file.is_file():
+            raise ShipyardError(f"no flow file at {self.flow_file}")
+        self.env = dict(env or {})
+        self.cwd = Path(cwd) if cwd else Path.cwd()
+        self.stdout = ""
+        self.stderr = ""
+        self.returncode: int | None = None
+
+    def run(
+        self,
+        *,
+        max_workers: int | None = None,
+        tags: Sequence[str] = (),
+        **parameters: Any,
+    ) -> Run:
+        """Run the flow with these parameters; returns the `Run`, successful or not."""
+        from shipyard.client import Run
+
+        with tempfile.TemporaryDirectory(prefix="shipyard-runner-") as tmp:
+            id_file = Path(tmp) / "run_id"
+            command = [sys.executable, str(self.flow_file), "run", "--quiet"]
+            command += ["--run-id-file", str(id_file)]
+            if max_workers:
+                command += ["--max-workers", str(max_workers)]
+            for tag in tags:
+                command += ["--tag", tag]
+            for name, value in parameters.items():
+                command += [f"--{name}", _cli_value(value)]
+            completed = subprocess.run(
+                command,
+                cwd=self.cwd,
+                env={**os.environ, **self.env},
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            self.stdout, self.stderr = completed.stdout, completed.stderr
+            self.returncode = completed.returncode
+            if not id_file.exists():
+                raise ShipyardError(
+                    f"the flow {self.flow_file.name} did not start:\n{completed.stderr.strip()}"
+                )
+            run_id = id_file.read_text().strip()
+        flow_name = _flow_name(self.stdout) or self._flow_name_from_file()
+        return Run(f"{flow_name}/{run_id}")
+
+    def _flow_name_from_file(self) -> str:
+        import ast
+
+        tree = ast.parse(self.flow_file.read_text())
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef) and any(
+                getattr(base, "id", getattr(base, "attr", "")) == "FlowSpec" for base in node.bases
+            ):
+                return node.name
+        raise ShipyardError(f"{self.flow_file} defines no FlowSpec subclass")
+
+
+def _flow_name(output: str) -> str | None:
+    for line in output.splitlines():
+        if line.startswith("✓ Run ") or line.startswith("✗ Run "):
+            return line.split()[2].split("/")[0]
+    return None
+
+
+def _cli_value(value: Any) -> str:
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    return json.dumps(value)

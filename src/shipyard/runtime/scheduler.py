@@ -1,0 +1,216 @@
+"""The scheduler: turns the graph into tasks, decides what is ready, records every outcome.
+
+It is the only writer of the metadata store during a run; executors only run tasks.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from shipyard.datastore.refs import ArtifactRef
+from shipyard.flow.graph import FlowGraph, NodeKind
+from shipyard.metadata.records import ForeachFrame, RunStatus, TaskStatus
+from shipyard.metadata.store import MetadataStore
+from shipyard.runtime.executor import Executor
+from shipyard.runtime.spec import InputTask, Outcome, TaskResult, TaskSpec
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Everything about the run that every task of it shares."""
+
+    flow_name: str
+    run_id: str
+    datastore_url: str
+    username: str
+    tags: frozenset[str]
+    parameters: dict[str, Any]
+    origin_run_id: str | None = None
+
+
+@dataclass
+class PendingTask:
+    step_name: str
+    task_id: str
+    inputs: tuple[InputTask, ...]
+    foreach_stack: tuple[ForeachFrame, ...]
+
+
+@dataclass
+class FinishedTask:
+    step_name: str
+    task_id: str
+    pathspec: str
+    artifacts: dict[str, ArtifactRef]
+    foreach_stack: tuple[ForeachFrame, ...]
+    foreach_num_splits: int | None
+
+    def as_input(self) -> InputTask:
+        return InputTask(self.pathspec, self.step_name, self.artifacts, self.foreach_stack)
+
+
+class ProgressListener(Protocol):
+    """Anything that wants to follow a run (the CLI's live display, tests)."""
+
+    def task_started(self, spec: TaskSpec) -> None: ...
+    def task_finished(self, spec: TaskSpec, result: TaskResult) -> None: ...
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    status: RunStatus
+    failures: list[tuple[TaskSpec, TaskResult]] = field(default_factory=list)
+    tasks_run: int = 0
+
+
+@dataclass
+class _JoinBarrier:
+    expected: int
+    arrived: dict[int, FinishedTask] = field(default_factory=dict)
+
+
+class Scheduler:
+    """Walks the graph from `start`, submitting each task as soon as its inputs are done."""
+
+    def __init__(
+        self,
+        graph: FlowGraph,
+        context: RunContext,
+        executor: Executor,
+        metadata: MetadataStore,
+        listener: ProgressListener | None = None,
+    ) -> None:
+        self.graph = graph
+        self.context = context
+        self.executor = executor
+        self.metadata = metadata
+        self.listener = listener
+        self._ids: Callable[[], int] = itertools.count(1).__next__
+        self._ready: deque[PendingTask] = deque()
+        self._barriers: dict[tuple[Any, ...], _JoinBarrier] = {}
+        self._running = 0
+        self._failures: list[tuple[TaskSpec, TaskResult]] = []
+        self._tasks_run = 0
+
+    def run(self) -> RunSummary:
+        self._enqueue("start", (), ())
+        while self._ready or self._running:
+            while self._ready and self._running < self.executor.capacity and not self._failures:
+                self._submit(self._ready.popleft())
+            if not self._running:
+                break
+            for spec, result in self.executor.wait(timeout=1.0):
+                self._running -= 1
+                self._finish(spec, result)
+        status = RunStatus.FAILED if self._failures or self._ready else RunStatus.SUCCEEDED
+        self.metadata.finish_run(self.context.flow_name, self.context.run_id, status)
+        return RunSummary(self.context.run_id, status, self._failures, self._tasks_run)
+
+    # -- submitting --------------------------------------------------------------------------
+    def _enqueue(
+        self, step: str, inputs: tuple[InputTask, ...], stack: tuple[ForeachFrame, ...]
+    ) -> None:
+        self._ready.append(PendingTask(step, str(self._ids()), inputs, stack))
+
+    def _submit(self, task: PendingTask) -> None:
+        ctx = self.context
+        spec = TaskSpec(
+            flow_name=ctx.flow_name,
+            run_id=ctx.run_id,
+            step_name=task.step_name,
+            task_id=task.task_id,
+            attempt=0,
+            inputs=task.inputs,
+            foreach_stack=task.foreach_stack,
+            datastore_url=ctx.datastore_url,
+            username=ctx.username,
+            tags=ctx.tags,
+            origin_run_id=ctx.origin_run_id,
+            parameters=ctx.parameters if task.step_name == "start" else {},
+            parameter_names=frozenset(ctx.parameters),
+        )
+        self.metadata.start_task(
+            ctx.flow_name,
+            ctx.run_id,
+            spec.step_name,
+            spec.task_id,
+            attempt=spec.attempt,
+            foreach_stack=spec.foreach_stack,
+            input_paths=[i.pathspec for i in spec.inputs],
+        )
+        self.executor.submit(spec)
+        self._running += 1
+        self._tasks_run += 1
+        if self.listener:
+            self.listener.task_started(spec)
+
+    # -- finishing ---------------------------------------------------------------------------
+    def _finish(self, spec: TaskSpec, result: TaskResult) -> None:
+        succeeded = result.outcome is Outcome.SUCCEEDED
+        self.metadata.finish_task(
+            spec.flow_name,
+            spec.run_id,
+            spec.step_name,
+            spec.task_id,
+            attempt=spec.attempt,
+            status=TaskStatus.SUCCEEDED if succeeded else TaskStatus.FAILED,
+            artifacts=result.artifacts if succeeded else {},
+            stdout_hash=result.stdout_hash,
+            stderr_hash=result.stderr_hash,
+            exit_code=result.exit_code,
+            error=result.error,
+        )
+        if self.listener:
+            self.listener.task_finished(spec, result)
+        if not succeeded:
+            self._failures.append((spec, result))
+            return
+        self._advance(
+            FinishedTask(
+                spec.step_name,
+                spec.task_id,
+                spec.pathspec,
+                result.artifacts,
+                spec.foreach_stack,
+                result.foreach_num_splits,
+            )
+        )
+
+    def _advance(self, done: FinishedTask) -> None:
+        """Queue what a finished task unlocks: its successors, or its share of a join."""
+        node = self.graph[done.step_name]
+        if node.kind is NodeKind.FOREACH:
+            assert done.foreach_num_splits is not None and node.foreach_var is not None
+            for index in range(done.foreach_num_splits):
+                frame = ForeachFrame(node.name, node.foreach_var, index, done.foreach_num_splits)
+                self._enqueue(node.out[0], (done.as_input(),), (*done.foreach_stack, frame))
+            return
+        for target in node.out:
+            if self.graph[target].is_join:
+                self._arrive_at_join(target, done)
+            else:
+                self._enqueue(target, (done.as_input(),), done.foreach_stack)
+
+    def _arrive_at_join(self, join: str, done: FinishedTask) -> None:
+        split = self.graph.closed_split(join)
+        assert split is not None
+        stack = done.foreach_stack
+        if self.graph[split].kind is NodeKind.FOREACH:
+            outer, frame = stack[:-1], stack[-1]
+            expected, position = frame.num_splits, frame.index
+        else:
+            outer = stack
+            in_nodes = self.graph[join].in_nodes
+            expected, position = len(in_nodes), in_nodes.index(done.step_name)
+        key = (join, tuple((f.step, f.index) for f in outer))
+        barrier = self._barriers.setdefault(key, _JoinBarrier(expected))
+        barrier.arrived[position] = done
+        if len(barrier.arrived) == barrier.expected:
+            del self._barriers[key]
+            inputs = tuple(barrier.arrived[i].as_input() for i in sorted(barrier.arrived))
+            self._enqueue(join, inputs, outer)

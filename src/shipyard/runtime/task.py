@@ -1,0 +1,224 @@
+"""Running one task: bind the flow object to its inputs, call the step, store what it produced.
+
+This is the code that runs inside a worker process (local fork or Ray worker). It reads and
+writes only the datastore; the scheduler records the outcome in the metadata store.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import shipyard
+from shipyard.datastore.artifacts import ArtifactStore
+from shipyard.datastore.refs import ArtifactRef
+from shipyard.exceptions import ArtifactNotFound, StepTransitionError
+from shipyard.flow.current import TaskIdentity, current
+from shipyard.flow.graph import Node, NodeKind
+from shipyard.flow.spec import FlowSpec, Inputs, InputView
+from shipyard.runtime.spec import InputTask, Outcome, TaskResult, TaskSpec
+
+_OWN_CODE = str(Path(shipyard.__file__).parent)
+
+
+class _StoredArtifacts:
+    """Artifacts of one upstream task, loaded from the datastore on first access."""
+
+    def __init__(self, task: InputTask, store: ArtifactStore) -> None:
+        self._task = task
+        self._store = store
+
+    def names(self) -> Iterable[str]:
+        return self._task.artifacts.keys()
+
+    def ref(self, name: str) -> ArtifactRef:
+        try:
+            return self._task.artifacts[name]
+        except KeyError:
+            raise ArtifactNotFound(
+                f"{self._task.pathspec} has no artifact '{name}'; it has: "
+                f"{', '.join(sorted(self._task.artifacts)) or 'none'}"
+            ) from None
+
+    def load(self, name: str) -> Any:
+        return self._store.load(self.ref(name))
+
+    @property
+    def index(self) -> int | None:
+        stack = self._task.foreach_stack
+        return stack[-1].index if stack else None
+
+    @property
+    def input(self) -> Any:
+        return _foreach_input(self._task.foreach_stack, self.load)
+
+
+def _foreach_input(stack: tuple[Any, ...], load: Any) -> Any:
+    if not stack:
+        raise AttributeError("`input` is only defined inside a foreach")
+    frame = stack[-1]
+    return load(frame.var)[frame.index]
+
+
+class TaskScope:
+    """The runtime side of `ArtifactScope`: what the flow object reads and where it goes next."""
+
+    def __init__(self, spec: TaskSpec, node: Node, store: ArtifactStore) -> None:
+        self.spec = spec
+        self.store = store
+        self.parameter_names = spec.parameter_names
+        self.inherited: dict[str, ArtifactRef] = {}
+        self.next_call: tuple[tuple[str, ...], str | None] | None = None
+        if node.is_join:
+            # A join starts empty apart from parameters; merge_artifacts brings the rest.
+            first = spec.inputs[0].artifacts if spec.inputs else {}
+            self.inherited = {k: v for k, v in first.items() if k in spec.parameter_names}
+        elif spec.inputs:
+            self.inherited = dict(spec.inputs[0].artifacts)
+
+    def has(self, name: str) -> bool:
+        return name in self.inherited
+
+    def names(self) -> Iterable[str]:
+        return self.inherited.keys()
+
+    def load(self, name: str) -> Any:
+        ref = self.inherited.get(name)
+        if ref is None:
+            available = ", ".join(sorted(self.inherited)) or "none"
+            raise ArtifactNotFound(
+                f"step '{self.spec.step_name}' has no artifact '{name}' "
+                f"(available: {available}). Assign it in an earlier step"
+                + (
+                    " or call self.merge_artifacts(inputs) in this join"
+                    if self.spec.inputs and len(self.spec.inputs) > 1
+                    else ""
+                )
+            )
+        return self.store.load(ref)
+
+    def inherit(self, name: str, source: InputView) -> None:
+        self.inherited[name] = source.artifact_ref(name)
+
+    def record_next(self, targets: tuple[str, ...], foreach: str | None) -> None:
+        if self.next_call is not None:
+            raise StepTransitionError(
+                f"step '{self.spec.step_name}' called self.next() twice; call it once, last"
+            )
+        self.next_call = (targets, foreach)
+
+    @property
+    def index(self) -> int | None:
+        stack = self.spec.foreach_stack
+        return stack[-1].index if stack else None
+
+    @property
+    def input(self) -> Any:
+        return _foreach_input(self.spec.foreach_stack, self.load)
+
+    def foreach_stack(self) -> list[tuple[int, int, Any]]:
+        return [
+            (frame.index, frame.num_splits, self.load(frame.var)[frame.index])
+            for frame in self.spec.foreach_stack
+        ]
+
+
+def execute_task(flow_class: type[FlowSpec], spec: TaskSpec, store: ArtifactStore) -> TaskResult:
+    """Run one step for one task and return its outcome; never raises for user errors."""
+    node = flow_class.graph()[spec.step_name]
+    scope = TaskScope(spec, node, store)
+    flow = flow_class(use_cli=False)
+    flow._bind(scope)
+    current.bind(
+        TaskIdentity(
+            flow_name=spec.flow_name,
+            run_id=spec.run_id,
+            step_name=spec.step_name,
+            task_id=spec.task_id,
+            retry_count=spec.attempt,
+            username=spec.username,
+            tags=spec.tags,
+            origin_run_id=spec.origin_run_id,
+        )
+    )
+    try:
+        for name, value in spec.parameters.items():
+            scope.inherited[name] = store.save(value)
+        _call_step(flow, node, spec, store)
+        num_splits = _check_transition(flow, node, scope)
+        artifacts = dict(scope.inherited)
+        for name, value in flow._assigned_artifacts().items():
+            artifacts[name] = store.save(value)
+        return TaskResult(Outcome.SUCCEEDED, artifacts=artifacts, foreach_num_splits=num_splits)
+    except BaseException as exc:
+        error = user_traceback(exc)
+        sys.stderr.write(error)
+        return TaskResult(Outcome.FAILED, error=error)
+    finally:
+        current.bind(None)
+
+
+def _call_step(flow: FlowSpec, node: Node, spec: TaskSpec, store: ArtifactStore) -> None:
+    method = getattr(flow, node.name)
+    if node.is_join:
+        views = [
+            InputView(task.step_name, task.pathspec, _StoredArtifacts(task, store))
+            for task in spec.inputs
+        ]
+        method(Inputs(views))
+    else:
+        method()
+
+
+def _check_transition(flow: FlowSpec, node: Node, scope: TaskScope) -> int | None:
+    """Compare the runtime `self.next` with the static graph; return the foreach width."""
+    if node.kind is NodeKind.END:
+        return None
+    if scope.next_call is None:
+        raise StepTransitionError(
+            f"step '{node.name}' returned without calling self.next(); "
+            "make self.next(...) the last statement and do not return early"
+        )
+    targets, foreach = scope.next_call
+    if set(targets) != set(node.out) or foreach != node.foreach_var:
+        raise StepTransitionError(
+            f"step '{node.name}' called self.next({', '.join(targets)}"
+            + (f", foreach={foreach!r}" if foreach else "")
+            + f") but the flow's graph says self.next({', '.join(node.out)}"
+            + (f", foreach={node.foreach_var!r}" if node.foreach_var else "")
+            + "); transitions must not depend on data"
+        )
+    if foreach is None:
+        return None
+    values = getattr(flow, foreach)
+    try:
+        count = len(values)
+    except TypeError:
+        raise StepTransitionError(
+            f"foreach artifact '{foreach}' of step '{node.name}' is a "
+            f"{type(values).__name__}, which has no len(); make it a list"
+        ) from None
+    if count == 0:
+        raise StepTransitionError(
+            f"foreach artifact '{foreach}' of step '{node.name}' is empty; "
+            "a foreach needs at least one element"
+        )
+    return count
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The traceback as the user should see it: their frames, not Shipyard's."""
+    if isinstance(exc, SystemExit):
+        return f"SystemExit: the step called sys.exit({exc.code!r}); a step must not exit\n"
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if not frame.filename.startswith(_OWN_CODE)
+    ]
+    message = "".join(traceback.format_exception_only(type(exc), exc))
+    if not frames:
+        return message
+    return "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames)) + message
