@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 	touch $@
 
 demo: $(STAMP)
-	cd examples && ../$(PY) train_flow.py run
-	@$(PY) -m shipyard.examples_hint
+	$(PY) examples/train_flow.py run
+	@$(PY) examples/next_steps.py
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile -q

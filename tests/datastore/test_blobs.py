@@ -61,6 +61,32 @@ def test_put_chunks_counts_multibyte_memoryviews_in_bytes(store: BlobStore) -> N
     assert (sha, size) == (sha256(array.tobytes()), 80)
 
 
+def test_large_chunks_mixed_with_small_ones_hash_and_read_back_in_order(
+    store: BlobStore,
+) -> None:
+    # Big enough to be hashed in pieces by the helper thread, interleaved with small chunks.
+    big = np.random.default_rng(0).integers(0, 255, 40 * 1024 * 1024, dtype=np.uint8)
+    chunks = [b"head", memoryview(big), b"middle", memoryview(big[: 5 * 1024 * 1024]), b"end"]
+    content = b"".join(bytes(c) for c in chunks)
+
+    sha, size = store.put_chunks(chunks)
+
+    assert (sha, size) == (sha256(content), len(content))
+    assert store.get(sha) == content
+
+
+def test_flipped_byte_deep_inside_a_large_blob_is_detected(store: BlobStore) -> None:
+    sha = store.put_bytes(os.urandom(20 * 1024 * 1024))
+    with open(store.path_of(sha), "r+b") as f:
+        f.seek(17 * 1024 * 1024)
+        byte = f.read(1)
+        f.seek(17 * 1024 * 1024)
+        f.write(bytes([byte[0] ^ 1]))
+
+    with pytest.raises(CorruptBlobError):
+        store.get(sha)
+
+
 def test_blob_lives_under_a_two_character_fanout_of_its_hash(tmp_path: Path) -> None:
     store = BlobStore(str(tmp_path))
 

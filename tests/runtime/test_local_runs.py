@@ -1,4 +1,4 @@
-"""Flows run for real on the local executor: `python flow.py run`, then read back with the client."""
+"""Flows run for real on the local executor (`python flow.py run`), read back with the client."""
 
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ def test_failing_step_fails_the_run_with_the_users_traceback(home: Home):
     ],
 )
 def test_a_crashing_task_fails_only_itself(home: Home, mode: str, message: str):
-    done = home.run_flow("failing_flow.py", "run", "--mode", mode)
+    done = home.run_flow("failing_flow.py", "run", "--mode", mode, "--max-workers", "3")
     assert done.returncode == 1
     assert message in done.stderr
     run = latest("FailingFlow")

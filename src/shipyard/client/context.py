@@ -9,6 +9,7 @@ another project) is picked up by the next object created.
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import TYPE_CHECKING
 
@@ -20,8 +21,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ClientContext", "current_context"]
 
-# Enough for a process switching between a few projects; older contexts are dropped (their
-# stores are closed by garbage collection) so that a test suite does not pile them up.
+# Enough for a process switching between a few projects; older contexts are closed and
+# dropped so that a long notebook session or a test suite does not pile up connections.
 _MAX_CACHED = 8
 
 
@@ -71,23 +72,42 @@ class ClientContext:
         """The raw blob store, for logs and code packages."""
         return self.artifacts.blobs
 
+    def close(self) -> None:
+        """Release the metadata store's connections; the context reopens them if used again."""
+        with self._lock:
+            store, self._metadata = self._metadata, None
+        if store is not None:
+            store.close()
+
     def __repr__(self) -> str:
         return f"ClientContext(datastore={self.datastore_url!r}, metadata={self.metadata_url!r})"
 
 
-_cache: dict[tuple[str, str], ClientContext] = {}
+_cache: dict[tuple[int, str, str], ClientContext] = {}
 _cache_lock = threading.Lock()
 
 
 def current_context() -> ClientContext:
-    """The context for the configuration in force now (`Config.load()`), cached by its URLs."""
+    """The context for the configuration in force now (`Config.load()`), cached by its URLs.
+
+    The process id is part of the key because a metadata store's pooled connections must not
+    cross `os.fork()`: a forked worker gets contexts of its own.
+    """
     config = Config.load()
-    key = (config.datastore, config.metadata)
+    key = (os.getpid(), config.datastore, config.metadata)
+    evicted: list[ClientContext] = []
     with _cache_lock:
         context = _cache.pop(key, None)
         if context is None:
             context = ClientContext.from_config(config)
         _cache[key] = context  # re-inserted last: the dict's order is least recently used first
         while len(_cache) > _MAX_CACHED:
-            del _cache[next(iter(_cache))]
-        return context
+            old_key = next(iter(_cache))
+            old = _cache.pop(old_key)
+            # A context inherited from the parent process is dropped but not closed: its
+            # connections are the parent's to close.
+            if old_key[0] == key[0]:
+                evicted.append(old)
+    for old in evicted:
+        old.close()
+    return context

@@ -12,11 +12,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from shipyard.config import Config
+from shipyard.exceptions import NamespaceMismatch
 
-__all__ = ["default_namespace", "get_namespace", "in_namespace", "namespace"]
+if TYPE_CHECKING:
+    from shipyard.metadata.records import RunRecord
+
+__all__ = [
+    "check_namespace",
+    "default_namespace",
+    "get_namespace",
+    "in_current_namespace",
+    "in_namespace",
+    "namespace",
+]
 
 
 class _Default:
@@ -79,3 +90,24 @@ def in_namespace(ns: str | None) -> Iterator[str | None]:
         yield ns
     finally:
         _current = previous
+
+
+def in_current_namespace(run: RunRecord) -> bool:
+    """Whether `run` is visible in the current namespace (it carries the namespace's tag)."""
+    ns = get_namespace()
+    return ns is None or ns in run.tags or ns in run.system_tags
+
+
+def check_namespace(run: RunRecord, pathspec: str) -> None:
+    """Raise `NamespaceMismatch` if `run`, which `pathspec` lies in, is outside the namespace.
+
+    Reaching a colleague's run by pathspec is usually a typo or a stale id, so it is refused
+    unless asked for explicitly; the message says how.
+    """
+    if in_current_namespace(run):
+        return
+    raise NamespaceMismatch(
+        f"'{pathspec}' is not in the current namespace {get_namespace()!r}: run "
+        f"'{run.pathspec}' was started by user {run.user!r}. Call namespace(None) to see "
+        f"objects of every namespace, or namespace('user:{run.user}') to switch to theirs."
+    )

@@ -14,6 +14,7 @@ import posixpath
 import re
 import secrets
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from shipyard.exceptions import BlobNotFound, CorruptBlobError
@@ -27,6 +28,11 @@ Chunk = bytes | bytearray | memoryview
 
 # put_file streams in pieces this large: big enough for throughput, small enough for memory.
 _COPY_CHUNK = 1 << 20
+# Large blobs are hashed and written (or read) in pieces this large, so that hashing one piece
+# in a helper thread overlaps the I/O of the next.
+_PIECE = 16 << 20
+# Below this, a helper thread costs more than it saves.
+_OVERLAP_MIN = 4 << 20
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _PREFIX = re.compile(r"[0-9a-f]{2}")
 _REST = re.compile(r"[0-9a-f]{62}")
@@ -120,11 +126,9 @@ class BlobStore:
         """
         view = _as_bytes_view(data)
         sha = hashlib.sha256(view).hexdigest()
-        if not self.exists(sha):
-            stored_sha, _ = self.put_chunks([view])
-            if stored_sha != sha:  # only possible if the caller mutated `data` meanwhile
-                raise RuntimeError("data changed while it was being stored")
-        return sha
+        if self.exists(sha):
+            return sha
+        return self.put_chunks([view])[0]
 
     def put_file(self, path: str | os.PathLike[str]) -> str:
         """Store the content of the local file `path` (e.g. a task's log); return its sha256.
@@ -140,16 +144,20 @@ class BlobStore:
                 yield piece
 
     def _write_temp(self, temp: str, chunks: Iterable[Chunk]) -> tuple[str, int]:
-        digest = hashlib.sha256()
+        digest = _OverlappedDigest()
         size = 0
-        with self._create(temp) as f:
-            for chunk in chunks:
-                view = _as_bytes_view(chunk)
-                # hashlib releases the GIL on large buffers and reads them in place.
-                digest.update(view)
-                f.write(view)
-                size += view.nbytes
-        return digest.hexdigest(), size
+        try:
+            with self._create(temp) as f:
+                for chunk in chunks:
+                    view = _as_bytes_view(chunk)
+                    for start in range(0, view.nbytes, _PIECE):
+                        piece = view[start : start + _PIECE]
+                        digest.update(piece)
+                        f.write(piece)
+                    size += view.nbytes
+            return digest.hexdigest(), size
+        finally:
+            digest.close()
 
     def _create(self, temp: str) -> Any:
         if self._is_local:
@@ -208,10 +216,9 @@ class BlobStore:
         """
         path = self.path_of(sha)
         try:
-            data = self._read_local(path) if self._is_local else self._read_remote(path)
+            data, actual = self._read_local(path) if self._is_local else self._read_remote(path)
         except FileNotFoundError:
             raise self._not_found(sha) from None
-        actual = hashlib.sha256(data).hexdigest()
         if actual != sha:
             raise CorruptBlobError(
                 f"blob {path} is corrupt: expected sha256 {sha} but its content hashes to "
@@ -221,12 +228,12 @@ class BlobStore:
         return data
 
     @staticmethod
-    def _read_local(path: str) -> bytearray:
+    def _read_local(path: str) -> tuple[bytearray, str]:
         with open(path, "rb", buffering=0) as f:
             size = os.fstat(f.fileno()).st_size
             return _fill(f, size)
 
-    def _read_remote(self, path: str) -> bytearray:
+    def _read_remote(self, path: str) -> tuple[bytearray, str]:
         with self._fs.open(path, "rb") as f:
             return _fill(f, f.size)
 
@@ -292,18 +299,58 @@ class BlobStore:
         )
 
 
-def _fill(f: Any, size: int) -> bytearray:
-    """Read exactly `size` bytes from `f` into a new bytearray, without intermediate copies."""
+def _fill(f: Any, size: int) -> tuple[bytearray, str]:
+    """Read `size` bytes from `f` into a new bytearray, in place; return it and its sha256.
+
+    If the file is shorter than announced, the hash covers what was read, so the caller's
+    hash check reports the damage.
+    """
     data = bytearray(size)
     view = memoryview(data)
+    digest = _OverlappedDigest()
     filled = 0
-    while filled < size:
-        n = f.readinto(view[filled:])
-        if not n:
-            break
-        filled += n
-    view.release()
-    if filled < size:
-        # The file shrank under us; what we hold is not the blob, let the hash check say so.
-        del data[filled:]
-    return data
+    try:
+        while filled < size:
+            n = f.readinto(view[filled : filled + _PIECE])
+            if not n:
+                break
+            digest.update(view[filled : filled + n])
+            filled += n
+        return data, digest.hexdigest()
+    finally:
+        digest.close()
+
+
+class _OverlappedDigest:
+    """A sha256 whose large updates run in a helper thread while the caller does I/O.
+
+    hashlib and file I/O both release the GIL on large buffers, so on several cores a blob
+    costs about max(hash, I/O) instead of their sum. Updates run in order (one worker).
+    The buffers passed in must stay unchanged until `hexdigest` returns. The thread lives
+    for one blob only, so no thread is left running when a worker process forks.
+    """
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: list[Future[None]] = []
+
+    def update(self, piece: memoryview) -> None:
+        if self._pool is None:
+            if piece.nbytes < _OVERLAP_MIN:
+                self._digest.update(piece)
+                return
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shipyard-sha256")
+        self._pending.append(self._pool.submit(self._digest.update, piece))
+
+    def hexdigest(self) -> str:
+        for pending in self._pending:
+            pending.result()
+        self._pending.clear()
+        return self._digest.hexdigest()
+
+    def close(self) -> None:
+        """Stop the helper thread (waiting for queued updates, which still read our buffers)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None

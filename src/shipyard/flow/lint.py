@@ -109,7 +109,7 @@ def check_reachability(graph: FlowGraph) -> Iterator[FlowDefinitionError]:
             yield _error(
                 node,
                 "the step is never reached from 'start'",
-                "call self.next(self.%s) from an earlier step, or remove it" % node.name,
+                f"call self.next(self.{node.name}) from an earlier step, or remove it",
             )
         elif node.name not in reaches_end:
             yield _error(

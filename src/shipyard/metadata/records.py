@@ -25,7 +25,7 @@ class TaskStatus(enum.Enum):
 
 @dataclass(frozen=True)
 class ForeachFrame:
-    """One level of foreach fan-out a task sits inside: which split step, which element of how many."""
+    """One level of foreach fan-out around a task: which split step, which element of how many."""
 
     step: str
     var: str

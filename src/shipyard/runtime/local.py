@@ -95,8 +95,8 @@ class LocalExecutor:
     def _collect(self, spec: TaskSpec, exit_code: int) -> TaskResult:
         """Turn what a finished task process left behind into a result with stored logs."""
         paths = _TaskFiles(self._workdir, spec.key)
-        stdout_hash = self._blobs.put_file(paths.stdout) if paths.stdout.exists() else None
-        stderr_hash = self._blobs.put_file(paths.stderr) if paths.stderr.exists() else None
+        stdout_hash = self._store_log(paths.stdout)
+        stderr_hash = self._store_log(paths.stderr)
         result: TaskResult
         if paths.result.exists():
             with paths.result.open("rb") as fh:
@@ -113,6 +113,15 @@ class LocalExecutor:
             stdout_hash=stdout_hash,
             stderr_hash=stderr_hash,
         )
+
+    def _store_log(self, path: Path) -> str | None:
+        """Keep a task's log as a blob; an empty log is recorded as none at all."""
+        try:
+            if path.stat().st_size == 0:
+                return None
+        except FileNotFoundError:
+            return None
+        return self._blobs.put_file(path)
 
     def shutdown(self) -> None:
         if self._requests is not None:

@@ -1,0 +1,19 @@
+"""Printed at the end of `make demo`: the commands that inspect the run it just made."""
+
+from shipyard import Flow
+
+run = Flow("TrainFlow").latest_run
+end = run["end"].task
+print(
+    f"""
+The demo trained {len(list(run["train"]))} candidates; the best scored {run.data.test_score:.4f}
+on the held-out test rows. Look at the run with:
+
+  .venv/bin/shipyard runs TrainFlow
+  .venv/bin/shipyard show {run.pathspec}
+  .venv/bin/shipyard logs {run.pathspec}/train
+  .venv/bin/shipyard artifacts {end.pathspec} --show config
+  .venv/bin/python examples/inspect_results.py
+  .venv/bin/python examples/train_flow.py show
+"""
+)

@@ -1,0 +1,597 @@
+"""The read API over past and running flows: `Flow`, `Run`, `Step` and `Task`.
+
+Every object is built from a pathspec (`Run("TrainFlow/12")`) or reached from its parent
+(`Flow("TrainFlow")["12"]["train"]`). An object is a snapshot of the metadata at the moment
+it was created; create it again to see a running flow move on. Lists (runs, steps, tasks) are
+queried afresh on each call.
+
+Objects reached by pathspec are checked against the current namespace; objects reached from
+a parent are not checked again, since the parent already passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
+
+from shipyard.client.base import ClientObject
+from shipyard.client.context import ClientContext, current_context
+from shipyard.client.data import DataArtifact, TaskData, missing_artifact
+from shipyard.client.namespace import check_namespace, get_namespace
+from shipyard.client.pathspec import parse_pathspec, split_pathspec
+from shipyard.exceptions import ObjectNotFound
+from shipyard.metadata.records import (
+    AttemptRecord,
+    ForeachFrame,
+    RunRecord,
+    RunStatus,
+    TaskRecord,
+    TaskStatus,
+)
+
+if TYPE_CHECKING:
+    from shipyard.datastore import CodePackage
+
+__all__ = ["Flow", "Run", "Step", "Task", "flows", "from_pathspec"]
+
+LogStream = Literal["stdout", "stderr"]
+END_STEP = "end"
+
+
+class Flow(ClientObject):
+    """A flow by name, `Flow("TrainFlow")`: the way in to its runs.
+
+    Raises `ObjectNotFound` if no run of the flow was ever recorded.
+    """
+
+    def __init__(self, name: str, *, context: ClientContext | None = None) -> None:
+        (name,) = parse_pathspec(name, "Flow")
+        context = context or current_context()
+        known = context.metadata.list_flows()
+        if name not in known:
+            hint = f"known flows: {', '.join(known)}" if known else "no flow has run yet"
+            raise ObjectNotFound(
+                f"flow {name!r} does not exist in {context.metadata_url}; {hint}. "
+                "Check SHIPYARD_METADATA if you expected it there."
+            )
+        self._setup(name, context)
+
+    @classmethod
+    def _known(cls, name: str, context: ClientContext) -> Flow:
+        flow = cls.__new__(cls)
+        flow._setup(name, context)
+        return flow
+
+    def _setup(self, name: str, context: ClientContext) -> None:
+        self._context = context
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        """The flow's class name."""
+        return self._name
+
+    @property
+    def id(self) -> str:
+        """The flow's name (for symmetry with `Run.id`, `Step.id`, ...)."""
+        return self._name
+
+    @property
+    def pathspec(self) -> str:
+        return self._name
+
+    def runs(self, *tags: str, tag: str | Iterable[str] | None = None) -> list[Run]:
+        """The flow's runs in the current namespace having all the given tags, newest first.
+
+        Tags may be given positionally, `runs("prod", "v2")`, or by keyword, `runs(tag="prod")`
+        (a string or a list); both forms may be combined.
+        """
+        wanted = list(tags)
+        if isinstance(tag, str):
+            wanted.append(tag)
+        elif tag is not None:
+            wanted.extend(tag)
+        return [Run._from_record(record, self._context) for record in self._run_records(wanted)]
+
+    def _run_records(self, tags: Iterable[str] = (), limit: int | None = None) -> list[RunRecord]:
+        required = set(tags)
+        ns = get_namespace()
+        if ns is not None:
+            required.add(ns)
+        return self._context.metadata.list_runs(self._name, tags=sorted(required), limit=limit)
+
+    def __iter__(self) -> Iterator[Run]:
+        """The flow's runs in the current namespace, newest first."""
+        return iter(self.runs())
+
+    def __getitem__(self, run_id: str) -> Run:
+        """The run `run_id` of this flow; raises `NamespaceMismatch` if outside the namespace."""
+        return Run(f"{self._name}/{run_id}", context=self._context)
+
+    @property
+    def latest_run(self) -> Run | None:
+        """The newest run in the current namespace, whatever its status; None if there is none."""
+        records = self._run_records(limit=1)
+        return Run._from_record(records[0], self._context) if records else None
+
+    @property
+    def latest_successful_run(self) -> Run | None:
+        """The newest run in the current namespace that succeeded; None if there is none."""
+        for record in self._run_records():
+            if record.status is RunStatus.SUCCEEDED:
+                return Run._from_record(record, self._context)
+        return None
+
+
+class Run(ClientObject):
+    """One execution of a flow, `Run("TrainFlow/12")`: status, parameters, tags, steps, data."""
+
+    def __init__(self, pathspec: str, *, context: ClientContext | None = None) -> None:
+        flow_name, run_id = parse_pathspec(pathspec, "Run")
+        context = context or current_context()
+        record = context.metadata.get_run(flow_name, run_id)
+        check_namespace(record, pathspec)
+        self._setup(record, context)
+
+    @classmethod
+    def _from_record(cls, record: RunRecord, context: ClientContext) -> Run:
+        run = cls.__new__(cls)
+        run._setup(record, context)
+        return run
+
+    def _setup(self, record: RunRecord, context: ClientContext) -> None:
+        self._context = context
+        self._record = record
+
+    # -- identity ----------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """The run id (unique across all flows)."""
+        return self._record.run_id
+
+    @property
+    def pathspec(self) -> str:
+        return self._record.pathspec
+
+    @property
+    def flow_name(self) -> str:
+        return self._record.flow_name
+
+    @property
+    def flow(self) -> Flow:
+        """The flow this run belongs to."""
+        return Flow._known(self._record.flow_name, self._context)
+
+    @property
+    def record(self) -> RunRecord:
+        """The metadata snapshot this object was built from."""
+        return self._record
+
+    # -- state -------------------------------------------------------------------------
+
+    @property
+    def status(self) -> RunStatus:
+        return self._record.status
+
+    @property
+    def successful(self) -> bool:
+        """Whether the run finished and every step succeeded."""
+        return self._record.status is RunStatus.SUCCEEDED
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run ended, successfully or not."""
+        return self._record.status is not RunStatus.RUNNING
+
+    @property
+    def created_at(self) -> datetime:
+        return self._record.created_at
+
+    @property
+    def finished_at(self) -> datetime | None:
+        """When the run ended; None while it runs."""
+        return self._record.finished_at
+
+    @property
+    def user(self) -> str:
+        """Who started the run."""
+        return self._record.user
+
+    @property
+    def tags(self) -> frozenset[str]:
+        """The user tags (those `add_tag` manages)."""
+        return self._record.tags
+
+    @property
+    def system_tags(self) -> frozenset[str]:
+        """Tags Shipyard set itself (`user:<name>`, `flow:<name>`); they cannot be changed."""
+        return self._record.system_tags
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The parameter values the run was started with (a copy: changing it changes nothing)."""
+        return dict(self._record.parameters)
+
+    @property
+    def origin_run_id(self) -> str | None:
+        """The run this one resumed, if it was started by `resume`."""
+        return self._record.origin_run_id
+
+    @cached_property
+    def code(self) -> CodePackage | None:
+        """The snapshot of the source the run executed; None if none was stored."""
+        if self._record.code_hash is None:
+            return None
+        from shipyard.datastore import CodePackage
+
+        return CodePackage(bytes(self._context.blobs.get(self._record.code_hash)))
+
+    # -- steps -------------------------------------------------------------------------
+
+    def steps(self) -> list[Step]:
+        """The steps that have tasks, in the order they started."""
+        names = self._context.metadata.list_steps(self.flow_name, self.id)
+        return [Step._from_run(self._record, name, self._context) for name in names]
+
+    def __iter__(self) -> Iterator[Step]:
+        return iter(self.steps())
+
+    def __contains__(self, step_name: object) -> bool:
+        return step_name in self._context.metadata.list_steps(self.flow_name, self.id)
+
+    def __getitem__(self, step_name: str) -> Step:
+        """The step `step_name`; raises `ObjectNotFound` if it has no task (yet)."""
+        names = self._context.metadata.list_steps(self.flow_name, self.id)
+        if step_name not in names:
+            raise ObjectNotFound(_missing_step(self.pathspec, step_name, names))
+        return Step._from_run(self._record, step_name, self._context)
+
+    @property
+    def end_task(self) -> Task | None:
+        """The task of the `end` step; None if the run has not reached it."""
+        records = self._context.metadata.list_tasks(self.flow_name, self.id, END_STEP)
+        return Task._from_record(records[0], self._context) if records else None
+
+    @property
+    def data(self) -> TaskData | None:
+        """The artifacts of the `end` task, `run.data.model`: the run's final state.
+
+        None if the run has not reached `end`; reach other steps' artifacts through
+        `run["train"].task.data`.
+        """
+        end = self.end_task
+        return None if end is None else end.data
+
+    # -- tags --------------------------------------------------------------------------
+
+    def add_tag(self, tag: str) -> None:
+        """Add one user tag; see `add_tags`."""
+        self.add_tags([tag])
+
+    def add_tags(self, tags: Iterable[str]) -> None:
+        """Add user tags, recorded at once for everyone; `self.tags` is updated too.
+
+        Tags starting with `user:` or `flow:` are reserved and raise `ShipyardError`.
+        """
+        self._context.metadata.add_tags(self.flow_name, self.id, list(_as_tag_list(tags)))
+        self._refresh()
+
+    def remove_tag(self, tag: str) -> None:
+        """Remove one user tag; see `remove_tags`."""
+        self.remove_tags([tag])
+
+    def remove_tags(self, tags: Iterable[str]) -> None:
+        """Remove user tags (absent ones are ignored); system tags raise `ShipyardError`."""
+        self._context.metadata.remove_tags(self.flow_name, self.id, list(_as_tag_list(tags)))
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self._record = self._context.metadata.get_run(self.flow_name, self.id)
+
+
+class Step(ClientObject):
+    """A step of a run, `Step("TrainFlow/12/train")`: its tasks (several after a foreach)."""
+
+    def __init__(self, pathspec: str, *, context: ClientContext | None = None) -> None:
+        flow_name, run_id, step_name = parse_pathspec(pathspec, "Step")
+        context = context or current_context()
+        run = context.metadata.get_run(flow_name, run_id)
+        check_namespace(run, pathspec)
+        names = context.metadata.list_steps(flow_name, run_id)
+        if step_name not in names:
+            raise ObjectNotFound(_missing_step(run.pathspec, step_name, names))
+        self._setup(run, step_name, context)
+
+    @classmethod
+    def _from_run(cls, run: RunRecord, step_name: str, context: ClientContext) -> Step:
+        step = cls.__new__(cls)
+        step._setup(run, step_name, context)
+        return step
+
+    def _setup(self, run: RunRecord, step_name: str, context: ClientContext) -> None:
+        self._context = context
+        self._run = run
+        self._name = step_name
+
+    @property
+    def id(self) -> str:
+        """The step's name."""
+        return self._name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def pathspec(self) -> str:
+        return f"{self._run.pathspec}/{self._name}"
+
+    @property
+    def run(self) -> Run:
+        """The run this step belongs to."""
+        return Run._from_record(self._run, self._context)
+
+    def tasks(self) -> list[Task]:
+        """The step's tasks in the order they were created."""
+        records = self._context.metadata.list_tasks(
+            self._run.flow_name, self._run.run_id, self._name
+        )
+        return [Task._from_record(record, self._context) for record in records]
+
+    def __iter__(self) -> Iterator[Task]:
+        return iter(self.tasks())
+
+    def __getitem__(self, task_id: str) -> Task:
+        """The task `task_id` of this step; raises `ObjectNotFound` if there is none."""
+        record = self._context.metadata.get_task(
+            self._run.flow_name, self._run.run_id, self._name, str(task_id)
+        )
+        return Task._from_record(record, self._context)
+
+    @property
+    def task(self) -> Task:
+        """The step's task; for a step fanned out by a foreach, the first of its tasks."""
+        return self.tasks()[0]
+
+    @property
+    def created_at(self) -> datetime:
+        """When the step's first task was created."""
+        return min(task.created_at for task in self.tasks())
+
+    @property
+    def finished_at(self) -> datetime | None:
+        """When the step's last task finished; None while any of its tasks is unfinished."""
+        ends = [task.finished_at for task in self.tasks()]
+        if any(end is None for end in ends):
+            return None
+        return max(end for end in ends if end is not None)
+
+
+class Task(ClientObject):
+    """One task of a step, `Task("TrainFlow/12/train/3")`: status, attempts, logs, artifacts."""
+
+    def __init__(self, pathspec: str, *, context: ClientContext | None = None) -> None:
+        flow_name, run_id, step_name, task_id = parse_pathspec(pathspec, "Task")
+        context = context or current_context()
+        run = context.metadata.get_run(flow_name, run_id)
+        check_namespace(run, pathspec)
+        record = context.metadata.get_task(flow_name, run_id, step_name, task_id)
+        self._setup(record, context)
+
+    @classmethod
+    def _from_record(cls, record: TaskRecord, context: ClientContext) -> Task:
+        task = cls.__new__(cls)
+        task._setup(record, context)
+        return task
+
+    def _setup(self, record: TaskRecord, context: ClientContext) -> None:
+        self._context = context
+        self._record = record
+
+    # -- identity ----------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """The task id, unique within its run."""
+        return self._record.task_id
+
+    @property
+    def pathspec(self) -> str:
+        return self._record.pathspec
+
+    @property
+    def step_name(self) -> str:
+        return self._record.step_name
+
+    @property
+    def run_id(self) -> str:
+        return self._record.run_id
+
+    @property
+    def flow_name(self) -> str:
+        return self._record.flow_name
+
+    @property
+    def record(self) -> TaskRecord:
+        """The metadata snapshot this object was built from."""
+        return self._record
+
+    # -- state -------------------------------------------------------------------------
+
+    @property
+    def status(self) -> TaskStatus:
+        return self._record.status
+
+    @property
+    def successful(self) -> bool:
+        return self._record.status is TaskStatus.SUCCEEDED
+
+    @property
+    def finished(self) -> bool:
+        """Whether the task ended, successfully or not (after its last retry)."""
+        return self._record.status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED)
+
+    @property
+    def created_at(self) -> datetime:
+        return self._record.created_at
+
+    @property
+    def finished_at(self) -> datetime | None:
+        return self._record.finished_at
+
+    @property
+    def attempts(self) -> list[AttemptRecord]:
+        """Every try at running the task, oldest first; retries add attempts."""
+        return sorted(self._record.attempts, key=lambda a: a.attempt)
+
+    @property
+    def exception(self) -> str | None:
+        """The error of the last failed attempt, None if no attempt failed.
+
+        A task that succeeded on a retry still reports the failure before it, which is
+        what explains a flaky step.
+        """
+        for attempt in reversed(self.attempts):
+            if attempt.status is TaskStatus.FAILED:
+                return attempt.error
+        return None
+
+    @property
+    def foreach_stack(self) -> tuple[ForeachFrame, ...]:
+        """The foreach fan-outs the task sits inside, outermost first."""
+        return self._record.foreach_stack
+
+    @property
+    def index(self) -> int | None:
+        """The task's position in its innermost foreach; None outside any foreach."""
+        stack = self._record.foreach_stack
+        return stack[-1].index if stack else None
+
+    @property
+    def input_paths(self) -> tuple[str, ...]:
+        """Pathspecs of the tasks whose outputs this task started from."""
+        return self._record.input_paths
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """The task of an earlier run this one was cloned from by `resume`, if it was."""
+        return self._record.origin_pathspec
+
+    # -- logs --------------------------------------------------------------------------
+
+    @property
+    def stdout(self) -> str:
+        """What the latest attempt printed to standard output ("" if nothing was stored)."""
+        return self.logs("stdout")
+
+    @property
+    def stderr(self) -> str:
+        """What the latest attempt printed to standard error ("" if nothing was stored)."""
+        return self.logs("stderr")
+
+    def logs(self, stream: LogStream = "stdout", attempt: int | None = None) -> str:
+        """The stored log `stream` of attempt number `attempt` (default: the latest one).
+
+        Raises `ObjectNotFound` for an attempt the task never made.
+        """
+        if stream not in ("stdout", "stderr"):
+            raise ValueError(f"stream must be 'stdout' or 'stderr', not {stream!r}")
+        record = self._attempt(attempt)
+        if record is None:
+            return ""
+        sha = record.stdout_hash if stream == "stdout" else record.stderr_hash
+        if sha is None:
+            return ""
+        return bytes(self._context.blobs.get(sha)).decode("utf-8", errors="replace")
+
+    def _attempt(self, number: int | None) -> AttemptRecord | None:
+        attempts = self.attempts
+        if number is None:
+            return attempts[-1] if attempts else None
+        for record in attempts:
+            if record.attempt == number:
+                return record
+        made = ", ".join(str(a.attempt) for a in attempts) or "none"
+        raise ObjectNotFound(f"task '{self.pathspec}' has no attempt {number}; attempts: {made}")
+
+    # -- artifacts ---------------------------------------------------------------------
+
+    @cached_property
+    def artifacts(self) -> dict[str, DataArtifact]:
+        """The task's artifacts by name; listing them reads metadata only, never blobs."""
+        records = self._context.metadata.task_artifacts(
+            self.flow_name, self.run_id, self.step_name, self.id
+        )
+        return {
+            name: DataArtifact.from_record(self.pathspec, records[name], self._context)
+            for name in sorted(records)
+        }
+
+    @cached_property
+    def data(self) -> TaskData:
+        """The artifact values as attributes, `task.data.score`, each loaded on first access."""
+        return TaskData(self.pathspec, self.artifacts)
+
+    def __getitem__(self, name: str) -> DataArtifact:
+        """The artifact `name`; raises `ArtifactNotFound` listing the task's artifacts."""
+        try:
+            return self.artifacts[name]
+        except KeyError:
+            raise missing_artifact(self.pathspec, name, self.artifacts) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.artifacts
+
+    def __iter__(self) -> Iterator[DataArtifact]:
+        """The task's artifacts, sorted by name."""
+        return iter(self.artifacts.values())
+
+
+def flows(*, context: ClientContext | None = None) -> list[Flow]:
+    """The flows with at least one run in the current namespace, alphabetically."""
+    context = context or current_context()
+    found = []
+    for name in context.metadata.list_flows():
+        if get_namespace() is None or _has_visible_run(context, name):
+            found.append(Flow._known(name, context))
+    return found
+
+
+def _has_visible_run(context: ClientContext, flow_name: str) -> bool:
+    ns = get_namespace()
+    tags = [] if ns is None else [ns]
+    return bool(context.metadata.list_runs(flow_name, tags=tags, limit=1))
+
+
+def from_pathspec(
+    pathspec: str, *, context: ClientContext | None = None
+) -> Flow | Run | Step | Task | DataArtifact:
+    """The object any pathspec names, from a flow (`TrainFlow`) to an artifact
+    (`TrainFlow/12/train/3/model`); what tools taking a pathspec from the user call."""
+    pathspec = "/".join(split_pathspec(pathspec))
+    match pathspec.count("/"):
+        case 0:
+            return Flow(pathspec, context=context)
+        case 1:
+            return Run(pathspec, context=context)
+        case 2:
+            return Step(pathspec, context=context)
+        case 3:
+            return Task(pathspec, context=context)
+        case _:
+            return DataArtifact(pathspec, context=context)
+
+
+def _missing_step(run_pathspec: str, step_name: str, names: list[str]) -> str:
+    listing = f"its steps are: {', '.join(names)}" if names else "it has no tasks yet"
+    return f"run '{run_pathspec}' has no step {step_name!r}; {listing}"
+
+
+def _as_tag_list(tags: Iterable[str]) -> Iterable[str]:
+    if isinstance(tags, str):
+        # A lone string would otherwise become a set of one-letter tags.
+        raise TypeError("tags must be a list of strings; use add_tag/remove_tag for one tag")
+    return tags

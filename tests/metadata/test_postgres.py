@@ -1,0 +1,182 @@
+"""The metadata store's core lifecycle against a real PostgreSQL server.
+
+Runs only when `SHIPYARD_TEST_POSTGRES_URL` names a server, e.g.
+`postgresql+psycopg://user:secret@localhost/shipyard_test` (the driver must be installed).
+Each test works in a fresh schema of its own that is dropped afterwards, so the database may
+be shared. PostgreSQL is not part of CI yet, so without the variable these tests skip.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.exc import IntegrityError
+
+from shipyard.datastore.refs import ArtifactRef
+from shipyard.metadata.records import RunStatus, TaskStatus
+from shipyard.metadata.store import MetadataStore
+
+POSTGRES_URL = os.environ.get("SHIPYARD_TEST_POSTGRES_URL", "")
+
+pytestmark = [
+    pytest.mark.service,
+    pytest.mark.skipif(
+        not POSTGRES_URL,
+        reason="PostgreSQL tests need SHIPYARD_TEST_POSTGRES_URL "
+        "(e.g. postgresql+psycopg://user@localhost/db); PostgreSQL is not in CI yet",
+    ),
+]
+
+FLOW = "TrainFlow"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A URL whose connections see only a new, empty schema (dropped after the test)."""
+    schema = f"shipyard_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture
+def store(pg_url: str) -> Iterator[MetadataStore]:
+    metadata = MetadataStore(pg_url)
+    yield metadata
+    metadata.close()
+
+
+def ref(sha: str) -> ArtifactRef:
+    return ArtifactRef(sha256=sha, type_name="builtins.int", size=3_000_000_000, encoding="pickle")
+
+
+def test_core_lifecycle_on_postgresql(store: MetadataStore) -> None:
+    run_id = store.create_run(FLOW, "alice", tags=["nightly"], parameters={"alpha": 0.5})
+    store.start_task(FLOW, run_id, "start", "1", attempt=0, foreach_stack=(), input_paths=())
+    store.finish_task(
+        FLOW,
+        run_id,
+        "start",
+        "1",
+        attempt=0,
+        status=TaskStatus.SUCCEEDED,
+        artifacts={"model": ref("aa")},
+        stdout_hash="out",
+        stderr_hash="err",
+        exit_code=0,
+        error=None,
+    )
+    store.start_task(FLOW, run_id, "train", "2", attempt=0, foreach_stack=(), input_paths=())
+    store.fail_running_tasks(FLOW, run_id, "worker died")
+    store.finish_run(FLOW, run_id, RunStatus.FAILED)
+
+    run = store.get_run(FLOW, run_id)
+    assert (run.status, run.parameters, run.tags) == (RunStatus.FAILED, {"alpha": 0.5}, {"nightly"})
+    assert run.created_at.tzinfo is not None
+    assert [r.run_id for r in store.list_runs(tags=["nightly", "user:alice"])] == [run_id]
+    assert store.list_steps(FLOW, run_id) == ["start", "train"]
+    assert store.get_task(FLOW, run_id, "train", "2").status is TaskStatus.FAILED
+    assert store.artifacts_of_run(FLOW, run_id)[("start", "1")]["model"].ref == ref("aa")
+    assert store.referenced_hashes() == {"aa", "out", "err"}
+
+    resumed = store.create_run(FLOW, "alice", origin_run_id=run_id)
+    origin = store.get_task(FLOW, run_id, "start", "1")
+    store.clone_task(
+        FLOW,
+        resumed,
+        "start",
+        "1",
+        origin=origin,
+        artifacts={"model": ref("aa")},
+        foreach_stack=(),
+        input_paths=(),
+    )
+    assert store.get_task(FLOW, resumed, "start", "1").origin_pathspec == origin.pathspec
+
+
+def test_finish_task_is_atomic_on_postgresql(store: MetadataStore) -> None:
+    run_id = store.create_run(FLOW, "alice")
+    store.start_task(FLOW, run_id, "start", "1", attempt=0, foreach_stack=(), input_paths=())
+    broken = ArtifactRef(sha256=None, type_name="int", size=1, encoding="pickle")  # type: ignore[arg-type]
+
+    with pytest.raises(IntegrityError):
+        store.finish_task(
+            FLOW,
+            run_id,
+            "start",
+            "1",
+            attempt=0,
+            status=TaskStatus.SUCCEEDED,
+            artifacts={"good": ref("bb"), "bad": broken},
+            stdout_hash=None,
+            stderr_hash=None,
+            exit_code=0,
+            error=None,
+        )
+
+    assert store.get_task(FLOW, run_id, "start", "1").status is TaskStatus.RUNNING
+    assert store.task_artifacts(FLOW, run_id, "start", "1") == {}
+
+
+def test_migrated_schema_matches_the_models_on_postgresql(
+    store: MetadataStore, pg_url: str
+) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from shipyard.metadata.models import Base
+
+    engine = create_engine(pg_url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+    finally:
+        engine.dispose()
+
+
+_CREATOR = textwrap.dedent(
+    """
+    import sys, time
+    url, start_at = sys.argv[1], float(sys.argv[2])
+    while time.time() < start_at:
+        time.sleep(0.001)
+    from shipyard.metadata.store import MetadataStore
+    store = MetadataStore(url)
+    print(" ".join(store.create_run("Flow", "worker") for _ in range(10)))
+    store.close()
+    """
+)
+
+
+def test_two_processes_create_the_schema_concurrently_on_postgresql(pg_url: str) -> None:
+    start_at = time.time() + 1.0
+    creators = [
+        subprocess.Popen(
+            [sys.executable, "-c", _CREATOR, pg_url, str(start_at)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [c.communicate(timeout=120) for c in creators]
+
+    assert [c.returncode for c in creators] == [0, 0], [err for _, err in outputs]
+    run_ids = [run_id for out, _ in outputs for run_id in out.split()]
+    assert len(set(run_ids)) == 20
