@@ -4,6 +4,15 @@ Run it with `python train_flow.py run` (or `make demo` from the project root), t
 at the result with `shipyard show TrainFlow/<run id>` or `Flow("TrainFlow").latest_run`.
 """
 
+from sklearn.datasets import load_breast_cancer
+from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+# Imported at module level on purpose: every task forks from a worker that already has
+# scikit-learn loaded, so no task pays for the import again.
 from shipyard import FlowSpec, JSONType, Parameter, current, step
 
 
@@ -29,9 +38,6 @@ class TrainFlow(FlowSpec):
     @step
     def start(self):
         """Load the data set that ships with scikit-learn and split it three ways."""
-        from sklearn.datasets import load_breast_cancer
-        from sklearn.model_selection import train_test_split
-
         data = load_breast_cancer(as_frame=True)
         features, labels = data.data, data.target
         rest_x, self.test_x, rest_y, self.test_y = train_test_split(
@@ -76,11 +82,6 @@ class TrainFlow(FlowSpec):
 
 def build_model(config: dict, seed: int):
     """Turn a JSON candidate into an unfitted scikit-learn estimator."""
-    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     settings = {k: v for k, v in config.items() if k != "kind"}
     if config["kind"] == "logistic":
         return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, **settings))

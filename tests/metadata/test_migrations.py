@@ -68,7 +68,7 @@ def test_migrations_downgrade_to_empty_and_upgrade_again(store: MetadataStore, d
         reopened.create_run("Flow", "alice")
 
 
-def test_migrations_render_for_postgresql(capsys: pytest.CaptureFixture[str]) -> None:
+def test_migrations_render_for_postgresql() -> None:
     # Without a server: offline mode compiles every operation with the PostgreSQL dialect.
     config = alembic_config(url="postgresql://user@localhost/shipyard")
     config.output_buffer = io.StringIO()

@@ -1,0 +1,54 @@
+"""The client context: stores opened lazily, and re-opened when the configuration moves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shipyard.client import Flow, Run
+from shipyard.client.context import ClientContext, current_context
+
+from .conftest import History, open_history
+
+
+def test_the_same_configuration_shares_one_context(history: History) -> None:
+    assert current_context() is current_context()
+
+
+def test_a_context_opens_no_store_until_used(history: History) -> None:
+    context = ClientContext(str(history.root / "elsewhere"), "sqlite:///unused.db")
+    assert "elsewhere" in repr(context)
+    assert not (history.root / "elsewhere").exists()
+
+
+def test_changing_the_configured_urls_switches_stores(
+    history: History, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    history.successful_run("FirstFlow")
+    Flow("FirstFlow")
+    second = open_history(tmp_path / "second", monkeypatch)
+    second.successful_run("SecondFlow")
+    assert Flow("SecondFlow").name == "SecondFlow"
+    second.metadata.close()
+
+
+def test_objects_keep_reading_the_stores_they_were_created_with(
+    history: History, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = Run(f"TrainFlow/{history.successful_run()}")
+    second = open_history(tmp_path / "second", monkeypatch)
+    assert [step.id for step in run] == ["start", "train", "end"]
+    assert run.data is not None
+    assert run.data.score == 0.9
+    second.metadata.close()
+
+
+def test_an_explicit_context_reads_other_stores(
+    history: History, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    history.successful_run("FirstFlow")
+    first = current_context()
+    second = open_history(tmp_path / "second", monkeypatch)
+    assert Flow("FirstFlow", context=first).name == "FirstFlow"
+    second.metadata.close()

@@ -1,0 +1,75 @@
+"""Every example that the docs point at runs as documented."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from shipyard import Flow
+
+from ..conftest import Home
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def run_script(home: Home, name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args],
+        env=home.env,
+        cwd=home.root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def test_demo_flow_trains_sweeps_and_keeps_the_best_model(home: Home):
+    run_script(home, "train_flow.py", "run")
+    run = Flow("TrainFlow").latest_run
+    assert run.successful
+    scores = [task.data.valid_score for task in run["train"]]
+    assert len(scores) == 6
+    assert run.data.valid_score == max(scores)
+    assert 0.85 < run.data.test_score <= 1.0
+    assert run.data.model.predict(run["start"].task.data.test_x[:3]).shape == (3,)
+
+
+def test_inspect_results_reads_the_demo_run(home: Home):
+    run_script(home, "train_flow.py", "run", "--candidates", '[{"kind": "logistic", "C": 1.0}]')
+    done = run_script(home, "inspect_results.py")
+    assert "latest successful run: TrainFlow/" in done.stdout
+    assert "runs tagged 'inspected'" in done.stdout
+    assert "rows" in done.stdout  # what the start step printed
+
+
+def test_next_steps_prints_commands_for_the_latest_run(home: Home):
+    run_script(
+        home, "train_flow.py", "run", "--candidates", '[{"kind": "forest", "n_estimators": 5}]'
+    )
+    run = Flow("TrainFlow").latest_run
+    done = run_script(home, "next_steps.py")
+    assert f"shipyard show {run.pathspec}" in done.stdout
+
+
+def test_branch_example_picks_the_raw_features(home: Home):
+    run_script(home, "branch_flow.py", "run")
+    data = Flow("BranchFlow").latest_run.data
+    assert data.best == "raw"
+    assert data.errors["raw"] < data.errors["squared"]
+    assert data.x.shape == (1000, 3)
+
+
+def test_artifacts_example_stores_big_artifacts_once(home: Home):
+    run_script(home, "artifacts_flow.py", "run")
+    run = Flow("ArtifactsFlow").latest_run
+    start, untouched, end = (run[name].task for name in ("start", "untouched", "end"))
+    assert start["matrix"].sha == untouched["matrix"].sha == end["matrix"].sha
+    assert run.data.trace == sum(i * 1000 + i for i in range(1000))
+    assert run.data.top == [999, 998, 997]
+    blobs = list((home.root / "store" / "blobs").glob("*/*"))
+    big = [b for b in blobs if b.stat().st_size >= 8_000_000]
+    assert len(big) == 1
