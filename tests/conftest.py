@@ -14,6 +14,31 @@ import pytest
 FLOWS = Path(__file__).parent / "runtime" / "flows"
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """An SQLAlchemy URL of a real PostgreSQL server: the one given, or one started here.
+
+    Under CI a missing server is a failure, never a skip: .ci/run installs PostgreSQL.
+    """
+    given = os.environ.get("SHIPYARD_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    from .postgres_server import find_binaries, temporary_server
+
+    binaries = find_binaries()
+    if binaries is None:
+        message = (
+            "PostgreSQL is not installed: `apt-get install postgresql` (or set "
+            "SHIPYARD_TEST_POSTGRES_URL to a server)"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    with temporary_server(binaries) as url:
+        yield url
+
+
 @dataclass
 class Home:
     """Where a test's runs are stored; `run_flow` runs a flow file for real, in a subprocess."""

@@ -15,9 +15,15 @@ def retried_task(history: History) -> Task:
     """A task whose attempt 0 failed and attempt 1 succeeded."""
     run_id = history.run()
     history.task(
-        "TrainFlow", run_id, "train", "1", status=TaskStatus.FAILED, attempt=0,
-        stdout="try 0\n", error="TimeoutError: flaky",
-    )  # fmt: skip
+        "TrainFlow",
+        run_id,
+        "train",
+        "1",
+        status=TaskStatus.FAILED,
+        attempt=0,
+        stdout="try 0\n",
+        error="TimeoutError: flaky",
+    )
     history.task(
         "TrainFlow", run_id, "train", "1", attempt=1, stdout="try 1\n", artifacts={"score": 1}
     )
@@ -128,9 +134,15 @@ def test_a_cloned_task_points_at_its_origin(history: History) -> None:
     origin = history.metadata.get_task("TrainFlow", first, "start", "1")
     resumed = history.metadata.create_run("TrainFlow", "alice", origin_run_id=first)
     history.metadata.clone_task(
-        "TrainFlow", resumed, "start", "1", origin=origin, artifacts={}, foreach_stack=(),
+        "TrainFlow",
+        resumed,
+        "start",
+        "1",
+        origin=origin,
+        artifacts={},
+        foreach_stack=(),
         input_paths=(),
-    )  # fmt: skip
+    )
     task = Task(f"TrainFlow/{resumed}/start/1")
     assert task.origin_pathspec == f"TrainFlow/{first}/start/1"
     assert task.stdout == "starting\n"

@@ -1,14 +1,13 @@
 """The metadata store's core lifecycle against a real PostgreSQL server.
 
-Runs only when `SHIPYARD_TEST_POSTGRES_URL` names a server, e.g.
-`postgresql+psycopg://user:secret@localhost/shipyard_test` (the driver must be installed).
-Each test works in a fresh schema of its own that is dropped afterwards, so the database may
-be shared. PostgreSQL is not part of CI yet, so without the variable these tests skip.
+The server is the one `SHIPYARD_TEST_POSTGRES_URL` names, or else a throwaway one the
+suite starts from the system's PostgreSQL binaries (see `tests/postgres_server.py`). Each
+test works in a fresh schema of its own that is dropped afterwards, so a server may be
+shared.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -24,29 +23,20 @@ from shipyard.datastore.refs import ArtifactRef
 from shipyard.metadata.records import RunStatus, TaskStatus
 from shipyard.metadata.store import MetadataStore
 
-POSTGRES_URL = os.environ.get("SHIPYARD_TEST_POSTGRES_URL", "")
-
-pytestmark = [
-    pytest.mark.service,
-    pytest.mark.skipif(
-        not POSTGRES_URL,
-        reason="PostgreSQL tests need SHIPYARD_TEST_POSTGRES_URL "
-        "(e.g. postgresql+psycopg://user@localhost/db); PostgreSQL is not in CI yet",
-    ),
-]
+pytestmark = pytest.mark.service
 
 FLOW = "TrainFlow"
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
+def pg_url(postgres_server: str) -> Iterator[str]:
     """A URL whose connections see only a new, empty schema (dropped after the test)."""
     schema = f"shipyard_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
+    admin = create_engine(postgres_server)
     try:
         with admin.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+        url = make_url(postgres_server).update_query_dict({"options": f"-csearch_path={schema}"})
         yield url.render_as_string(hide_password=False)
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))

@@ -14,7 +14,7 @@ from __future__ import annotations
 from shipyard.client.context import ClientContext
 from shipyard.client.data import DataArtifact, TaskData
 from shipyard.client.namespace import default_namespace, get_namespace, in_namespace, namespace
-from shipyard.client.objects import Flow, Run, Step, Task, flows, from_pathspec
+from shipyard.client.objects import Flow, Run, Step, Task, flows, from_pathspec, runs
 
 __all__ = [
     "ClientContext",
@@ -30,4 +30,5 @@ __all__ = [
     "get_namespace",
     "in_namespace",
     "namespace",
+    "runs",
 ]

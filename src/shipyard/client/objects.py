@@ -34,7 +34,7 @@ from shipyard.metadata.records import (
 if TYPE_CHECKING:
     from shipyard.datastore import CodePackage
 
-__all__ = ["Flow", "Run", "Step", "Task", "flows", "from_pathspec"]
+__all__ = ["Flow", "Run", "Step", "Task", "flows", "from_pathspec", "runs"]
 
 LogStream = Literal["stdout", "stderr"]
 END_STEP = "end"
@@ -82,25 +82,20 @@ class Flow(ClientObject):
     def pathspec(self) -> str:
         return self._name
 
-    def runs(self, *tags: str, tag: str | Iterable[str] | None = None) -> list[Run]:
+    def runs(
+        self, *tags: str, tag: str | Iterable[str] | None = None, limit: int | None = None
+    ) -> list[Run]:
         """The flow's runs in the current namespace having all the given tags, newest first.
 
         Tags may be given positionally, `runs("prod", "v2")`, or by keyword, `runs(tag="prod")`
-        (a string or a list); both forms may be combined.
+        (a string or a list); both forms may be combined. `limit` keeps the newest ones only.
         """
         wanted = list(tags)
         if isinstance(tag, str):
             wanted.append(tag)
         elif tag is not None:
             wanted.extend(tag)
-        return [Run._from_record(record, self._context) for record in self._run_records(wanted)]
-
-    def _run_records(self, tags: Iterable[str] = (), limit: int | None = None) -> list[RunRecord]:
-        required = set(tags)
-        ns = get_namespace()
-        if ns is not None:
-            required.add(ns)
-        return self._context.metadata.list_runs(self._name, tags=sorted(required), limit=limit)
+        return _visible_runs(self._context, self._name, wanted, limit)
 
     def __iter__(self) -> Iterator[Run]:
         """The flow's runs in the current namespace, newest first."""
@@ -113,16 +108,13 @@ class Flow(ClientObject):
     @property
     def latest_run(self) -> Run | None:
         """The newest run in the current namespace, whatever its status; None if there is none."""
-        records = self._run_records(limit=1)
-        return Run._from_record(records[0], self._context) if records else None
+        latest = _visible_runs(self._context, self._name, limit=1)
+        return latest[0] if latest else None
 
     @property
     def latest_successful_run(self) -> Run | None:
         """The newest run in the current namespace that succeeded; None if there is none."""
-        for record in self._run_records():
-            if record.status is RunStatus.SUCCEEDED:
-                return Run._from_record(record, self._context)
-        return None
+        return next((run for run in self.runs() if run.successful), None)
 
 
 class Run(ClientObject):
@@ -550,20 +542,47 @@ class Task(ClientObject):
         return iter(self.artifacts.values())
 
 
+def runs(
+    flow_name: str | None = None,
+    *,
+    tags: Iterable[str] = (),
+    limit: int | None = None,
+    context: ClientContext | None = None,
+) -> list[Run]:
+    """Runs in the current namespace, of one flow or of all, having all `tags`, newest first.
+
+    Raises `ObjectNotFound` for a flow that never ran, rather than quietly listing nothing.
+    """
+    context = context or current_context()
+    if flow_name is not None:
+        return Flow(flow_name, context=context).runs(*tags, limit=limit)
+    return _visible_runs(context, None, tags, limit)
+
+
+def _visible_runs(
+    context: ClientContext,
+    flow_name: str | None,
+    tags: Iterable[str] = (),
+    limit: int | None = None,
+) -> list[Run]:
+    if isinstance(tags, str):
+        raise TypeError("tags must be a list of strings, not a single string")
+    required = set(tags)
+    ns = get_namespace()
+    if ns is not None:
+        required.add(ns)
+    records = context.metadata.list_runs(flow_name, tags=sorted(required), limit=limit)
+    return [Run._from_record(record, context) for record in records]
+
+
 def flows(*, context: ClientContext | None = None) -> list[Flow]:
     """The flows with at least one run in the current namespace, alphabetically."""
     context = context or current_context()
-    found = []
-    for name in context.metadata.list_flows():
-        if get_namespace() is None or _has_visible_run(context, name):
-            found.append(Flow._known(name, context))
-    return found
-
-
-def _has_visible_run(context: ClientContext, flow_name: str) -> bool:
-    ns = get_namespace()
-    tags = [] if ns is None else [ns]
-    return bool(context.metadata.list_runs(flow_name, tags=tags, limit=1))
+    return [
+        Flow._known(name, context)
+        for name in context.metadata.list_flows()
+        if get_namespace() is None or _visible_runs(context, name, limit=1)
+    ]
 
 
 def from_pathspec(

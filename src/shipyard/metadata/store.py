@@ -69,7 +69,6 @@ _SQLITE_BUSY_TIMEOUT_MS = 30_000
 _PG_MIGRATION_LOCK_KEY = 0x5348_4950_5941_5244
 # Execution option marking a connection whose transaction will write (see _begin_sqlite).
 _WRITE_OPTION = "shipyard_write"
-_SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 _NO_PARAMETERS: Mapping[str, Any] = MappingProxyType({})
 
 
@@ -104,8 +103,12 @@ class MetadataStore:
         self.close()
 
     def close(self) -> None:
-        """Close every pooled connection; SQLite then checkpoints its WAL into the main file."""
-        self._engine.dispose()
+        """Close every pooled connection; SQLite then checkpoints its WAL into the main file.
+
+        In a forked child the pooled connections are the parent's: they are dropped without
+        being closed, since closing them from here would disturb the parent's sessions.
+        """
+        self._engine.dispose(close=os.getpid() == self._pid)
 
     # ----------------------------------------------------------------------------- writes
 
@@ -386,7 +389,7 @@ class MetadataStore:
 
         Raises `ShipyardError`, removing nothing, if any of `tags` is a system tag.
         """
-        wanted = set(tags)
+        wanted = _tag_set(tags)
         with self._write() as conn:
             run_pk = self._run_pk(conn, flow_name, run_id)
             stored_system = conn.scalars(
@@ -428,7 +431,7 @@ class MetadataStore:
         stmt = select(Run.__table__)
         if flow_name is not None:
             stmt = stmt.where(Run.flow_name == flow_name)
-        required = set(tags)
+        required = _tag_set(tags)
         if required:
             # Each (run_id, tag) pair is unique, so counting matches means "has them all".
             tagged = (
@@ -563,8 +566,12 @@ class MetadataStore:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        # A transaction even for reads, so that the several queries of one call see one state.
+        # A transaction even for reads, so that the several queries of one call (a run, then
+        # its tags) see one committed state: SQLite's read transactions are snapshots already,
+        # PostgreSQL's default READ COMMITTED is not.
         with self._connect() as conn, conn.begin():
+            if self._dialect == "postgresql":
+                conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield conn
 
     def _insert_statement(self, model: type[Any]) -> Any:
@@ -697,10 +704,14 @@ def _is_reserved(tag: str) -> bool:
     return tag.startswith(SYSTEM_TAG_PREFIXES)
 
 
-def _validated_user_tags(tags: Iterable[str]) -> set[str]:
+def _tag_set(tags: Iterable[str]) -> set[str]:
     if isinstance(tags, str):  # a lone string would otherwise become a set of characters
-        raise TypeError("tags must be an iterable of strings, not a single string")
-    user_tags = set(tags)
+        raise TypeError(f"tags must be an iterable of strings, not the string {tags!r}")
+    return set(tags)
+
+
+def _validated_user_tags(tags: Iterable[str]) -> set[str]:
+    user_tags = _tag_set(tags)
     for tag in sorted(user_tags):
         if not isinstance(tag, str) or not tag.strip():
             raise ShipyardError(f"invalid tag {tag!r}: a tag is a non-empty string")

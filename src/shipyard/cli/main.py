@@ -1,0 +1,532 @@
+"""The `shipyard` command: inspect runs, steps, tasks, logs and artifacts from a terminal.
+
+Everything goes through the client API, so the command shows exactly what a notebook would.
+`shipyard runs` is typed many times a day, so start-up time is a feature: only click is
+imported at module level; the client, the stores (SQLAlchemy, fsspec) and rich are imported
+inside the commands that need them.
+
+Commands taking a pathspec look it up in the global namespace: a pathspec names one object
+unambiguously, and refusing a colleague's run someone pasted would only get in the way.
+Listings (`runs`, `show FLOW`) keep to the current user's runs unless `--all-users` is given.
+"""
+
+from __future__ import annotations
+
+import reprlib
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from shipyard.client import DataArtifact, Flow, Run, Step, Task
+    from shipyard.client.objects import LogStream
+
+__all__ = ["cli", "main"]
+
+DEFAULT_RUNS_LIMIT = 25
+STATUS_STYLES = {
+    "succeeded": "green",
+    "failed": "bold red",
+    "running": "yellow",
+    "pending": "dim",
+}
+# A value preview longer than this many lines is cut: a terminal is for a glance, the client
+# API (`Task(...).data.name`) for the whole value.
+_PREVIEW_MAX_LINES = 60
+
+
+# -- errors ------------------------------------------------------------------------------
+
+
+class ShipyardGroup(click.Group):
+    """A click group that turns errors into one red line on stderr and exit code 1.
+
+    Users of an inspection tool mistype pathspecs all the time; a traceback for that would
+    bury the one sentence that says what to do. `--debug` restores tracebacks.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                raise
+            _fail(_describe(exc))
+
+
+def _describe(exc: Exception) -> str:
+    from shipyard.exceptions import ShipyardError
+
+    if isinstance(exc, ShipyardError | ValueError):
+        return str(exc)
+    return (
+        f"unexpected {type(exc).__name__}: {exc} "
+        "(run again with `shipyard --debug ...` to see the traceback)"
+    )
+
+
+def _fail(message: str) -> NoReturn:
+    click.secho(f"error: {message}", fg="red", err=True)
+    raise click.exceptions.Exit(1)
+
+
+@click.group(cls=ShipyardGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show Python tracebacks instead of short errors.")
+def cli(debug: bool) -> None:
+    """Inspect Shipyard runs: list them, show their steps and tasks, read logs and artifacts.
+
+    Objects are named by pathspec: FlowName, FlowName/run_id, FlowName/run_id/step and
+    FlowName/run_id/step/task_id.
+    """
+
+
+def main() -> None:
+    """Entry point of the `shipyard` console script."""
+    try:
+        cli(prog_name="shipyard")
+    except BrokenPipeError:
+        # `shipyard logs ... | head`: the reader is gone, which is not an error worth showing.
+        raise SystemExit(0) from None
+
+
+# -- runs --------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("flow", required=False)
+@click.option("--all-users", "-A", is_flag=True, help="List every user's runs, not only yours.")
+@click.option(
+    "--tag", "-t", "tags", multiple=True, metavar="TAG", help="Only runs with this tag (repeat)."
+)
+@click.option(
+    "--limit",
+    "-n",
+    type=click.IntRange(min=1),
+    default=DEFAULT_RUNS_LIMIT,
+    show_default=True,
+    help="Show at most this many runs.",
+)
+def runs(flow: str | None, all_users: bool, tags: tuple[str, ...], limit: int) -> None:
+    """List runs, newest first: yours by default, of one FLOW or of all flows."""
+    from shipyard import client
+
+    scope = None if all_users else client.get_namespace()
+    with client.in_namespace(scope):
+        # One more than asked for tells whether there were more to show.
+        found = client.runs(flow, tags=tags, limit=limit + 1)
+    console = _console()
+    if not found:
+        hint = "" if all_users else "; add --all-users to see everyone's runs"
+        console.print(_text(f"no runs found for {scope or 'any user'}{hint}", "dim"))
+        return
+    console.print(_runs_table(found[:limit]))
+    if len(found) > limit:
+        console.print(_text(f"showing the {limit} newest runs; use --limit for more", "dim"))
+
+
+def _runs_table(found: Iterable[Run]) -> Table:
+    table = _table("run", "status", "user", "started", "duration", "tags")
+    for run in found:
+        table.add_row(
+            _text(run.pathspec, "bold"),
+            _status(run.status.value),
+            _text(run.user),
+            _text(_time(run.created_at)),
+            _text(_duration(run.created_at, run.finished_at)),
+            _text(", ".join(sorted(run.tags))),
+        )
+    return table
+
+
+# -- show --------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("pathspec")
+def show(pathspec: str) -> None:
+    """Show a run (status, parameters, steps), a step (its tasks) or a task (attempts,
+    artifacts, error)."""
+    from shipyard import client
+
+    obj = _lookup(pathspec)
+    console = _console()
+    if isinstance(obj, client.Flow):
+        _show_flow(console, obj)
+    elif isinstance(obj, client.Run):
+        _show_run(console, obj)
+    elif isinstance(obj, client.Step):
+        _show_step(console, obj)
+    elif isinstance(obj, client.Task):
+        _show_task(console, obj)
+    else:
+        _show_artifact(console, obj)
+
+
+def _show_flow(console: Console, flow: Flow) -> None:
+    found = flow.runs(limit=DEFAULT_RUNS_LIMIT)
+    console.print(_fields([("Flow", _text(flow.name, "bold"))]))
+    if found:
+        console.print(_runs_table(found))
+    else:
+        console.print(_text("no runs of yours; see everyone's with `shipyard runs -A`", "dim"))
+
+
+def _show_run(console: Console, run: Run) -> None:
+    rows: list[tuple[str, Text]] = [
+        ("Run", _text(run.pathspec, "bold")),
+        ("Status", _status(run.status.value)),
+        ("User", _text(run.user)),
+        ("Started", _text(_time(run.created_at))),
+        ("Finished", _text(_time(run.finished_at))),
+        ("Duration", _text(_duration(run.created_at, run.finished_at))),
+        ("Tags", _text(", ".join(sorted(run.tags)) or "-")),
+        ("System tags", _text(", ".join(sorted(run.system_tags)), "dim")),
+    ]
+    if run.origin_run_id:
+        rows.append(("Resumed from", _text(f"{run.flow_name}/{run.origin_run_id}")))
+    console.print(_fields(rows))
+    if run.parameters:
+        params = _table("parameter", "value", title="Parameters")
+        for name, value in sorted(run.parameters.items()):
+            params.add_row(_text(name, "bold"), _text(_preview(value, max_chars=200)))
+        console.print(params)
+    steps = _table("step", "tasks", "status", "started", "duration", title="Steps")
+    for step in run:
+        tasks = step.tasks()
+        finished = [t.finished_at for t in tasks]
+        ended = None if None in finished else max(f for f in finished if f is not None)
+        started = min(t.created_at for t in tasks)
+        steps.add_row(
+            _text(step.id, "bold"),
+            _text(str(len(tasks))),
+            _status_counts(t.status.value for t in tasks),
+            _text(_time(started)),
+            _text(_duration(started, ended)),
+        )
+    console.print(steps)
+
+
+def _show_step(console: Console, step: Step) -> None:
+    console.print(_fields([("Step", _text(step.pathspec, "bold"))]))
+    console.print(_tasks_table(step.tasks()))
+
+
+def _tasks_table(tasks: Iterable[Task]) -> Table:
+    table = _table("task", "status", "attempts", "started", "duration", "foreach", "error")
+    for task in tasks:
+        error = task.exception if not task.successful else None
+        table.add_row(
+            _text(task.pathspec, "bold"),
+            _status(task.status.value),
+            _text(str(len(task.attempts))),
+            _text(_time(task.created_at)),
+            _text(_duration(task.created_at, task.finished_at)),
+            _text("-" if task.index is None else f"{task.index + 1}/{_splits(task)}"),
+            _text(_last_line(error), "red"),
+        )
+    return table
+
+
+def _show_task(console: Console, task: Task) -> None:
+    rows: list[tuple[str, Text]] = [
+        ("Task", _text(task.pathspec, "bold")),
+        ("Status", _status(task.status.value)),
+        ("Started", _text(_time(task.created_at))),
+        ("Finished", _text(_time(task.finished_at))),
+        ("Duration", _text(_duration(task.created_at, task.finished_at))),
+    ]
+    if task.foreach_stack:
+        frames = [f"{f.step}.{f.var}[{f.index}] of {f.num_splits}" for f in task.foreach_stack]
+        rows.append(("Foreach", _text(" > ".join(frames))))
+    if task.origin_pathspec:
+        rows.append(("Cloned from", _text(task.origin_pathspec)))
+    console.print(_fields(rows))
+    attempts = _table("attempt", "status", "started", "duration", "exit code", title="Attempts")
+    for attempt in task.attempts:
+        attempts.add_row(
+            _text(str(attempt.attempt)),
+            _status(attempt.status.value),
+            _text(_time(attempt.started_at)),
+            _text(_duration(attempt.started_at, attempt.finished_at)),
+            _text("-" if attempt.exit_code is None else str(attempt.exit_code)),
+        )
+    console.print(attempts)
+    if task.artifacts:
+        console.print(_artifacts_table(task.artifacts.values(), task_column=False))
+    if not task.successful and task.exception:
+        console.print(_text("Error", "bold red"))
+        console.print(_text(task.exception.rstrip(), "red"))
+
+
+def _show_artifact(console: Console, artifact: DataArtifact) -> None:
+    console.print(
+        _fields(
+            [
+                ("Artifact", _text(artifact.pathspec, "bold")),
+                ("Type", _text(artifact.type_name)),
+                ("Size", _text(_size(artifact.size))),
+                ("sha256", _text(artifact.sha, "dim")),
+            ]
+        )
+    )
+    click.echo(_preview(artifact.data))
+
+
+# -- tasks -------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("pathspec")
+def tasks(pathspec: str) -> None:
+    """List the tasks of a run or of a step, with their status and errors."""
+    from shipyard import client
+
+    obj = _lookup(pathspec)
+    if not isinstance(obj, client.Run | client.Step):
+        _fail(f"`shipyard tasks` takes a run or step pathspec, not {pathspec!r}")
+    _console().print(_tasks_table(_tasks_of(obj)))
+
+
+# -- logs --------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("pathspec")
+@click.option(
+    "--stdout/--stderr", "stdout", default=True, help="Which stream to print (default: stdout)."
+)
+@click.option(
+    "--attempt", type=click.IntRange(min=0), default=None, help="An attempt other than the last."
+)
+def logs(pathspec: str, stdout: bool, attempt: int | None) -> None:
+    """Print the stored logs of a task, or of every task of a step or run (with headers)."""
+    stream: LogStream = "stdout" if stdout else "stderr"
+    found = _tasks_of(_lookup(pathspec), "logs")
+    if len(found) == 1:
+        _echo_log(found[0].logs(stream, attempt), f"no {stream} stored for {found[0].pathspec}")
+        return
+    for task in found:
+        which = f"attempt {attempt}" if attempt is not None else "last attempt"
+        click.secho(f"==> {task.pathspec} ({stream}, {which}) <==", bold=True)
+        if attempt is not None and attempt not in {a.attempt for a in task.attempts}:
+            click.secho(f"(task has no attempt {attempt})", dim=True)
+            continue
+        _echo_log(task.logs(stream, attempt), "(nothing stored)", to_stdout=True)
+
+
+def _echo_log(text: str, empty_note: str, *, to_stdout: bool = False) -> None:
+    if not text:
+        # Said on stderr for a single task, so that `> file` captures nothing but the log.
+        click.secho(empty_note, dim=True, err=not to_stdout)
+        return
+    click.echo(text, nl=not text.endswith("\n"))
+
+
+# -- artifacts ---------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("pathspec")
+@click.option("--show", "name", metavar="NAME", help="Print the value of artifact NAME.")
+def artifacts(pathspec: str, name: str | None) -> None:
+    """List the artifacts of a task (or of every task of a step or run), or print one value."""
+    found = _tasks_of(_lookup(pathspec), "artifacts")
+    if name is not None:
+        _show_values(found, name)
+        return
+    listed = [artifact for task in found for artifact in task]
+    if not listed:
+        _console().print(_text(f"no artifacts recorded for {pathspec}", "dim"))
+        return
+    _console().print(_artifacts_table(listed, task_column=len(found) > 1))
+
+
+def _show_values(found: list[Task], name: str) -> None:
+    if len(found) == 1:
+        click.echo(_preview(found[0][name].data))
+        return
+    having = [task for task in found if name in task]
+    if not having:
+        _fail(f"no task of {found[0].flow_name}/{found[0].run_id} has an artifact {name!r}")
+    for task in having:
+        click.secho(f"==> {task[name].pathspec} <==", bold=True)
+        click.echo(_preview(task[name].data))
+
+
+def _artifacts_table(listed: Iterable[DataArtifact], *, task_column: bool) -> Table:
+    columns = ["task"] if task_column else []
+    table = _table(*columns, "name", "type", "size", "sha256", title="Artifacts")
+    for artifact in listed:
+        task_cell = "/".join(artifact.task_pathspec.split("/")[2:])
+        cells = [_text(task_cell)] if task_column else []
+        table.add_row(
+            *cells,
+            _text(artifact.name, "bold"),
+            _text(artifact.type_name),
+            _text(_size(artifact.size)),
+            _text(artifact.sha[:12], "dim"),
+        )
+    return table
+
+
+# -- lookups -----------------------------------------------------------------------------
+
+
+def _lookup(pathspec: str) -> Flow | Run | Step | Task | DataArtifact:
+    """The object `pathspec` names, in any user's namespace (see the module docstring)."""
+    from shipyard import client
+
+    with client.in_namespace(None):
+        return client.from_pathspec(pathspec)
+
+
+def _tasks_of(obj: Flow | Run | Step | Task | DataArtifact, command: str = "tasks") -> list[Task]:
+    """The tasks a run, step or task covers, in order; anything else is a usage error."""
+    from shipyard import client
+
+    if isinstance(obj, client.Task):
+        return [obj]
+    if isinstance(obj, client.Step):
+        return obj.tasks()
+    if isinstance(obj, client.Run):
+        return [task for step in obj for task in step]
+    _fail(f"`shipyard {command}` takes a run, step or task pathspec, not {obj.pathspec!r}")
+
+
+# -- rendering ---------------------------------------------------------------------------
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    # Never highlight: numbers and paths in user data would be coloured at random.
+    return Console(highlight=False)
+
+
+def _table(*columns: str, title: str | None = None) -> Table:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def _fields(rows: Iterable[tuple[str, Text]]) -> Table:
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column(overflow="fold")
+    for label, value in rows:
+        grid.add_row(label, value)
+    return grid
+
+
+def _text(value: str, style: str = "") -> Text:
+    # Text, not str: rich would read "[...]" in user data (tracebacks, tags) as markup.
+    from rich.text import Text
+
+    return Text(value, style=style)
+
+
+def _status(value: str) -> Text:
+    return _text(value, STATUS_STYLES.get(value, ""))
+
+
+def _status_counts(values: Iterable[str]) -> Text:
+    from rich.text import Text
+
+    counts = Counter(values)
+    text = Text()
+    for index, (value, count) in enumerate(sorted(counts.items())):
+        if index:
+            text.append(", ")
+        text.append(f"{count} {value}", style=STATUS_STYLES.get(value, ""))
+    return text
+
+
+def _splits(task: Task) -> str:
+    return str(task.foreach_stack[-1].num_splits)
+
+
+def _last_line(text: str | None) -> str:
+    """The last non-blank line of an error: for a traceback, the exception and its message."""
+    if not text:
+        return ""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""
+
+
+def _time(moment: datetime | None) -> str:
+    if moment is None:
+        return "-"
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _duration(start: datetime, end: datetime | None) -> str:
+    """How long something took, or has been running (marked with a trailing '+')."""
+    seconds = ((end or datetime.now(UTC)) - start).total_seconds()
+    text = format_seconds(seconds)
+    return text if end is not None else f"{text}+"
+
+
+def format_seconds(seconds: float) -> str:
+    """A duration as people read it: `4.2s`, `3m 04s`, `2h 05m`, `3d 04h`."""
+    seconds = max(seconds, 0.0)
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    whole = int(seconds)
+    minutes, secs = divmod(whole, 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days}d {hours:02d}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s"
+
+
+def _size(size: int) -> str:
+    """A byte count in binary units: `512 B`, `1.5 KiB`, `3.0 GiB`."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def _preview(value: Any, *, max_chars: int = 4000) -> str:
+    """A repr of `value` short enough for a terminal, keeping its beginning and its shape.
+
+    Containers show their first elements and nesting is cut a few levels down (reprlib);
+    whatever is still too long is cut at `_PREVIEW_MAX_LINES` lines with a note.
+    """
+    shortener = reprlib.Repr()
+    shortener.maxlevel = 4
+    for attribute in ("maxlist", "maxtuple", "maxdict", "maxset", "maxfrozenset", "maxdeque"):
+        setattr(shortener, attribute, 20)
+    shortener.maxstring = max_chars // 4
+    shortener.maxlong = 200
+    shortener.maxother = max_chars
+    text = shortener.repr(value)
+    lines = text.splitlines()
+    if len(lines) > _PREVIEW_MAX_LINES:
+        hidden = len(lines) - _PREVIEW_MAX_LINES
+        text = "\n".join([*lines[:_PREVIEW_MAX_LINES], f"... ({hidden} more lines)"])
+    return text
+
+
+if __name__ == "__main__":
+    main()
