@@ -99,7 +99,7 @@ def _run_command(flow_class: type[FlowSpec]) -> click.Command:
         _report(console, flow_run.pathspec, summary, time.monotonic() - started)
         raise SystemExit(0 if not summary.failures and summary.status.value == "succeeded" else 1)
 
-    params = [
+    params: list[click.Parameter] = [
         click.Option(
             ["--max-workers"],
             type=click.IntRange(min=1),

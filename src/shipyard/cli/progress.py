@@ -19,6 +19,7 @@ from shipyard.runtime.spec import Outcome, TaskResult, TaskSpec
 
 @dataclass
 class _StepCounts:
+    queued: int = 0
     started: int = 0
     done: int = 0
     failed: int = 0
@@ -42,6 +43,9 @@ class RunProgress:
         self._live: Live | None = None
 
     # -- ProgressListener ------------------------------------------------------------------
+    def task_queued(self, step_name: str) -> None:
+        self.steps[step_name].queued += 1
+
     def task_started(self, spec: TaskSpec) -> None:
         self.steps[spec.step_name].started += 1
         self._task_started[spec.key] = time.monotonic()
@@ -106,14 +110,16 @@ class RunProgress:
         )
         table = Table(box=None, padding=(0, 2), show_edge=False)
         table.add_column("step", style="bold")
+        table.add_column("tasks", justify="right")
         table.add_column("done", justify="right", style="green")
         table.add_column("running", justify="right", style="yellow")
         table.add_column("failed", justify="right", style="red")
         table.add_column("", width=24)
         for name, counts in self.steps.items():
-            bar = ProgressBar(total=max(counts.started, 1), completed=counts.done, width=24)
+            bar = ProgressBar(total=max(counts.queued, 1), completed=counts.done, width=24)
             table.add_row(
                 name,
+                str(counts.queued) if counts.queued else "",
                 str(counts.done),
                 str(counts.running) if counts.running else "",
                 str(counts.failed) if counts.failed else "",

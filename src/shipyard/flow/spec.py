@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
-from functools import cache
 from typing import Any, Protocol
 
 from shipyard.datastore.refs import ArtifactRef
@@ -54,7 +54,12 @@ class FlowSpec:
     @classmethod
     def graph(cls) -> FlowGraph:
         """The linted DAG of this flow; raises `FlowLintErrors` listing every problem."""
-        return _linted_graph(cls)
+        graph = _GRAPHS.get(cls)
+        if graph is None:
+            graph = FlowGraph(cls)
+            lint(graph)
+            _GRAPHS[cls] = graph
+        return graph
 
     @classmethod
     def parameters(cls) -> dict[str, Parameter]:
@@ -169,11 +174,8 @@ class FlowSpec:
             )
 
 
-@cache
-def _linted_graph(flow_class: type) -> FlowGraph:
-    graph = FlowGraph(flow_class)
-    lint(graph)
-    return graph
+# A flow class's graph never changes once the class exists; lint it once per process.
+_GRAPHS: weakref.WeakKeyDictionary[type, FlowGraph] = weakref.WeakKeyDictionary()
 
 
 class InputView:

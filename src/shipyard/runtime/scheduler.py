@@ -56,6 +56,7 @@ class FinishedTask:
 class ProgressListener(Protocol):
     """Anything that wants to follow a run (the CLI's live display, tests)."""
 
+    def task_queued(self, step_name: str) -> None: ...
     def task_started(self, spec: TaskSpec) -> None: ...
     def task_finished(self, spec: TaskSpec, result: TaskResult) -> None: ...
 
@@ -116,6 +117,8 @@ class Scheduler:
         self, step: str, inputs: tuple[InputTask, ...], stack: tuple[ForeachFrame, ...]
     ) -> None:
         self._ready.append(PendingTask(step, str(self._ids()), inputs, stack))
+        if self.listener:
+            self.listener.task_queued(step)
 
     def _submit(self, task: PendingTask) -> None:
         ctx = self.context
