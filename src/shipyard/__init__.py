@@ -9,6 +9,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from shipyard.flow.current import current
+from shipyard.flow.decorators import (
+    StepFailure,
+    StepTimeout,
+    catch,
+    environment,
+    resources,
+    retry,
+    timeout,
+)
 from shipyard.flow.parameters import JSONType, Parameter
 from shipyard.flow.spec import FlowSpec
 from shipyard.flow.steps import step
@@ -35,12 +44,19 @@ __all__ = [
     "Run",
     "Runner",
     "Step",
+    "StepFailure",
+    "StepTimeout",
     "Task",
+    "catch",
     "current",
     "default_namespace",
+    "environment",
     "get_namespace",
     "namespace",
+    "resources",
+    "retry",
     "step",
+    "timeout",
 ]
 
 _LAZY = {

@@ -8,6 +8,7 @@ import pytest
 
 from shipyard.client import Flow, Run
 from shipyard.client.context import ClientContext, current_context
+from shipyard.client.run_index import SQLiteRunIndex
 
 from .conftest import History, open_history
 
@@ -52,3 +53,23 @@ def test_an_explicit_context_reads_other_stores(
     second = open_history(tmp_path / "second", monkeypatch)
     assert Flow("FirstFlow", context=first).name == "FirstFlow"
     second.metadata.close()
+
+
+def test_listing_reads_a_local_sqlite_database_directly(history: History) -> None:
+    history.successful_run()
+    context = ClientContext(str(history.root / "store"), f"sqlite:///{history.root}/metadata.db")
+    assert isinstance(context.listing, SQLiteRunIndex)
+
+
+def test_listing_uses_the_metadata_store_once_it_is_open(history: History) -> None:
+    history.successful_run()
+    context = ClientContext(str(history.root / "store"), f"sqlite:///{history.root}/metadata.db")
+    store = context.metadata
+    assert context.listing is store
+
+
+def test_listing_creates_a_missing_database_through_the_metadata_store(tmp_path: Path) -> None:
+    context = ClientContext(str(tmp_path / "store"), f"sqlite:///{tmp_path}/new/metadata.db")
+    assert context.listing.list_flows() == []
+    assert (tmp_path / "new" / "metadata.db").is_file()
+    context.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shipyard.client import Flow, Run, flows, namespace
+from shipyard.client import Flow, Run, flows, namespace, runs
 from shipyard.exceptions import ObjectNotFound
 
 from .conftest import History
@@ -100,3 +100,21 @@ def test_flows_lists_every_flow_in_the_global_namespace(history: History) -> Non
     history.successful_run("BobsFlow", user="bob")
     namespace(None)
     assert [flow.name for flow in flows()] == ["BobsFlow", "TrainFlow"]
+
+
+def test_runs_keeps_only_the_newest_up_to_limit(history: History) -> None:
+    ids = [history.successful_run() for _ in range(3)]
+    assert [run.id for run in Flow("TrainFlow").runs(limit=2)] == [ids[2], ids[1]]
+
+
+def test_module_runs_lists_runs_of_all_flows_in_the_namespace(history: History) -> None:
+    first = history.successful_run("TrainFlow")
+    second = history.successful_run("OtherFlow")
+    history.successful_run("OtherFlow", user="bob")
+    assert [run.pathspec for run in runs()] == [f"OtherFlow/{second}", f"TrainFlow/{first}"]
+
+
+def test_module_runs_of_an_unknown_flow_raises_object_not_found(history: History) -> None:
+    history.successful_run()
+    with pytest.raises(ObjectNotFound, match="NoSuchFlow"):
+        runs("NoSuchFlow")

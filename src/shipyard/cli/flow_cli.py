@@ -72,6 +72,8 @@ def _parameter_option(parameter: Parameter) -> click.Option:
 def _run_command(flow_class: type[FlowSpec]) -> click.Command:
     def run(
         max_workers: int | None,
+        max_memory: int | None,
+        gpus: int,
         tag: tuple[str, ...],
         quiet: bool,
         run_id_file: str | None,
@@ -81,7 +83,8 @@ def _run_command(flow_class: type[FlowSpec]) -> click.Command:
 
         graph = _linted_graph(flow_class)
         try:
-            flow_run = FlowRun(flow_class, parameters, RunOptions(max_workers, tag))
+            options = RunOptions(max_workers, tag, max_memory, gpus)
+            flow_run = FlowRun(flow_class, parameters, options)
         except ShipyardError as exc:
             _error_console().print(Text(f"error: {exc}", style="red"), soft_wrap=True)
             raise SystemExit(2) from None
@@ -106,6 +109,13 @@ def _run_command(flow_class: type[FlowSpec]) -> click.Command:
             default=None,
             help="Tasks run in parallel at most (default: the number of CPUs).",
         ),
+        click.Option(
+            ["--max-memory"],
+            type=click.IntRange(min=1),
+            default=None,
+            help="MB of memory the running tasks' @resources may add up to (default: all).",
+        ),
+        click.Option(["--gpus"], type=click.IntRange(min=0), default=0, help="GPUs tasks may use."),
         click.Option(["--tag"], multiple=True, help="Tag the run (repeat for several tags)."),
         click.Option(["--quiet"], is_flag=True, help="Print only the final summary."),
         click.Option(["--run-id-file"], default=None, hidden=True),
@@ -124,14 +134,13 @@ def _report(console: Console, pathspec: str, summary: Any, seconds: float) -> No
     if summary.failures:
         errors = _error_console()
         for spec, result in summary.failures:
-            errors.print(
-                Panel(
-                    Text(result.error or "the task failed", style="red"),
-                    title=f"[bold]{spec.pathspec}[/] failed",
-                    title_align="left",
-                    border_style="red",
-                )
-            )
+            error = Text(result.error or "the task failed", style="red")
+            if errors.is_terminal:
+                title = f"[bold]{spec.pathspec}[/] failed"
+                errors.print(Panel(error, title=title, title_align="left", border_style="red"))
+            else:  # logs and CI: no box, no wrapping, so tracebacks stay greppable
+                errors.print(f"--- {spec.pathspec} failed ---", highlight=False)
+                errors.print(error, soft_wrap=True)
             errors.print(f"  logs: shipyard logs {spec.pathspec}", highlight=False)
         errors.print(
             f"[bold red]✗ Run {pathspec} failed[/] after {seconds:.1f}s "

@@ -12,7 +12,9 @@ Listings (`runs`, `show FLOW`) keep to the current user's runs unless `--all-use
 
 from __future__ import annotations
 
+import os
 import reprlib
+import sys
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -55,7 +57,7 @@ class ShipyardGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
+        except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
             raise
         except Exception as exc:
             if ctx.params.get("debug"):
@@ -95,6 +97,9 @@ def main() -> None:
         cli(prog_name="shipyard")
     except BrokenPipeError:
         # `shipyard logs ... | head`: the reader is gone, which is not an error worth showing.
+        # Point stdout at /dev/null so that the flush at exit does not fail once more.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         raise SystemExit(0) from None
 
 
@@ -123,10 +128,15 @@ def runs(flow: str | None, all_users: bool, tags: tuple[str, ...], limit: int) -
     with client.in_namespace(scope):
         # One more than asked for tells whether there were more to show.
         found = client.runs(flow, tags=tags, limit=limit + 1)
-    console = _console()
+    hint = "" if all_users else "; add --all-users to see everyone's runs"
+    _print_runs(_console(), found, limit, empty=f"no runs found for {scope or 'any user'}{hint}")
+
+
+def _print_runs(console: Console, found: list[Run], limit: int, *, empty: str) -> None:
+    """The runs table, or `empty` when there is none; `found` may hold one run beyond `limit`
+    to tell that the list was cut."""
     if not found:
-        hint = "" if all_users else "; add --all-users to see everyone's runs"
-        console.print(_text(f"no runs found for {scope or 'any user'}{hint}", "dim"))
+        console.print(_text(empty, "dim"))
         return
     console.print(_runs_table(found[:limit]))
     if len(found) > limit:
@@ -172,12 +182,11 @@ def show(pathspec: str) -> None:
 
 
 def _show_flow(console: Console, flow: Flow) -> None:
-    found = flow.runs(limit=DEFAULT_RUNS_LIMIT)
     console.print(_fields([("Flow", _text(flow.name, "bold"))]))
-    if found:
-        console.print(_runs_table(found))
-    else:
-        console.print(_text("no runs of yours; see everyone's with `shipyard runs -A`", "dim"))
+    console.print()
+    found = flow.runs(limit=DEFAULT_RUNS_LIMIT + 1)
+    empty = f"no runs of yours; see everyone's with `shipyard runs -A {flow.name}`"
+    _print_runs(console, found, DEFAULT_RUNS_LIMIT, empty=empty)
 
 
 def _show_run(console: Console, run: Run) -> None:
@@ -194,6 +203,7 @@ def _show_run(console: Console, run: Run) -> None:
     if run.origin_run_id:
         rows.append(("Resumed from", _text(f"{run.flow_name}/{run.origin_run_id}")))
     console.print(_fields(rows))
+    console.print()
     if run.parameters:
         params = _table("parameter", "value", title="Parameters")
         for name, value in sorted(run.parameters.items()):
@@ -217,6 +227,7 @@ def _show_run(console: Console, run: Run) -> None:
 
 def _show_step(console: Console, step: Step) -> None:
     console.print(_fields([("Step", _text(step.pathspec, "bold"))]))
+    console.print()
     console.print(_tasks_table(step.tasks()))
 
 
@@ -230,7 +241,7 @@ def _tasks_table(tasks: Iterable[Task]) -> Table:
             _text(str(len(task.attempts))),
             _text(_time(task.created_at)),
             _text(_duration(task.created_at, task.finished_at)),
-            _text("-" if task.index is None else f"{task.index + 1}/{_splits(task)}"),
+            _text(_foreach_position(task)),
             _text(_last_line(error), "red"),
         )
     return table
@@ -250,7 +261,10 @@ def _show_task(console: Console, task: Task) -> None:
     if task.origin_pathspec:
         rows.append(("Cloned from", _text(task.origin_pathspec)))
     console.print(_fields(rows))
-    attempts = _table("attempt", "status", "started", "duration", "exit code", title="Attempts")
+    console.print()
+    attempts = _table(
+        "attempt", "status", "started", "duration", "exit code", "error", title="Attempts"
+    )
     for attempt in task.attempts:
         attempts.add_row(
             _text(str(attempt.attempt)),
@@ -258,6 +272,7 @@ def _show_task(console: Console, task: Task) -> None:
             _text(_time(attempt.started_at)),
             _text(_duration(attempt.started_at, attempt.finished_at)),
             _text("-" if attempt.exit_code is None else str(attempt.exit_code)),
+            _text(_last_line(attempt.error), "red"),
         )
     console.print(attempts)
     if task.artifacts:
@@ -312,23 +327,26 @@ def logs(pathspec: str, stdout: bool, attempt: int | None) -> None:
     stream: LogStream = "stdout" if stdout else "stderr"
     found = _tasks_of(_lookup(pathspec), "logs")
     if len(found) == 1:
-        _echo_log(found[0].logs(stream, attempt), f"no {stream} stored for {found[0].pathspec}")
+        texts = [(found[0], found[0].logs(stream, attempt))]
+    else:
+        # Over many tasks, a task without that attempt simply has nothing to show.
+        texts = [
+            (task, task.logs(stream, attempt))
+            for task in found
+            if attempt is None or attempt in {a.attempt for a in task.attempts}
+        ]
+    printed = [(task, text) for task, text in texts if text]
+    if not printed:
+        # On stderr, so that `> file` captures nothing but logs.
+        which = "" if attempt is None else f" of attempt {attempt}"
+        click.secho(f"no {stream}{which} stored for {pathspec}", dim=True, err=True)
         return
-    for task in found:
-        which = f"attempt {attempt}" if attempt is not None else "last attempt"
-        click.secho(f"==> {task.pathspec} ({stream}, {which}) <==", bold=True)
-        if attempt is not None and attempt not in {a.attempt for a in task.attempts}:
-            click.secho(f"(task has no attempt {attempt})", dim=True)
-            continue
-        _echo_log(task.logs(stream, attempt), "(nothing stored)", to_stdout=True)
-
-
-def _echo_log(text: str, empty_note: str, *, to_stdout: bool = False) -> None:
-    if not text:
-        # Said on stderr for a single task, so that `> file` captures nothing but the log.
-        click.secho(empty_note, dim=True, err=not to_stdout)
-        return
-    click.echo(text, nl=not text.endswith("\n"))
+    which = "last attempt" if attempt is None else f"attempt {attempt}"
+    for task, text in printed:
+        if len(found) > 1:
+            # Tasks that printed nothing are left out: a run has many of them.
+            click.secho(f"==> {task.pathspec} ({stream}, {which}) <==", bold=True)
+        click.echo(text, nl=not text.endswith("\n"))
 
 
 # -- artifacts ---------------------------------------------------------------------------
@@ -456,8 +474,11 @@ def _status_counts(values: Iterable[str]) -> Text:
     return text
 
 
-def _splits(task: Task) -> str:
-    return str(task.foreach_stack[-1].num_splits)
+def _foreach_position(task: Task) -> str:
+    """Where a task sits in its (possibly nested) foreach: `2/3 > 1/2`, 1-based."""
+    if not task.foreach_stack:
+        return "-"
+    return " > ".join(f"{frame.index + 1}/{frame.num_splits}" for frame in task.foreach_stack)
 
 
 def _last_line(text: str | None) -> str:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from shipyard.config import Config
 
 if TYPE_CHECKING:
+    from shipyard.client.run_index import RunLister
     from shipyard.datastore import ArtifactStore, BlobStore
     from shipyard.metadata.store import MetadataStore
 
@@ -38,6 +39,7 @@ class ClientContext:
         self.metadata_url = metadata
         self._metadata: MetadataStore | None = None
         self._artifacts: ArtifactStore | None = None
+        self._listing: RunLister | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -55,6 +57,22 @@ class ClientContext:
 
                     self._metadata = MetadataStore(self.metadata_url)
         return self._metadata
+
+    @property
+    def listing(self) -> RunLister:
+        """Where lists of flows and runs come from.
+
+        A local SQLite database at a known schema is read directly, without importing
+        SQLAlchemy (see `run_index`), which is what lets `shipyard runs` answer quickly; in
+        every other case, and once the metadata store is open anyway, the store itself.
+        """
+        if self._metadata is not None:
+            return self._metadata
+        if self._listing is None:
+            from shipyard.client.run_index import open_run_index
+
+            self._listing = open_run_index(self.metadata_url) or self.metadata
+        return self._listing
 
     @property
     def artifacts(self) -> ArtifactStore:
@@ -75,7 +93,7 @@ class ClientContext:
     def close(self) -> None:
         """Release the metadata store's connections; the context reopens them if used again."""
         with self._lock:
-            store, self._metadata = self._metadata, None
+            store, self._metadata, self._listing = self._metadata, None, None
         if store is not None:
             store.close()
 

@@ -49,7 +49,7 @@ class Flow(ClientObject):
     def __init__(self, name: str, *, context: ClientContext | None = None) -> None:
         (name,) = parse_pathspec(name, "Flow")
         context = context or current_context()
-        known = context.metadata.list_flows()
+        known = context.listing.list_flows()
         if name not in known:
             hint = f"known flows: {', '.join(known)}" if known else "no flow has run yet"
             raise ObjectNotFound(
@@ -571,7 +571,7 @@ def _visible_runs(
     ns = get_namespace()
     if ns is not None:
         required.add(ns)
-    records = context.metadata.list_runs(flow_name, tags=sorted(required), limit=limit)
+    records = context.listing.list_runs(flow_name, tags=sorted(required), limit=limit)
     return [Run._from_record(record, context) for record in records]
 
 
@@ -580,7 +580,7 @@ def flows(*, context: ClientContext | None = None) -> list[Flow]:
     context = context or current_context()
     return [
         Flow._known(name, context)
-        for name in context.metadata.list_flows()
+        for name in context.listing.list_flows()
         if get_namespace() is None or _visible_runs(context, name, limit=1)
     ]
 

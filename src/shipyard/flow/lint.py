@@ -237,6 +237,19 @@ def _check_joins(graph: FlowGraph) -> Iterator[FlowDefinitionError]:
             )
 
 
+def check_decorators(graph: FlowGraph) -> Iterator[FlowDefinitionError]:
+    from shipyard.flow.decorators import catch
+
+    for node in graph:
+        if node.definition.decorator(catch) is not None and node.kind is NodeKind.FOREACH:
+            yield _error(
+                node,
+                "@catch cannot be used on a step that starts a foreach",
+                "if the step fails, the width of the fan-out is unknown; move the risky work "
+                "into a step before it",
+            )
+
+
 RULES: tuple[Rule, ...] = (
     check_start_and_end,
     check_next_calls,
@@ -244,6 +257,7 @@ RULES: tuple[Rule, ...] = (
     check_no_cycles,
     check_reachability,
     check_splits_are_joined,
+    check_decorators,
 )
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
 F = TypeVar("F", bound=Callable[..., Any])
+D = TypeVar("D")
 
 STEP_ATTRIBUTE = "__shipyard_step__"
 
@@ -16,13 +17,23 @@ STEP_ATTRIBUTE = "__shipyard_step__"
 class StepDefinition:
     """What Shipyard knows about one step before anything runs.
 
-    Step decorators (retry, timeout, ...) attach themselves to `decorators` in the order
-    they are applied; they never wrap the function, so they compose in any order.
+    Step decorators (retry, timeout, ...) attach themselves to the function in the order
+    they are applied; they never wrap it, so they compose in any order.
     """
 
     name: str
     function: Callable[..., Any]
-    decorators: list[Any] = field(default_factory=list)
+
+    @property
+    def decorators(self) -> list[Any]:
+        """Step decorators in the order they were applied, wherever they sit around @step."""
+        from shipyard.flow.decorators import PENDING_ATTRIBUTE
+
+        return list(getattr(self.function, PENDING_ATTRIBUTE, []))
+
+    def decorator(self, kind: type[D]) -> D | None:
+        """The decorator of this kind on the step, if any."""
+        return next((d for d in self.decorators if isinstance(d, kind)), None)
 
     @property
     def is_join(self) -> bool:

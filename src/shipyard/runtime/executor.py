@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from shipyard.runtime.resources import ExecutorLimits
 from shipyard.runtime.spec import TaskResult, TaskSpec
 
 
@@ -15,8 +16,8 @@ class Executor(Protocol):
     """
 
     @property
-    def capacity(self) -> int:
-        """How many tasks may run at once."""
+    def limits(self) -> ExecutorLimits:
+        """What may run at once: CPUs, memory, GPUs and a cap on concurrent tasks."""
         ...
 
     def start(self) -> None: ...

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.config import Config
+from shipyard.datastore.artifacts import ArtifactStore
 from shipyard.datastore.blobs import BlobStore
 from shipyard.datastore.code import snapshot_code
 from shipyard.exceptions import ShipyardError
@@ -17,6 +18,7 @@ from shipyard.flow.spec import FlowSpec
 from shipyard.metadata.records import RunStatus
 from shipyard.metadata.store import MetadataStore
 from shipyard.runtime.local import LocalExecutor
+from shipyard.runtime.resources import check_requests_fit
 from shipyard.runtime.scheduler import ProgressListener, RunContext, RunSummary, Scheduler
 
 
@@ -24,6 +26,8 @@ from shipyard.runtime.scheduler import ProgressListener, RunContext, RunSummary,
 class RunOptions:
     max_workers: int | None = None
     tags: tuple[str, ...] = ()
+    max_memory_mb: int | None = None
+    gpus: int = 0
 
 
 class FlowRun:
@@ -46,8 +50,12 @@ class FlowRun:
         self.flow_name = flow_class.__name__
         self.tags = _validate_tags(options.tags)
         blobs = BlobStore(self.config.datastore)
+        self.artifacts = ArtifactStore(blobs)
         workers = options.max_workers or os.cpu_count() or 1
-        self.executor = LocalExecutor(flow_class, blobs, workers)
+        self.executor = LocalExecutor(
+            flow_class, blobs, workers, options.max_memory_mb, options.gpus
+        )
+        check_requests_fit(self.graph, self.executor.limits, "the local executor")
         self.executor.start()
         try:
             self.metadata = MetadataStore(self.config.metadata)
@@ -76,7 +84,9 @@ class FlowRun:
             tags=frozenset(self.tags),
             parameters=self.parameters,
         )
-        scheduler = Scheduler(self.graph, context, self.executor, self.metadata, listener)
+        scheduler = Scheduler(
+            self.graph, context, self.executor, self.metadata, self.artifacts, listener
+        )
         try:
             return scheduler.run()
         except BaseException:

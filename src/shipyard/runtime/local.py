@@ -14,12 +14,14 @@ import pickle
 import signal
 import sys
 import tempfile
+import time
 from multiprocessing.connection import Connection, Pipe, wait
 from pathlib import Path
 
 from shipyard.datastore.artifacts import ArtifactStore
 from shipyard.datastore.blobs import BlobStore
 from shipyard.flow.spec import FlowSpec
+from shipyard.runtime.resources import ExecutorLimits
 from shipyard.runtime.spec import Outcome, TaskResult, TaskSpec
 from shipyard.runtime.task import execute_task
 
@@ -27,12 +29,24 @@ from shipyard.runtime.task import execute_task
 class LocalExecutor:
     """Runs up to `max_workers` tasks at once, each in a process forked from a warm server."""
 
-    def __init__(self, flow_class: type[FlowSpec], blobs: BlobStore, max_workers: int) -> None:
+    def __init__(
+        self,
+        flow_class: type[FlowSpec],
+        blobs: BlobStore,
+        max_workers: int,
+        max_memory_mb: int | None = None,
+        gpus: int = 0,
+    ) -> None:
         if max_workers < 1:
             raise ValueError("--max-workers must be at least 1")
         self._flow_class = flow_class
         self._blobs = blobs
-        self._max_workers = max_workers
+        self._limits = ExecutorLimits(
+            cpu=max_workers,
+            memory=max_memory_mb or _physical_memory_mb(),
+            gpu=gpus,
+            max_tasks=max_workers,
+        )
         self._workdir = Path(tempfile.mkdtemp(prefix="shipyard-tasks-"))
         self._running: dict[str, TaskSpec] = {}
         self._requests: Connection | None = None
@@ -40,8 +54,8 @@ class LocalExecutor:
         self._server_pid: int | None = None
 
     @property
-    def capacity(self) -> int:
-        return self._max_workers
+    def limits(self) -> ExecutorLimits:
+        return self._limits
 
     def start(self) -> None:
         request_reader, request_writer = Pipe(duplex=False)
@@ -142,6 +156,10 @@ class LocalExecutor:
             self._workdir.rmdir()
 
 
+def _physical_memory_mb() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1 << 20)
+
+
 def _describe_death(exit_code: int) -> str:
     if exit_code < 0:
         name = signal.Signals(-exit_code).name
@@ -173,6 +191,8 @@ class _ForkServer:
         self.requests = requests
         self.events = events
         self.children: dict[int, str] = {}
+        #: pid -> monotonic time after which the task is killed (its @timeout plus grace).
+        self.deadlines: dict[int, float] = {}
 
     def serve(self) -> None:
         wake_reader, wake_writer = os.pipe()
@@ -183,7 +203,11 @@ class _ForkServer:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner decides what Ctrl-C means
         accepting = True
         while accepting or self.children:
-            ready = wait([self.requests, wake_reader] if accepting else [wake_reader])
+            ready = wait(
+                [self.requests, wake_reader] if accepting else [wake_reader],
+                self._until_next_deadline(),
+            )
+            self._kill_overdue()
             if self.requests in ready:
                 accepting = self._accept()
             if wake_reader in ready:
@@ -205,7 +229,23 @@ class _ForkServer:
         if pid == 0:
             _run_child(self.flow_class, spec, _TaskFiles(self.workdir, spec.key))
         self.children[pid] = spec.key
+        if spec.kill_after_seconds is not None:
+            self.deadlines[pid] = time.monotonic() + spec.kill_after_seconds
         return True
+
+    def _until_next_deadline(self) -> float | None:
+        if not self.deadlines:
+            return None
+        return max(0.0, min(self.deadlines.values()) - time.monotonic())
+
+    def _kill_overdue(self) -> None:
+        """A step stuck where Python cannot interrupt it is killed once past its deadline."""
+        now = time.monotonic()
+        for pid, deadline in list(self.deadlines.items()):
+            if now >= deadline:
+                del self.deadlines[pid]
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
     def _reap(self) -> None:
         while self.children:
@@ -216,6 +256,7 @@ class _ForkServer:
             if pid == 0:
                 return
             key = self.children.pop(pid, None)
+            self.deadlines.pop(pid, None)
             if key is not None:
                 self.events.send((key, os.waitstatus_to_exitcode(status)))
 

@@ -5,18 +5,35 @@ It is the only writer of the metadata store during a run; executors only run tas
 
 from __future__ import annotations
 
+import heapq
 import itertools
+import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from shipyard.datastore.artifacts import ArtifactStore
 from shipyard.datastore.refs import ArtifactRef
+from shipyard.flow.decorators import StepFailure, catch, retry, timeout
 from shipyard.flow.graph import FlowGraph, NodeKind
 from shipyard.metadata.records import ForeachFrame, RunStatus, TaskStatus
 from shipyard.metadata.store import MetadataStore
 from shipyard.runtime.executor import Executor
+from shipyard.runtime.resources import Resources, requested_resources
 from shipyard.runtime.spec import InputTask, Outcome, TaskResult, TaskSpec
+
+#: How long a task may outlive its @timeout (it first gets a StepTimeout exception).
+KILL_GRACE_SECONDS = 5.0
+
+
+def failure_from(error: str) -> StepFailure:
+    """A `StepFailure` from the error text a failed task left (its last line names the type)."""
+    last = error.strip().splitlines()[-1] if error.strip() else "TaskFailed: no error recorded"
+    kind, _, message = last.partition(": ")
+    if not message or " " in kind:
+        kind, message = "TaskFailed", last
+    return StepFailure(exception_type=kind, message=message, traceback=error)
 
 
 @dataclass(frozen=True)
@@ -38,6 +55,7 @@ class PendingTask:
     task_id: str
     inputs: tuple[InputTask, ...]
     foreach_stack: tuple[ForeachFrame, ...]
+    attempt: int = 0
 
 
 @dataclass
@@ -84,8 +102,10 @@ class Scheduler:
         context: RunContext,
         executor: Executor,
         metadata: MetadataStore,
+        artifacts: ArtifactStore,
         listener: ProgressListener | None = None,
     ) -> None:
+        self.artifacts = artifacts
         self.graph = graph
         self.context = context
         self.executor = executor
@@ -93,6 +113,9 @@ class Scheduler:
         self.listener = listener
         self._ids: Callable[[], int] = itertools.count(1).__next__
         self._ready: deque[PendingTask] = deque()
+        self._delayed: list[tuple[float, PendingTask]] = []  # retries waiting for their time
+        self._in_use = Resources()
+        self._running_resources: dict[str, Resources] = {}
         self._barriers: dict[tuple[Any, ...], _JoinBarrier] = {}
         self._running = 0
         self._failures: list[tuple[TaskSpec, TaskResult]] = []
@@ -100,17 +123,45 @@ class Scheduler:
 
     def run(self) -> RunSummary:
         self._enqueue("start", (), ())
-        while self._ready or self._running:
-            while self._ready and self._running < self.executor.capacity and not self._failures:
-                self._submit(self._ready.popleft())
+        while self._ready or self._running or self._delayed:
+            self._release_due_retries()
+            if not self._failures:
+                self._submit_what_fits()
             if not self._running:
-                break
-            for spec, result in self.executor.wait(timeout=1.0):
+                if not self._delayed:
+                    break
+                time.sleep(max(0.0, self._delayed[0][0] - time.monotonic()))
+                continue
+            for spec, result in self.executor.wait(timeout=self._wait_timeout()):
                 self._running -= 1
+                self._in_use = self._in_use - self._running_resources.pop(spec.key)
                 self._finish(spec, result)
         status = RunStatus.FAILED if self._failures or self._ready else RunStatus.SUCCEEDED
         self.metadata.finish_run(self.context.flow_name, self.context.run_id, status)
         return RunSummary(self.context.run_id, status, self._failures, self._tasks_run)
+
+    def _wait_timeout(self) -> float:
+        if not self._delayed:
+            return 1.0
+        return min(1.0, max(0.0, self._delayed[0][0] - time.monotonic()))
+
+    def _release_due_retries(self) -> None:
+        now = time.monotonic()
+        while self._delayed and self._delayed[0][0] <= now:
+            self._ready.append(heapq.heappop(self._delayed)[1])
+
+    def _submit_what_fits(self) -> None:
+        """Start ready tasks in order, skipping those whose resources are not free yet."""
+        limits = self.executor.limits
+        waiting: deque[PendingTask] = deque()
+        while self._ready:
+            task = self._ready.popleft()
+            needed = requested_resources(self.graph, task.step_name)
+            if (self._in_use + needed).fits(limits) and self._running < limits.max_tasks:
+                self._submit(task, needed)
+            else:
+                waiting.append(task)
+        self._ready = waiting
 
     # -- submitting --------------------------------------------------------------------------
     def _enqueue(
@@ -120,14 +171,15 @@ class Scheduler:
         if self.listener:
             self.listener.task_queued(step)
 
-    def _submit(self, task: PendingTask) -> None:
+    def _submit(self, task: PendingTask, needed: Resources) -> None:
         ctx = self.context
+        limit = self.graph[task.step_name].definition.decorator(timeout)
         spec = TaskSpec(
             flow_name=ctx.flow_name,
             run_id=ctx.run_id,
             step_name=task.step_name,
             task_id=task.task_id,
-            attempt=0,
+            attempt=task.attempt,
             inputs=task.inputs,
             foreach_stack=task.foreach_stack,
             datastore_url=ctx.datastore_url,
@@ -136,6 +188,7 @@ class Scheduler:
             origin_run_id=ctx.origin_run_id,
             parameters=ctx.parameters if task.step_name == "start" else {},
             parameter_names=frozenset(ctx.parameters),
+            kill_after_seconds=limit.total_seconds + KILL_GRACE_SECONDS if limit else None,
         )
         self.metadata.start_task(
             ctx.flow_name,
@@ -147,6 +200,8 @@ class Scheduler:
             input_paths=[i.pathspec for i in spec.inputs],
         )
         self.executor.submit(spec)
+        self._in_use = self._in_use + needed
+        self._running_resources[spec.key] = needed
         self._running += 1
         self._tasks_run += 1
         if self.listener:
@@ -154,6 +209,51 @@ class Scheduler:
 
     # -- finishing ---------------------------------------------------------------------------
     def _finish(self, spec: TaskSpec, result: TaskResult) -> None:
+        definition = self.graph[spec.step_name].definition
+        if result.outcome is Outcome.FAILED:
+            policy = definition.decorator(retry)
+            if policy is not None and spec.attempt < policy.times:
+                self._record(spec, result)
+                self._schedule_retry(spec, policy)
+                return
+            handler = definition.decorator(catch)
+            if handler is not None:
+                result = self._caught(spec, result, handler)
+        self._record(spec, result)
+        if result.outcome is Outcome.FAILED:
+            self._failures.append((spec, result))
+            return
+        self._advance(
+            FinishedTask(
+                spec.step_name,
+                spec.task_id,
+                spec.pathspec,
+                result.artifacts,
+                spec.foreach_stack,
+                result.foreach_num_splits,
+            )
+        )
+
+    def _schedule_retry(self, spec: TaskSpec, policy: retry) -> None:
+        again = PendingTask(
+            spec.step_name, spec.task_id, spec.inputs, spec.foreach_stack, spec.attempt + 1
+        )
+        due = time.monotonic() + 60 * policy.minutes_between_retries
+        heapq.heappush(self._delayed, (due, again))
+
+    def _caught(self, spec: TaskSpec, result: TaskResult, handler: catch) -> TaskResult:
+        """Turn a final failure into success with the error stored, as `@catch` promises."""
+        node = self.graph[spec.step_name]
+        artifacts = dict(spec.inputs[0].artifacts) if spec.inputs and not node.is_join else {}
+        if node.is_join and spec.inputs:
+            first = spec.inputs[0].artifacts
+            artifacts = {k: v for k, v in first.items() if k in spec.parameter_names}
+        for name, value in spec.parameters.items():
+            artifacts[name] = self.artifacts.save(value)
+        artifacts[handler.var] = self.artifacts.save(failure_from(result.error or ""))
+        return replace(result, outcome=Outcome.SUCCEEDED, artifacts=artifacts)
+
+    def _record(self, spec: TaskSpec, result: TaskResult) -> None:
         succeeded = result.outcome is Outcome.SUCCEEDED
         self.metadata.finish_task(
             spec.flow_name,
@@ -170,19 +270,6 @@ class Scheduler:
         )
         if self.listener:
             self.listener.task_finished(spec, result)
-        if not succeeded:
-            self._failures.append((spec, result))
-            return
-        self._advance(
-            FinishedTask(
-                spec.step_name,
-                spec.task_id,
-                spec.pathspec,
-                result.artifacts,
-                spec.foreach_stack,
-                result.foreach_num_splits,
-            )
-        )
 
     def _advance(self, done: FinishedTask) -> None:
         """Queue what a finished task unlocks: its successors, or its share of a join."""

@@ -40,6 +40,8 @@ class TaskSpec:
     #: Parameter values, given to the start task only; it stores them as artifacts.
     parameters: dict[str, Any] = field(default_factory=dict)
     parameter_names: frozenset[str] = frozenset()
+    #: After this many seconds the executor kills the task process outright (@timeout).
+    kill_after_seconds: float | None = None
 
     @property
     def pathspec(self) -> str:

@@ -17,6 +17,7 @@ from shipyard.datastore.artifacts import ArtifactStore
 from shipyard.datastore.refs import ArtifactRef
 from shipyard.exceptions import ArtifactNotFound, StepTransitionError
 from shipyard.flow.current import TaskIdentity, current
+from shipyard.flow.decorators import StepContext, StepDecorator
 from shipyard.flow.graph import Node, NodeKind
 from shipyard.flow.spec import FlowSpec, Inputs, InputView
 from shipyard.runtime.spec import InputTask, Outcome, TaskResult, TaskSpec
@@ -162,15 +163,25 @@ def execute_task(flow_class: type[FlowSpec], spec: TaskSpec, store: ArtifactStor
 
 
 def _call_step(flow: FlowSpec, node: Node, spec: TaskSpec, store: ArtifactStore) -> None:
+    """Call the step between its decorators' hooks (after-hooks run in reverse, always)."""
     method = getattr(flow, node.name)
-    if node.is_join:
-        views = [
-            InputView(task.step_name, task.pathspec, _StoredArtifacts(task, store))
-            for task in spec.inputs
-        ]
-        method(Inputs(views))
-    else:
-        method()
+    context = StepContext(step_name=node.name, attempt=spec.attempt, flow=flow)
+    entered: list[StepDecorator] = []
+    try:
+        for decorator in node.definition.decorators:
+            decorator.before_step(context)
+            entered.append(decorator)
+        if node.is_join:
+            views = [
+                InputView(task.step_name, task.pathspec, _StoredArtifacts(task, store))
+                for task in spec.inputs
+            ]
+            method(Inputs(views))
+        else:
+            method()
+    finally:
+        for decorator in reversed(entered):
+            decorator.after_step(context)
 
 
 def _check_transition(flow: FlowSpec, node: Node, scope: TaskScope) -> int | None:

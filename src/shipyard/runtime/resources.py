@@ -1,0 +1,58 @@
+"""Resource accounting: what a task asks for (@resources) against what an executor has."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shipyard.exceptions import ShipyardError
+from shipyard.flow.decorators import DEFAULT_RESOURCES, resources
+from shipyard.flow.graph import FlowGraph
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpu: float = 0
+    memory: int = 0
+    gpu: int = 0
+
+    def __add__(self, other: Resources) -> Resources:
+        return Resources(self.cpu + other.cpu, self.memory + other.memory, self.gpu + other.gpu)
+
+    def __sub__(self, other: Resources) -> Resources:
+        return Resources(self.cpu - other.cpu, self.memory - other.memory, self.gpu - other.gpu)
+
+    def fits(self, limits: ExecutorLimits) -> bool:
+        return (
+            self.cpu <= limits.cpu + 1e-9
+            and (limits.memory is None or self.memory <= limits.memory)
+            and self.gpu <= limits.gpu
+        )
+
+
+@dataclass(frozen=True)
+class ExecutorLimits:
+    """What an executor may use at once; memory in MB (None: not limited)."""
+
+    cpu: float
+    memory: int | None
+    gpu: int
+    max_tasks: int
+
+
+def requested_resources(graph: FlowGraph, step_name: str) -> Resources:
+    declared = graph[step_name].definition.decorator(resources) or DEFAULT_RESOURCES
+    return Resources(declared.cpu, declared.memory, declared.gpu)
+
+
+def check_requests_fit(graph: FlowGraph, limits: ExecutorLimits, where: str) -> None:
+    """Refuse before anything runs a step that could never be started on this executor."""
+    for node in graph:
+        needed = requested_resources(graph, node.name)
+        if not needed.fits(limits):
+            memory = "unlimited" if limits.memory is None else f"{limits.memory} MB"
+            raise ShipyardError(
+                f"step '{node.name}' asks for cpu={needed.cpu:g}, memory={needed.memory} MB, "
+                f"gpu={needed.gpu}, but {where} has cpu={limits.cpu:g}, memory={memory}, "
+                f"gpu={limits.gpu}. Lower the step's @resources, or give the executor more "
+                "(--max-workers, --max-memory, --gpus)"
+            )
