@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from shipyard import Flow, FlowSpec, StepFailure, catch, retry, step, timeout
@@ -94,7 +96,7 @@ def test_resources_limit_how_many_tasks_run_at_once(home: Home):
     assert done.returncode == 0, done.stderr
     spans = Flow("ResourcesFlow").latest_run.data.spans
     # Each task takes both CPUs, so no two may overlap.
-    for (_, first_end), (second_start, _) in zip(spans, spans[1:], strict=False):
+    for (_, first_end), (second_start, _) in itertools.pairwise(spans):
         assert second_start >= first_end - 0.01
 
 
