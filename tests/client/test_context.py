@@ -66,6 +66,7 @@ def test_listing_uses_the_metadata_store_once_it_is_open(history: History) -> No
     context = ClientContext(str(history.root / "store"), f"sqlite:///{history.root}/metadata.db")
     store = context.metadata
     assert context.listing is store
+    context.close()
 
 
 def test_listing_creates_a_missing_database_through_the_metadata_store(tmp_path: Path) -> None:

@@ -32,7 +32,12 @@ def test_listed_runs_equal_the_metadata_stores_records(history: History) -> None
     history.failed_run()
     history.successful_run("OtherFlow", user="bob")
     resumed = history.metadata.create_run(
-        "TrainFlow", "alice", parameters={"none": None, "nested": {"a": [1]}}, origin_run_id="1"
+        "TrainFlow",
+        "alice",
+        parameters={"none": None, "nested": {"a": [1]}},
+        origin_run_id="1",
+        runner_host="worker-3",
+        runner_pid=4242,
     )
     history.metadata.add_tags("TrainFlow", resumed, ["resumed"])
     assert index_of(history).list_runs() == history.metadata.list_runs()

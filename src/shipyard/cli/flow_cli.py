@@ -31,6 +31,7 @@ def build_cli(flow_class: type[FlowSpec]) -> click.Group:
         pass
 
     cli.add_command(_run_command(flow_class))
+    cli.add_command(_resume_command(flow_class))
     cli.add_command(_show_command(flow_class))
     return cli
 
@@ -69,45 +70,14 @@ def _parameter_option(parameter: Parameter) -> click.Option:
     )
 
 
-def _run_command(flow_class: type[FlowSpec]) -> click.Command:
-    def run(
-        max_workers: int | None,
-        max_memory: int | None,
-        gpus: int,
-        tag: tuple[str, ...],
-        quiet: bool,
-        run_id_file: str | None,
-        **parameters: Any,
-    ) -> None:
-        from shipyard.runtime.launch import FlowRun, RunOptions
-
-        graph = _linted_graph(flow_class)
-        try:
-            options = RunOptions(max_workers, tag, max_memory, gpus)
-            flow_run = FlowRun(flow_class, parameters, options)
-        except ShipyardError as exc:
-            _error_console().print(Text(f"error: {exc}", style="red"), soft_wrap=True)
-            raise SystemExit(2) from None
-        if run_id_file:
-            _write_atomically(Path(run_id_file), flow_run.run_id)
-        console = Console()
-        started = time.monotonic()
-        if quiet:
-            summary = flow_run.execute()
-        else:
-            from shipyard.cli.progress import RunProgress
-
-            with RunProgress(graph, flow_run.pathspec, console, not console.is_terminal) as live:
-                summary = flow_run.execute(live)
-        _report(console, flow_run.pathspec, summary, time.monotonic() - started)
-        raise SystemExit(0 if not summary.failures and summary.status.value == "succeeded" else 1)
-
-    params: list[click.Parameter] = [
+def _execution_options() -> list[click.Parameter]:
+    """Options shared by `run` and `resume`: how much to run at once, tags, output."""
+    return [
         click.Option(
             ["--max-workers"],
             type=click.IntRange(min=1),
             default=None,
-            help="Tasks run in parallel at most (default: the number of CPUs).",
+            help="CPUs the tasks may use at once (default: the number of CPUs).",
         ),
         click.Option(
             ["--max-memory"],
@@ -119,9 +89,94 @@ def _run_command(flow_class: type[FlowSpec]) -> click.Command:
         click.Option(["--tag"], multiple=True, help="Tag the run (repeat for several tags)."),
         click.Option(["--quiet"], is_flag=True, help="Print only the final summary."),
         click.Option(["--run-id-file"], default=None, hidden=True),
+    ]
+
+
+def _execute(
+    flow_class: type[FlowSpec],
+    options: dict[str, Any],
+    parameters: dict[str, Any],
+    resume: Any = None,
+) -> None:
+    """Validate, run with live progress, report; exits 0 (succeeded), 1 (failed) or 2 (invalid)."""
+    from shipyard.runtime.launch import FlowRun, RunOptions
+
+    graph = _linted_graph(flow_class)
+    run_options = RunOptions(
+        options["max_workers"], options["tag"], options["max_memory"], options["gpus"]
+    )
+    try:
+        flow_run = FlowRun(flow_class, parameters, run_options, resume=resume)
+    except ShipyardError as exc:
+        _error_console().print(Text(f"error: {exc}", style="red"), soft_wrap=True)
+        raise SystemExit(2) from None
+    if options["run_id_file"]:
+        _write_atomically(Path(options["run_id_file"]), flow_run.run_id)
+    console = Console()
+    if flow_run.plan is not None:
+        reused = len(flow_run.plan.reusable)
+        console.print(
+            f"Resuming {flow_run.plan.origin.pathspec} as {flow_run.pathspec}: "
+            f"{reused} finished task(s) can be reused",
+            highlight=False,
+        )
+    started = time.monotonic()
+    if options["quiet"]:
+        summary = flow_run.execute()
+    else:
+        from shipyard.cli.progress import RunProgress
+
+        with RunProgress(graph, flow_run.pathspec, console, not console.is_terminal) as live:
+            summary = flow_run.execute(live)
+    _report(console, flow_run.pathspec, summary, time.monotonic() - started)
+    raise SystemExit(0 if not summary.failures and summary.status.value == "succeeded" else 1)
+
+
+_EXECUTION_KEYS = ("max_workers", "max_memory", "gpus", "tag", "quiet", "run_id_file")
+
+
+def _split_options(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    options = {key: values.pop(key) for key in _EXECUTION_KEYS}
+    return options, values
+
+
+def _run_command(flow_class: type[FlowSpec]) -> click.Command:
+    def run(**values: Any) -> None:
+        options, parameters = _split_options(values)
+        _execute(flow_class, options, parameters)
+
+    params = [
+        *_execution_options(),
         *[_parameter_option(p) for p in flow_class.parameters().values()],
     ]
     return click.Command("run", callback=run, params=params, help="Run the flow.")
+
+
+def _resume_command(flow_class: type[FlowSpec]) -> click.Command:
+    def resume(run_id: str | None, step: str | None, **values: Any) -> None:
+        from shipyard.runtime.launch import ResumeRequest
+
+        options, _ = _split_options(values)
+        _execute(flow_class, options, {}, resume=ResumeRequest(run_id, step))
+
+    params: list[click.Parameter] = [
+        click.Argument(["run_id"], required=False),
+        click.Option(
+            ["--step"],
+            default=None,
+            help="Run again from this step (and all after it), even if it succeeded.",
+        ),
+        *_execution_options(),
+    ]
+    return click.Command(
+        "resume",
+        callback=resume,
+        params=params,
+        help=(
+            "Run a failed run again, reusing every task that succeeded before the failure "
+            "(default: your latest run). Uses the current code and the run's parameters."
+        ),
+    )
 
 
 def _write_atomically(path: Path, text: str) -> None:

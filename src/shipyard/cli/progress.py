@@ -23,6 +23,7 @@ class _StepCounts:
     started: int = 0
     done: int = 0
     failed: int = 0
+    reused: int = 0
     durations: list[float] = field(default_factory=list)
 
     @property
@@ -45,6 +46,15 @@ class RunProgress:
     # -- ProgressListener ------------------------------------------------------------------
     def task_queued(self, step_name: str) -> None:
         self.steps[step_name].queued += 1
+
+    def task_reused(self, step_name: str, task_id: str, origin: str) -> None:
+        counts = self.steps[step_name]
+        counts.started += 1
+        counts.done += 1
+        counts.reused += 1
+        if self.plain:
+            self._line(f"{step_name}/{task_id} reused from {origin}")
+        self._refresh()
 
     def task_started(self, spec: TaskSpec) -> None:
         self.steps[spec.step_name].started += 1
@@ -86,7 +96,9 @@ class RunProgress:
 
     def _line(self, message: str) -> None:
         elapsed = time.monotonic() - self.started_at
-        self.console.print(f"[{elapsed:7.2f}s] {self.pathspec}/{message}", highlight=False)
+        self.console.print(
+            f"[{elapsed:7.2f}s] {self.pathspec}/{message}", highlight=False, soft_wrap=True
+        )
 
     def totals(self) -> Counter[str]:
         total: Counter[str] = Counter()
@@ -114,6 +126,7 @@ class RunProgress:
         table.add_column("done", justify="right", style="green")
         table.add_column("running", justify="right", style="yellow")
         table.add_column("failed", justify="right", style="red")
+        table.add_column("reused", justify="right", style="cyan")
         table.add_column("", width=24)
         for name, counts in self.steps.items():
             bar = ProgressBar(total=max(counts.queued, 1), completed=counts.done, width=24)
@@ -123,6 +136,7 @@ class RunProgress:
                 str(counts.done),
                 str(counts.running) if counts.running else "",
                 str(counts.failed) if counts.failed else "",
+                str(counts.reused) if counts.reused else "",
                 bar if counts.started else Text("waiting", style="dim"),
             )
         return Group(header, table)

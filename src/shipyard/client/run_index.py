@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from shipyard.metadata.records import RunRecord, RunStatus
 
@@ -28,7 +28,7 @@ __all__ = ["RunLister", "SQLiteRunIndex", "open_run_index"]
 
 # The schema revision the queries below were written against (see the module docstring). A
 # test fails when the metadata's HEAD_REVISION moves on, so that the queries are reviewed.
-INDEX_REVISION = "0001"
+INDEX_REVISION = "0002"
 _SQLITE_PREFIXES = ("sqlite:///", "sqlite+pysqlite:///")
 # SQLite limits bound parameters per statement; ids are looked up in batches below that.
 _BATCH = 500
@@ -89,6 +89,7 @@ class SQLiteRunIndex:
     def _connect(self) -> Iterator[sqlite3.Connection]:
         uri = f"{self.path.resolve().as_uri()}?mode=ro"
         with closing(sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT_S)) as conn:
+            conn.row_factory = sqlite3.Row
             # One transaction, so that the queries of one call see one committed state.
             conn.isolation_level = None
             conn.execute("BEGIN")
@@ -126,7 +127,7 @@ class SQLiteRunIndex:
             params.extend([*required, len(required)])
         sql = (
             "SELECT id, flow_name, user, status, created_at, finished_at, code_hash, "
-            "origin_run_id FROM runs"
+            "origin_run_id, runner_host, runner_pid FROM runs"
         )
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -136,24 +137,26 @@ class SQLiteRunIndex:
             params.append(int(limit))
         with self._connect() as conn:
             rows = conn.execute(sql, params).fetchall()
-            ids = [row[0] for row in rows]
+            ids = [row["id"] for row in rows]
             parameters = _parameters_of(conn, ids)
             user_tags, system_tags = _tags_of(conn, ids)
         return [
             RunRecord(
-                flow_name=flow,
-                run_id=str(run_pk),
-                user=user,
-                status=RunStatus(status),
-                created_at=_timestamp(created_at),
-                finished_at=None if finished_at is None else _timestamp(finished_at),
-                code_hash=code_hash,
-                origin_run_id=None if origin is None else str(origin),
-                parameters=parameters.get(run_pk, {}),
-                tags=frozenset(user_tags.get(run_pk, ())),
-                system_tags=frozenset(system_tags.get(run_pk, ())),
+                flow_name=row["flow_name"],
+                run_id=str(row["id"]),
+                user=row["user"],
+                status=RunStatus(row["status"]),
+                created_at=_timestamp(row["created_at"]),
+                finished_at=_timestamp(row["finished_at"]),
+                code_hash=row["code_hash"],
+                origin_run_id=None if row["origin_run_id"] is None else str(row["origin_run_id"]),
+                parameters=parameters.get(row["id"], {}),
+                tags=frozenset(user_tags.get(row["id"], ())),
+                system_tags=frozenset(system_tags.get(row["id"], ())),
+                runner_host=row["runner_host"],
+                runner_pid=row["runner_pid"],
             )
-            for run_pk, flow, user, status, created_at, finished_at, code_hash, origin in rows
+            for row in rows
         ]
 
 
@@ -185,7 +188,13 @@ def _tags_of(
     return user, system
 
 
-def _timestamp(value: str) -> datetime:
+@overload
+def _timestamp(value: str) -> datetime: ...
+@overload
+def _timestamp(value: None) -> None: ...
+def _timestamp(value: str | None) -> datetime | None:
     # The store keeps UTC wall time without an offset in SQLite (see metadata.models).
+    if value is None:
+        return None
     moment = datetime.fromisoformat(value)
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

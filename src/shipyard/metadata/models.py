@@ -149,6 +149,9 @@ class Run(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     code_hash: Mapped[str | None] = mapped_column(String)
     origin_run_id: Mapped[int | None] = mapped_column(Integer)
+    #: Where the process that schedules the run lives, so a dead runner can be recognised.
+    runner_host: Mapped[str | None] = mapped_column(String)
+    runner_pid: Mapped[int | None] = mapped_column(Integer)
 
 
 class RunParameter(Base):
@@ -195,6 +198,8 @@ class Task(Base):
     foreach_stack: Mapped[Any] = mapped_column(JSONText, nullable=False)
     input_paths: Mapped[Any] = mapped_column(JSONText, nullable=False)
     origin_pathspec: Mapped[str | None] = mapped_column(String)
+    #: What the task asked for with @resources (cpu, memory in MB, gpu), as JSON.
+    resources: Mapped[Any | None] = mapped_column(JSONText, nullable=True)
 
 
 class Attempt(Base):

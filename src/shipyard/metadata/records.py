@@ -58,6 +58,8 @@ class RunRecord:
     parameters: dict[str, Any]
     tags: frozenset[str]
     system_tags: frozenset[str]
+    runner_host: str | None = None
+    runner_pid: int | None = None
 
     @property
     def pathspec(self) -> str:
@@ -89,6 +91,7 @@ class TaskRecord:
     input_paths: tuple[str, ...]
     attempts: tuple[AttemptRecord, ...] = field(default=())
     origin_pathspec: str | None = None
+    resources: dict[str, float] | None = None
 
     @property
     def pathspec(self) -> str:

@@ -121,6 +121,8 @@ class MetadataStore:
         parameters: Mapping[str, Any] = _NO_PARAMETERS,
         code_hash: str | None = None,
         origin_run_id: str | None = None,
+        runner_host: str | None = None,
+        runner_pid: int | None = None,
     ) -> str:
         """Record a new running run of `flow_name` and return its run_id.
 
@@ -147,6 +149,8 @@ class MetadataStore:
                     finished_at=None,
                     code_hash=code_hash,
                     origin_run_id=origin_pk,
+                    runner_host=runner_host,
+                    runner_pid=runner_pid,
                 )
                 .returning(Run.id)
             ).scalar_one()
@@ -179,6 +183,7 @@ class MetadataStore:
         attempt: int,
         foreach_stack: Sequence[ForeachFrame],
         input_paths: Sequence[str],
+        resources: Mapping[str, float] | None = None,
     ) -> None:
         """Mark a task running and record the start of its attempt number `attempt`.
 
@@ -198,6 +203,7 @@ class MetadataStore:
                 finished_at=None,
                 foreach_stack=stack_json,
                 input_paths=list(input_paths),
+                resources=dict(resources) if resources is not None else None,
             )
             upsert = task_insert.on_conflict_do_update(
                 index_elements=["run_id", "step_name", "task_id"],
@@ -206,6 +212,7 @@ class MetadataStore:
                     "finished_at": task_insert.excluded.finished_at,
                     "foreach_stack": task_insert.excluded.foreach_stack,
                     "input_paths": task_insert.excluded.input_paths,
+                    "resources": task_insert.excluded.resources,
                 },
             ).returning(Task.id)
             task_pk = conn.execute(upsert).scalar_one()
@@ -791,6 +798,8 @@ def _load_runs(conn: Connection, runs: Select[Any]) -> list[RunRecord]:
             parameters=dict(parameters.get(row.id, {})),
             tags=frozenset(user_tags.get(row.id, ())),
             system_tags=frozenset(system_tags.get(row.id, ())),
+            runner_host=row.runner_host,
+            runner_pid=row.runner_pid,
         )
         for row in rows
     ]
@@ -825,6 +834,7 @@ def _load_tasks(
             input_paths=tuple(row.input_paths),
             attempts=tuple(attempts.get(row.id, ())),
             origin_pathspec=row.origin_pathspec,
+            resources=row.resources,
         )
         for row in task_rows
     ]

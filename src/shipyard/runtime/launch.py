@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from shipyard.metadata.records import RunStatus
 from shipyard.metadata.store import MetadataStore
 from shipyard.runtime.local import LocalExecutor
 from shipyard.runtime.resources import check_requests_fit
+from shipyard.runtime.resume import ResumePlan, choose_origin, plan_resume
 from shipyard.runtime.scheduler import ProgressListener, RunContext, RunSummary, Scheduler
 
 
@@ -30,11 +32,20 @@ class RunOptions:
     gpus: int = 0
 
 
+@dataclass(frozen=True)
+class ResumeRequest:
+    """Resume `run_id` (default: my latest run), running again from `step` if given."""
+
+    run_id: str | None = None
+    step: str | None = None
+
+
 class FlowRun:
     """One run from validation to its final status.
 
-    Construction does all that can fail before work starts (lint, parameters) and forks
-    the executor before anything opens threads or database connections.
+    Construction does all that can fail before work starts (lint, parameters, resources,
+    the run to resume) and forks the executor before anything opens threads or database
+    connections.
     """
 
     def __init__(
@@ -43,12 +54,14 @@ class FlowRun:
         given_parameters: Mapping[str, Any],
         options: RunOptions,
         config: Config | None = None,
+        resume: ResumeRequest | None = None,
     ) -> None:
         self.config = config or Config.load()
         self.graph = flow_class.graph()
-        self.parameters = resolve_parameters(flow_class.parameters(), given_parameters)
         self.flow_name = flow_class.__name__
         self.tags = _validate_tags(options.tags)
+        if resume is None:  # checked before forking, so a typo costs nothing
+            self.parameters = resolve_parameters(flow_class.parameters(), given_parameters)
         blobs = BlobStore(self.config.datastore)
         self.artifacts = ArtifactStore(blobs)
         workers = options.max_workers or os.cpu_count() or 1
@@ -59,6 +72,17 @@ class FlowRun:
         self.executor.start()
         try:
             self.metadata = MetadataStore(self.config.metadata)
+            self.plan: ResumePlan | None = None
+            if resume is not None:
+                origin = choose_origin(
+                    self.metadata, self.flow_name, self.config.user, resume.run_id, resume.step
+                )
+                self.plan = plan_resume(self.graph, self.metadata, origin, resume.step)
+                known = flow_class.parameters()
+                self.parameters = resolve_parameters(
+                    known, {k: v for k, v in origin.parameters.items() if k in known}
+                )
+                self.tags = tuple(dict.fromkeys([*origin.tags, *self.tags]))
             code_hash = blobs.put_bytes(snapshot_code(Path(self.graph.file)))
             self.run_id = self.metadata.create_run(
                 self.flow_name,
@@ -66,6 +90,9 @@ class FlowRun:
                 tags=self.tags,
                 parameters=self.parameters,
                 code_hash=code_hash,
+                origin_run_id=self.plan.origin.run_id if self.plan else None,
+                runner_host=socket.gethostname(),
+                runner_pid=os.getpid(),
             )
         except BaseException:
             self.executor.shutdown()
@@ -83,9 +110,16 @@ class FlowRun:
             username=self.config.user,
             tags=frozenset(self.tags),
             parameters=self.parameters,
+            origin_run_id=self.plan.origin.run_id if self.plan else None,
         )
         scheduler = Scheduler(
-            self.graph, context, self.executor, self.metadata, self.artifacts, listener
+            self.graph,
+            context,
+            self.executor,
+            self.metadata,
+            self.artifacts,
+            listener,
+            reuse=self.plan.reusable if self.plan else None,
         )
         try:
             return scheduler.run()

@@ -9,7 +9,7 @@ import heapq
 import itertools
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -21,6 +21,7 @@ from shipyard.metadata.records import ForeachFrame, RunStatus, TaskStatus
 from shipyard.metadata.store import MetadataStore
 from shipyard.runtime.executor import Executor
 from shipyard.runtime.resources import Resources, requested_resources
+from shipyard.runtime.resume import ReusableTask, TaskKey, task_key
 from shipyard.runtime.spec import InputTask, Outcome, TaskResult, TaskSpec
 
 #: How long a task may outlive its @timeout (it first gets a StepTimeout exception).
@@ -75,6 +76,7 @@ class ProgressListener(Protocol):
     """Anything that wants to follow a run (the CLI's live display, tests)."""
 
     def task_queued(self, step_name: str) -> None: ...
+    def task_reused(self, step_name: str, task_id: str, origin: str) -> None: ...
     def task_started(self, spec: TaskSpec) -> None: ...
     def task_finished(self, spec: TaskSpec, result: TaskResult) -> None: ...
 
@@ -104,8 +106,10 @@ class Scheduler:
         metadata: MetadataStore,
         artifacts: ArtifactStore,
         listener: ProgressListener | None = None,
+        reuse: Mapping[TaskKey, ReusableTask] | None = None,
     ) -> None:
         self.artifacts = artifacts
+        self.reuse = reuse or {}
         self.graph = graph
         self.context = context
         self.executor = executor
@@ -156,6 +160,10 @@ class Scheduler:
         waiting: deque[PendingTask] = deque()
         while self._ready:
             task = self._ready.popleft()
+            reusable = self.reuse.get(task_key(task.step_name, task.foreach_stack))
+            if reusable is not None and task.attempt == 0:
+                self._reuse(task, reusable)
+                continue
             needed = requested_resources(self.graph, task.step_name)
             if (self._in_use + needed).fits(limits) and self._running < limits.max_tasks:
                 self._submit(task, needed)
@@ -170,6 +178,33 @@ class Scheduler:
         self._ready.append(PendingTask(step, str(self._ids()), inputs, stack))
         if self.listener:
             self.listener.task_queued(step)
+
+    def _reuse(self, task: PendingTask, origin: ReusableTask) -> None:
+        """Record a task of the origin run as this run's own and move on without running it."""
+        ctx = self.context
+        pathspec = f"{ctx.flow_name}/{ctx.run_id}/{task.step_name}/{task.task_id}"
+        self.metadata.clone_task(
+            ctx.flow_name,
+            ctx.run_id,
+            task.step_name,
+            task.task_id,
+            origin=origin.record,
+            artifacts=origin.artifacts,
+            foreach_stack=task.foreach_stack,
+            input_paths=[i.pathspec for i in task.inputs],
+        )
+        if self.listener:
+            self.listener.task_reused(task.step_name, task.task_id, origin.record.pathspec)
+        self._advance(
+            FinishedTask(
+                task.step_name,
+                task.task_id,
+                pathspec,
+                origin.artifacts,
+                task.foreach_stack,
+                origin.foreach_num_splits,
+            )
+        )
 
     def _submit(self, task: PendingTask, needed: Resources) -> None:
         ctx = self.context
@@ -198,6 +233,7 @@ class Scheduler:
             attempt=spec.attempt,
             foreach_stack=spec.foreach_stack,
             input_paths=[i.pathspec for i in spec.inputs],
+            resources={"cpu": needed.cpu, "memory": needed.memory, "gpu": needed.gpu},
         )
         self.executor.submit(spec)
         self._in_use = self._in_use + needed

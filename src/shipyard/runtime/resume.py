@@ -1,0 +1,139 @@
+"""Resume: which tasks of an earlier run can be reused instead of run again.
+
+A task is identified across runs by its step and its position in every enclosing foreach,
+so the same work has the same identity in the origin run and in the resumed one.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from shipyard.datastore.refs import ArtifactRef
+from shipyard.exceptions import ShipyardError
+from shipyard.flow.graph import FlowGraph, NodeKind
+from shipyard.metadata.records import ForeachFrame, RunRecord, RunStatus, TaskRecord, TaskStatus
+from shipyard.metadata.store import MetadataStore
+
+TaskKey = tuple[str, tuple[tuple[str, int], ...]]
+
+
+def task_key(step_name: str, stack: Iterable[ForeachFrame]) -> TaskKey:
+    return step_name, tuple((frame.step, frame.index) for frame in stack)
+
+
+@dataclass(frozen=True)
+class ReusableTask:
+    """A succeeded task of the origin run, with what its successors need from it."""
+
+    record: TaskRecord
+    artifacts: dict[str, ArtifactRef]
+    foreach_num_splits: int | None
+
+
+@dataclass(frozen=True)
+class ResumePlan:
+    origin: RunRecord
+    reusable: dict[TaskKey, ReusableTask]
+
+
+def descendants(graph: FlowGraph, step: str) -> set[str]:
+    """`step` and every step after it: what a resume from `step` runs again."""
+    seen = {step}
+    todo = [step]
+    while todo:
+        for target in graph[todo.pop()].out:
+            if target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return seen
+
+
+def plan_resume(
+    graph: FlowGraph, metadata: MetadataStore, origin: RunRecord, from_step: str | None
+) -> ResumePlan:
+    """Reuse every succeeded task of `origin` except `from_step` and what follows it."""
+    if from_step is not None and from_step not in graph:
+        raise ShipyardError(
+            f"--step {from_step}: the flow has no such step; steps: {', '.join(graph.nodes)}"
+        )
+    rerun = descendants(graph, from_step) if from_step else set()
+    tasks = metadata.list_tasks(origin.flow_name, origin.run_id)
+    stored = metadata.artifacts_of_run(origin.flow_name, origin.run_id)
+    widths = _foreach_widths(tasks)
+    reusable: dict[TaskKey, ReusableTask] = {}
+    for task in tasks:
+        if task.status is not TaskStatus.SUCCEEDED or task.step_name not in graph:
+            continue
+        if task.step_name in rerun:
+            continue
+        key = task_key(task.step_name, task.foreach_stack)
+        width = widths.get(key)
+        if graph[task.step_name].kind is NodeKind.FOREACH and width is None:
+            continue  # its fan-out never started: run it again to learn the width
+        artifacts = {
+            name: record.ref
+            for name, record in stored.get((task.step_name, task.task_id), {}).items()
+        }
+        reusable[key] = ReusableTask(task, artifacts, width)
+    return ResumePlan(origin, reusable)
+
+
+def _foreach_widths(tasks: Iterable[TaskRecord]) -> dict[TaskKey, int]:
+    """How wide each foreach split fanned out, read off the tasks inside it."""
+    widths: dict[TaskKey, int] = {}
+    for task in tasks:
+        for depth, frame in enumerate(task.foreach_stack):
+            widths[task_key(frame.step, task.foreach_stack[:depth])] = frame.num_splits
+    return widths
+
+
+def choose_origin(
+    metadata: MetadataStore, flow_name: str, user: str, run_id: str | None, from_step: str | None
+) -> RunRecord:
+    """The run to resume: the one named, or the user's latest run of the flow."""
+    if run_id is None:
+        runs = metadata.list_runs(flow_name, tags=[f"user:{user}"], limit=1)
+        if not runs:
+            raise ShipyardError(
+                f"there is no run of {flow_name} by {user} to resume; run the flow first"
+            )
+        origin = runs[0]
+    else:
+        origin = metadata.get_run(flow_name, run_id)
+    if origin.status is RunStatus.RUNNING:
+        settle_abandoned_run(metadata, origin)
+    if origin.status is RunStatus.SUCCEEDED and from_step is None:
+        raise ShipyardError(
+            f"run {origin.pathspec} succeeded, so there is nothing to resume; "
+            "pass --step STEP to run again from a step"
+        )
+    return origin
+
+
+def runner_is_alive(run: RunRecord) -> bool:
+    """Whether the process scheduling `run` still exists (only knowable on its own host)."""
+    if run.runner_pid is None or run.runner_host != socket.gethostname():
+        return False
+    try:
+        os.kill(run.runner_pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def settle_abandoned_run(metadata: MetadataStore, run: RunRecord) -> None:
+    """Mark a run whose runner died as failed, with its in-flight tasks, before resuming it."""
+    if runner_is_alive(run):
+        raise ShipyardError(
+            f"run {run.pathspec} is still running (pid {run.runner_pid} on "
+            f"{run.runner_host}); wait for it to finish or stop it before resuming"
+        )
+    metadata.fail_running_tasks(
+        run.flow_name, run.run_id, "the process running the flow died before the task ended"
+    )
+    metadata.finish_run(run.flow_name, run.run_id, RunStatus.FAILED)
