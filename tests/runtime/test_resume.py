@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -67,7 +66,7 @@ def test_resume_after_a_failed_foreach_task_reuses_its_siblings(home: Home):
 
 
 def test_resume_after_a_failed_join_reuses_both_branches(home: Home):
-    origin, run = fail_then_resume(home, "branch_join")
+    _, run = fail_then_resume(home, "branch_join")
     ran_steps = [step for step, _ in executed(home, run.id)]
     assert "left" not in ran_steps and "right" not in ran_steps and "start" not in ran_steps
     assert ran_steps.count("work") == 3
