@@ -22,6 +22,7 @@ working directory.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import json
 import os
@@ -87,10 +88,13 @@ class TreeSampler(threading.Thread):
 
 
 def kill_group(pgid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+
+
+def _expire(pgid: int, expired: threading.Event) -> None:
+    expired.set()
+    kill_group(pgid)
 
 
 def reap_orphans(grace: float) -> int:
@@ -108,10 +112,8 @@ def reap_orphans(grace: float) -> int:
             time.sleep(0.05)
     leftovers = psutil.Process().children(recursive=True)
     for process in leftovers:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             process.kill()
-        except psutil.NoSuchProcess:
-            pass
     while True:
         try:
             os.waitpid(-1, 0)
@@ -124,21 +126,27 @@ def measure(argv: list[str], log: Path, timeout: float, interval: float) -> dict
     sampler = TreeSampler(interval) if interval > 0 else None
     if sampler:
         sampler.start()
-    timed_out = False
+    expired = threading.Event()
     with log.open("wb") as out:
         started = time.perf_counter()
         process = subprocess.Popen(
-            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
-        )  # fmt: skip
-        try:
-            returncode: int | None = process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            kill_group(process.pid)
-            process.wait()
-            returncode = None
+        )
+        # Popen.wait(timeout) polls with sleeps of up to 50 ms, which would round every time
+        # measured up to a multiple of 50 ms; a blocking wait returns the moment the command
+        # exits, and a timer enforces the timeout.
+        timer = threading.Timer(timeout, _expire, (process.pid, expired))
+        timer.start()
+        returncode: int | None = process.wait()
         seconds = time.perf_counter() - started
+        timer.cancel()
+    timed_out = expired.is_set()
+    if timed_out:
+        returncode = None
     # As a subreaper every surviving descendant is (under) one of our adopted children, so
     # reaping those covers the whole tree; without it, the process group is what we can reach.
     killed = reap_orphans(_ORPHAN_GRACE_SECONDS) if subreaper else 0

@@ -134,7 +134,7 @@ def _git_commit() -> str | None:
 def load_results() -> list[dict[str, Any]]:
     order = ["fanout", "artifacts", "dedup", "startup"]
     found = [json.loads(p.read_text()) for p in sorted(RESULTS_DIR.glob("*.json"))]
-    return sorted(found, key=lambda r: (order.index(r["name"]) if r["name"] in order else 99))
+    return sorted(found, key=lambda r: order.index(r["name"]) if r["name"] in order else 99)
 
 
 def format_value(value: float | None, unit: str) -> str:
@@ -236,7 +236,11 @@ def _markdown_table(header: list[str], lines: list[list[str]]) -> list[str]:
 
 
 def print_tables(results: list[dict[str, Any]], console: Console | None = None) -> None:
-    console = console or Console()
+    if console is None:
+        console = Console()
+    if not console.is_terminal:
+        # Rich assumes 80 columns when writing to a file or pipe; the table needs more.
+        console.width = 160
     figures = Table(title="Benchmark figures (ratio = other ÷ Shipyard)", show_lines=False)
     for name in _FIGURE_HEADER:
         figures.add_column(name, justify="right" if name in {"Shipyard", "ratio"} else "left")

@@ -1,1 +1,1 @@
-"""Metaflow versions of the benchmark flows: each differs from its Shipyard twin only in its import."""
+"""Metaflow twins of the benchmark flows: each differs from its Shipyard flow only in imports."""

@@ -4,7 +4,6 @@ Random values (fixed seed) so that neither side gains from compressing them.
 """
 
 import numpy as np
-
 from metaflow import FlowSpec, Parameter, step
 
 

@@ -5,7 +5,6 @@ equal copy, so only content addressing (not object identity) can keep it stored 
 """
 
 import numpy as np
-
 from metaflow import FlowSpec, Parameter, step
 
 

@@ -551,3 +551,59 @@ def _preview(value: Any, *, max_chars: int = 4000) -> str:
 
 if __name__ == "__main__":
     main()
+
+
+# -- gc ----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--delete", is_flag=True, help="Remove what is found (default: only report).")
+@click.option(
+    "--min-age",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Minutes a blob must be old to go: younger ones may belong to a running task.",
+)
+def gc(delete: bool, min_age: float) -> None:
+    """Find blobs no run refers to any more (a dry run unless --delete is given)."""
+    from shipyard.config import Config
+    from shipyard.datastore.blobs import BlobStore
+    from shipyard.datastore.gc import find_garbage, remove_garbage
+    from shipyard.metadata.store import MetadataStore
+
+    config = Config.load()
+    blobs = BlobStore(config.datastore)
+    with MetadataStore(config.metadata) as metadata:
+        report = find_garbage(blobs, metadata.referenced_hashes(), min_age * 60)
+    console = _console()
+    count = len(report.unreferenced) + len(report.temp_files)
+    size = _bytes(report.reclaimable_bytes)
+    if delete:
+        remove_garbage(blobs, report)
+        console.print(f"removed {count} unreferenced file(s), {size}", highlight=False)
+    else:
+        for sha, blob_size in report.unreferenced:
+            console.print(f"  {sha}  {_bytes(blob_size)}", highlight=False)
+        for path, temp_size in report.temp_files:
+            console.print(f"  {path}  {_bytes(temp_size)} (left by an interrupted write)")
+        console.print(
+            f"{count} unreferenced file(s), {size}, could be removed from {config.datastore}; "
+            "run `shipyard gc --delete` to remove them",
+            highlight=False,
+        )
+    if report.kept_too_young:
+        console.print(
+            f"kept {report.kept_too_young} unreferenced blob(s) younger than {min_age:g} "
+            "minutes (they may belong to a running task)",
+            highlight=False,
+        )
+
+
+def _bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"

@@ -8,6 +8,7 @@ into a run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import posixpath
@@ -127,6 +128,9 @@ class BlobStore:
         view = _as_bytes_view(data)
         sha = hashlib.sha256(view).hexdigest()
         if self.exists(sha):
+            if self._is_local:  # see _commit_local: keep the garbage collector away
+                with contextlib.suppress(FileNotFoundError):
+                    os.utime(self.path_of(sha))
             return sha
         return self.put_chunks([view])[0]
 
@@ -178,6 +182,9 @@ class BlobStore:
     def _commit_local(self, temp: str, final: str) -> None:
         if os.path.exists(final):
             os.remove(temp)
+            # A fresh mtime tells the garbage collector that someone relies on it again.
+            with contextlib.suppress(FileNotFoundError):
+                os.utime(final)
             return
         os.makedirs(os.path.dirname(final), exist_ok=True)
         try:
@@ -249,6 +256,36 @@ class BlobStore:
             return os.path.getsize(path) if self._is_local else int(self._fs.size(path))
         except FileNotFoundError:
             raise self._not_found(sha) from None
+
+    def modified_at(self, sha: str) -> float:
+        """When blob `sha` was last written or re-stored (a POSIX timestamp)."""
+        path = self.path_of(sha)
+        try:
+            if self._is_local:
+                return os.path.getmtime(path)
+            return float(self._fs.modified(path).timestamp())
+        except FileNotFoundError:
+            raise self._not_found(sha) from None
+
+    def temp_files(self) -> Iterator[tuple[str, float]]:
+        """(path, modification time) of temporary files, e.g. left by a killed writer."""
+        if not self._is_local:
+            return
+        try:
+            entries = list(os.scandir(self._blob_root))
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            if entry.name.startswith(_TEMP_PREFIX) and entry.is_file():
+                with contextlib.suppress(FileNotFoundError):
+                    yield entry.path, entry.stat().st_mtime
+
+    def remove_temp_file(self, path: str) -> None:
+        """Remove a temporary file `temp_files` listed; nothing else may be removed this way."""
+        if not os.path.basename(path).startswith(_TEMP_PREFIX):
+            raise ValueError(f"{path} is not a temporary blob file")
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
 
     def delete(self, sha: str) -> None:
         """Remove blob `sha`. Deleting a missing blob is not an error, so that concurrent

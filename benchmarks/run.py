@@ -1,0 +1,90 @@
+"""Entry point: `python -m benchmarks.run [--only NAME] [--quick] [--keep]`.
+
+Runs the chosen benchmarks one after the other, writes each one's JSON as soon as it ends,
+then rebuilds `results/summary.md` from every JSON file present and prints the same tables.
+Exits 1 when a benchmark could not run to its end; a goal missed is a finding, not an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from types import ModuleType
+
+from rich.console import Console
+
+from benchmarks import bench_artifacts, bench_dedup, bench_fanout, bench_startup
+from benchmarks.harness import Options
+from benchmarks.report import (
+    BenchmarkResult,
+    load_results,
+    print_tables,
+    write_result,
+    write_summary,
+)
+
+BENCHMARKS: dict[str, ModuleType] = {
+    module.NAME: module for module in (bench_fanout, bench_artifacts, bench_dedup, bench_startup)
+}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=sorted(BENCHMARKS),
+        metavar="NAME",
+        help=f"Run only this benchmark (repeatable): {', '.join(BENCHMARKS)}.",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="One run per case instead of three, five start-up runs instead of ten, and no "
+        "Metaflow run at N=1000.",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="Keep the temporary directories, to look inside."
+    )
+    return parser.parse_args(argv)
+
+
+def run_one(name: str, options: Options, console: Console) -> BenchmarkResult:
+    module = BENCHMARKS[name]
+    console.rule(f"[bold]{name}[/]: {module.TITLE}")
+    runner: Callable[[Options], BenchmarkResult] = module.run
+    try:
+        return runner(options)
+    except Exception:
+        # One broken benchmark must not cost the figures of the others.
+        console.print_exception()
+        return BenchmarkResult(name, module.TITLE, error=traceback.format_exc())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    options = Options(quick=args.quick, keep=args.keep)
+    console = Console()
+    errors = []
+    for name in args.only or list(BENCHMARKS):
+        started = time.monotonic()
+        result = run_one(name, options, console)
+        path = write_result(result, options.quick, time.monotonic() - started)
+        console.print(f"  wrote {path}")
+        if result.error:
+            errors.append(name)
+    results = load_results()
+    summary = write_summary(results)
+    print_tables(results, console)
+    console.print(f"summary: {summary}")
+    if errors:
+        console.print(f"[bold red]could not complete: {', '.join(errors)}[/]")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
