@@ -109,7 +109,7 @@ def run(options: Options) -> BenchmarkResult:
         factor = size / MIB if size is not None else None
         goal = f"stored once: Shipyard blobs < {GOAL_FACTOR}x the array ({mode})"
         if mode == "copy":
-            goal += " [extra check, not a project goal]"
+            goal += " — extra check, not a project goal"
         result.goals.append(
             Goal(
                 goal,

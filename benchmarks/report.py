@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -245,12 +246,14 @@ def print_tables(results: list[dict[str, Any]], console: Console | None = None) 
     for name in _FIGURE_HEADER:
         figures.add_column(name, justify="right" if name in {"Shipyard", "ratio"} else "left")
     for line in figure_lines(results):
-        figures.add_row(*line)
+        figures.add_row(*(escape(cell) for cell in line))
     console.print(figures)
     goals = Table(title="Goals")
     for name in _GOAL_HEADER:
         goals.add_column(name)
     style = {"PASS": "green", "FAIL": "bold red"}
     for line in goal_lines(results):
-        goals.add_row(*line[:3], f"[{style.get(line[3], 'yellow')}]{line[3]}[/]")
+        goals.add_row(
+            *(escape(c) for c in line[:3]), f"[{style.get(line[3], 'yellow')}]{line[3]}[/]"
+        )
     console.print(goals)

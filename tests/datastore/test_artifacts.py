@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import tracemalloc
 import types
@@ -190,3 +191,21 @@ def test_lazy_artifact_of_a_missing_blob_fails_only_on_access(store: ArtifactSto
     assert lazy.ref == ref
     with pytest.raises(BlobNotFound):
         _ = lazy.value
+
+
+def test_an_unchanged_object_is_not_written_again(tmp_path):
+    store = ArtifactStore(BlobStore(str(tmp_path)))
+    ref = store.save({"weights": [1, 2, 3]})
+    os.remove(store.blobs.path_of(ref.sha256))  # a rewrite would bring the file back
+    assert store.save({"weights": [1, 2, 3]}, unchanged_from=ref) == ref
+    assert not store.blobs.exists(ref.sha256)
+
+
+def test_an_object_mutated_in_place_is_stored_anew(tmp_path):
+    store = ArtifactStore(BlobStore(str(tmp_path)))
+    value = {"weights": [1, 2, 3]}
+    ref = store.save(value)
+    value["weights"].append(4)
+    changed = store.save(value, unchanged_from=ref)
+    assert changed.sha256 != ref.sha256
+    assert store.load(changed) == {"weights": [1, 2, 3, 4]}

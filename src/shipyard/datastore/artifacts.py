@@ -6,6 +6,7 @@ metadata store; the client and downstream tasks load them back, lazily, from tho
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from typing import Any
 
@@ -30,9 +31,20 @@ class ArtifactStore:
     def __repr__(self) -> str:
         return f"ArtifactStore({self._blobs.url!r})"
 
-    def save(self, obj: Any) -> ArtifactRef:
-        """Store `obj`; the returned ref is all that is needed to load it again anywhere."""
+    def save(self, obj: Any, unchanged_from: ArtifactRef | None = None) -> ArtifactRef:
+        """Store `obj`; the returned ref is all that is needed to load it again anywhere.
+
+        `unchanged_from` is the ref `obj` was loaded from: if it still serializes to the same
+        bytes, that ref is returned without writing anything (a step that only read a large
+        artifact costs a hash, not a rewrite).
+        """
         serialized = serialize(obj)
+        if unchanged_from is not None and unchanged_from.encoding == serialized.encoding:
+            digest = hashlib.sha256()
+            for chunk in serialized.chunks:
+                digest.update(chunk)
+            if digest.hexdigest() == unchanged_from.sha256:
+                return unchanged_from
         sha, size = self._blobs.put_chunks(serialized.chunks)
         return ArtifactRef(
             sha256=sha, type_name=serialized.type_name, size=size, encoding=serialized.encoding

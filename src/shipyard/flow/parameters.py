@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from shipyard.exceptions import ParameterError
+from shipyard.flow.scope import scope_of
 
 
 class _JSONTypeMarker:
@@ -100,7 +101,10 @@ class Parameter:
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
         if instance is None:
             return self
-        return instance._parameter_value(self.name)
+        scope = scope_of(instance)
+        if scope is None:
+            raise AttributeError(f"parameter '{self.name}' has a value only inside a running step")
+        return scope.load(self.name)
 
     def __set__(self, instance: Any, value: Any) -> None:
         raise AttributeError(

@@ -3,35 +3,15 @@
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Protocol
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from shipyard.datastore.refs import ArtifactRef
 from shipyard.exceptions import ArtifactNotFound, MergeArtifactsError
 from shipyard.flow.graph import FlowGraph
 from shipyard.flow.lint import lint
 from shipyard.flow.parameters import Parameter
-
-
-class ArtifactScope(Protocol):
-    """What a running task provides to its flow object: artifacts in, transitions out.
-
-    The runtime implements it; the flow layer only talks to this contract.
-    """
-
-    parameter_names: frozenset[str]
-
-    def load(self, name: str) -> Any: ...
-    def has(self, name: str) -> bool: ...
-    def names(self) -> Iterable[str]: ...
-    def inherit(self, name: str, source: InputView) -> None: ...
-    def record_next(self, targets: tuple[str, ...], foreach: str | None) -> None: ...
-    @property
-    def index(self) -> int | None: ...
-    @property
-    def input(self) -> Any: ...
-    def foreach_stack(self) -> list[tuple[int, int, Any]]: ...
-
+from shipyard.flow.scope import ArtifactScope, ArtifactSource, scope_of
 
 _RESERVED = frozenset({"next", "input", "index", "foreach_stack", "merge_artifacts", "name"})
 
@@ -44,7 +24,6 @@ class FlowSpec:
     """
 
     def __init__(self, use_cli: bool = True) -> None:
-        object.__setattr__(self, "_scope", None)
         if use_cli:
             from shipyard.cli.flow_cli import run_flow_cli
 
@@ -75,12 +54,9 @@ class FlowSpec:
         return type(self).__name__
 
     # -- artifacts -------------------------------------------------------------------------
-    def _bind(self, scope: ArtifactScope) -> None:
-        object.__setattr__(self, "_scope", scope)
-
     def __getattr__(self, name: str) -> Any:
         # Only called when normal lookup fails: the name is an artifact from upstream.
-        scope = self.__dict__.get("_scope")
+        scope = scope_of(self)
         if scope is None or name.startswith("__"):
             raise AttributeError(name)
         value = scope.load(name)
@@ -94,16 +70,9 @@ class FlowSpec:
                 "store the value under another artifact name"
             )
         object.__setattr__(self, name, value)
-
-    def _parameter_value(self, name: str) -> Any:
-        scope = self.__dict__.get("_scope")
-        if scope is None:
-            raise AttributeError(f"parameter '{name}' has a value only inside a running step")
-        return scope.load(name)
-
-    def _assigned_artifacts(self) -> dict[str, Any]:
-        """Artifacts this task assigned or loaded (loaded ones may have been mutated in place)."""
-        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+        scope = scope_of(self)
+        if scope is not None:
+            scope.note_assigned(name)
 
     # -- transitions -----------------------------------------------------------------------
     def next(self, *steps: Any, foreach: str | None = None) -> None:
@@ -126,7 +95,7 @@ class FlowSpec:
         return self._require_scope().foreach_stack()
 
     def _require_scope(self) -> ArtifactScope:
-        scope = self.__dict__.get("_scope")
+        scope = scope_of(self)
         if scope is None:
             raise RuntimeError("this method is only available inside a running step")
         return scope
@@ -165,7 +134,7 @@ class FlowSpec:
             if len({v.artifact_ref(artifact).sha256 for v in views}) > 1:
                 conflicts.append(artifact)
                 continue
-            scope.inherit(artifact, views[0])
+            scope.inherit_ref(artifact, views[0].artifact_ref(artifact))
         if conflicts:
             raise MergeArtifactsError(
                 f"cannot merge artifact(s) {', '.join(sorted(conflicts))}: the inputs hold "
@@ -181,10 +150,10 @@ _GRAPHS: weakref.WeakKeyDictionary[type, FlowGraph] = weakref.WeakKeyDictionary(
 class InputView:
     """One upstream task as a join step sees it: its artifacts, loaded on first access."""
 
-    def __init__(self, step_name: str, pathspec: str, source: Any) -> None:
+    def __init__(self, step_name: str, pathspec: str, source: ArtifactSource) -> None:
         self._step_name = step_name
         self._pathspec = pathspec
-        self._source = source  # runtime object with load/ref/names/input/index
+        self._source = source
 
     @property
     def pathspec(self) -> str:

@@ -19,6 +19,7 @@ from shipyard.exceptions import ArtifactNotFound, StepTransitionError
 from shipyard.flow.current import TaskIdentity, current
 from shipyard.flow.decorators import StepContext, StepDecorator
 from shipyard.flow.graph import Node, NodeKind
+from shipyard.flow.scope import bind_scope, stored_values
 from shipyard.flow.spec import FlowSpec, Inputs, InputView
 from shipyard.runtime.spec import InputTask, Outcome, TaskResult, TaskSpec
 
@@ -73,6 +74,8 @@ class TaskScope:
         self.parameter_names = spec.parameter_names
         self.inherited: dict[str, ArtifactRef] = {}
         self.next_call: tuple[tuple[str, ...], str | None] | None = None
+        #: Names the step assigned; others in the flow's __dict__ were only read.
+        self.assigned: set[str] = set()
         if node.is_join:
             # A join starts empty apart from parameters; merge_artifacts brings the rest.
             first = spec.inputs[0].artifacts if spec.inputs else {}
@@ -101,8 +104,15 @@ class TaskScope:
             )
         return self.store.load(ref)
 
-    def inherit(self, name: str, source: InputView) -> None:
-        self.inherited[name] = source.artifact_ref(name)
+    def inherit_ref(self, name: str, ref: ArtifactRef) -> None:
+        self.inherited[name] = ref
+
+    def note_assigned(self, name: str) -> None:
+        self.assigned.add(name)
+
+    def unchanged_candidate(self, name: str) -> ArtifactRef | None:
+        """The ref a read-only artifact was loaded from, to skip storing it again."""
+        return None if name in self.assigned else self.inherited.get(name)
 
     def record_next(self, targets: tuple[str, ...], foreach: str | None) -> None:
         if self.next_call is not None:
@@ -132,7 +142,7 @@ def execute_task(flow_class: type[FlowSpec], spec: TaskSpec, store: ArtifactStor
     node = flow_class.graph()[spec.step_name]
     scope = TaskScope(spec, node, store)
     flow = flow_class(use_cli=False)
-    flow._bind(scope)
+    bind_scope(flow, scope)
     current.bind(
         TaskIdentity(
             flow_name=spec.flow_name,
@@ -151,8 +161,8 @@ def execute_task(flow_class: type[FlowSpec], spec: TaskSpec, store: ArtifactStor
         _call_step(flow, node, spec, store)
         num_splits = _check_transition(flow, node, scope)
         artifacts = dict(scope.inherited)
-        for name, value in flow._assigned_artifacts().items():
-            artifacts[name] = store.save(value)
+        for name, value in stored_values(flow).items():
+            artifacts[name] = store.save(value, unchanged_from=scope.unchanged_candidate(name))
         return TaskResult(Outcome.SUCCEEDED, artifacts=artifacts, foreach_num_splits=num_splits)
     except BaseException as exc:
         error = user_traceback(exc)
