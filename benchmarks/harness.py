@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
+# Compiled bytecode of every run goes here, inside the benchmark environment and out of the
+# source tree: both tools start from warm caches, as they would on a user's machine.
+PYCACHE = Path(sys.prefix) / "pycache"
 PEERS_DIR = BENCH_DIR / "peers"
 MEASURE = BENCH_DIR / "measure.py"
 # The wrapper gets this long beyond the command's own timeout before it is killed itself.
@@ -61,9 +64,10 @@ class Measurement:
 
     def failure(self) -> str:
         """One paragraph saying how the command failed, for the notes of a result."""
-        how = f"timed out after {self.timeout:.0f} s" if self.timed_out else (
-            f"exited with {self.returncode}"
-        )  # fmt: skip
+        if self.timed_out:
+            how = f"timed out after {self.timeout:.0f} s"
+        else:
+            how = f"exited with {self.returncode}"
         return f"{self.label}: {how}; last output:\n{self.output_tail}"
 
     def to_json(self) -> dict[str, object]:
@@ -110,6 +114,8 @@ class Sandbox:
     def base_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(_FOREIGN_PREFIXES)}
         env.pop("PYTHONPATH", None)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         env["TMPDIR"] = str(self.root / "tmp")
         return env
@@ -151,16 +157,18 @@ class Sandbox:
         self._count += 1
         stem = self.root / ".bench" / f"{self._count:03d}"
         log, out = stem.with_suffix(".log"), stem.with_suffix(".json")
-        wrapper = [
-            sys.executable, str(MEASURE), "--timeout", str(timeout),
-            "--interval", str(memory_interval), "--log", str(log), "--out", str(out),
-            "--", *argv,
-        ]  # fmt: skip
+        wrapper = [sys.executable, str(MEASURE), "--timeout", str(timeout)]
+        wrapper += ["--interval", str(memory_interval), "--log", str(log), "--out", str(out)]
+        wrapper += ["--", *argv]
         try:
             subprocess.run(
-                wrapper, cwd=self.root, env=env, timeout=timeout + _WRAPPER_SLACK_SECONDS,
-                check=True, stdin=subprocess.DEVNULL,
-            )  # fmt: skip
+                wrapper,
+                cwd=self.root,
+                env=env,
+                timeout=timeout + _WRAPPER_SLACK_SECONDS,
+                check=True,
+                stdin=subprocess.DEVNULL,
+            )
         except (subprocess.TimeoutExpired, subprocess.CalledProcessError) as exc:
             raise RuntimeError(f"the measuring wrapper failed for {label}: {exc}") from exc
         figures = json.loads(out.read_text())

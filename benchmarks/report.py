@@ -66,6 +66,9 @@ class BenchmarkResult:
     notes: list[str] = field(default_factory=list)
     runs: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    # The 1-minute load average when the benchmark began and ended: on a shared 2-core
+    # machine, anything else running skews the figures, and this shows whether it did.
+    load_average: dict[str, float] = field(default_factory=dict)
 
     def to_json(self, quick: bool, seconds: float) -> dict[str, Any]:
         return {
@@ -79,6 +82,7 @@ class BenchmarkResult:
             "goals": [asdict(goal) for goal in self.goals],
             "notes": self.notes,
             "error": self.error,
+            "load_average": self.load_average,
             "runs": self.runs,
         }
 
@@ -115,15 +119,16 @@ def _version(package: str) -> str | None:
 def _git_commit() -> str | None:
     """HEAD of the checkout measured, with `+dirty` when the work tree has changes."""
     repo = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=repo, capture_output=True, text=True, timeout=10, check=True
+        )
+        return done.stdout.strip()
+
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True,
-            text=True, timeout=10, check=True,
-        ).stdout.strip()  # fmt: skip
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "src"], cwd=repo, capture_output=True,
-            text=True, timeout=10, check=True,
-        ).stdout.strip()  # fmt: skip
+        head = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--", "src")
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{head}+dirty" if dirty else head
@@ -212,10 +217,13 @@ def write_summary(results: list[dict[str, Any]]) -> Path:
         machine = result["machine"]
         packages = ", ".join(f"{k} {v}" for k, v in machine["packages"].items() if v)
         quick = " (--quick)" if result["quick"] else ""
+        load = result.get("load_average") or {}
+        load_text = "/".join(f"{load[k]:.2f}" for k in ("before", "after") if k in load)
         out.append(
             f"- **{result['name']}**{quick}: {result['date']}, {machine['cpu_count']} CPUs, "
             f"{machine['memory_gib']} GiB, Python {machine['python']}, {packages}, "
             f"Shipyard commit {machine['shipyard_commit']}; took {result['benchmark_seconds']} s"
+            f"; load average before/after: {load_text or '?'}"
         )
     notes = [(r["name"], n) for r in results for n in r["notes"]]
     if notes:

@@ -8,6 +8,7 @@ Exits 1 when a benchmark could not run to its end; a goal missed is a finding, n
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import traceback
@@ -56,12 +57,15 @@ def run_one(name: str, options: Options, console: Console) -> BenchmarkResult:
     module = BENCHMARKS[name]
     console.rule(f"[bold]{name}[/]: {module.TITLE}")
     runner: Callable[[Options], BenchmarkResult] = module.run
+    load_before = os.getloadavg()[0]
     try:
-        return runner(options)
+        result = runner(options)
     except Exception:
         # One broken benchmark must not cost the figures of the others.
         console.print_exception()
-        return BenchmarkResult(name, module.TITLE, error=traceback.format_exc())
+        result = BenchmarkResult(name, module.TITLE, error=traceback.format_exc())
+    result.load_average = {"before": load_before, "after": os.getloadavg()[0]}
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,7 @@ import pytest
 
 from shipyard.client import Flow, Run
 from shipyard.client.context import ClientContext, current_context
-from shipyard.client.run_index import SQLiteRunIndex
+from shipyard.metadata.run_index import SQLiteRunIndex
 
 from .conftest import History, open_history
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from shipyard.client.run_index import INDEX_REVISION, SQLiteRunIndex, open_run_index
 from shipyard.metadata.migrations import HEAD_REVISION
+from shipyard.metadata.run_index import INDEX_REVISION, SQLiteRunIndex, open_run_index
 
 from .conftest import History
 

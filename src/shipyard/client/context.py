@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 from shipyard.config import Config
 
 if TYPE_CHECKING:
-    from shipyard.client.run_index import RunLister
     from shipyard.datastore import ArtifactStore, BlobStore
+    from shipyard.metadata.run_index import RunLister
     from shipyard.metadata.store import MetadataStore
 
 __all__ = ["ClientContext", "current_context"]
@@ -69,7 +69,7 @@ class ClientContext:
         if self._metadata is not None:
             return self._metadata
         if self._listing is None:
-            from shipyard.client.run_index import open_run_index
+            from shipyard.metadata.run_index import open_run_index
 
             self._listing = open_run_index(self.metadata_url) or self.metadata
         return self._listing

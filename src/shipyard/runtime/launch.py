@@ -17,7 +17,6 @@ from shipyard.exceptions import ShipyardError
 from shipyard.flow.parameters import resolve_parameters
 from shipyard.flow.spec import FlowSpec
 from shipyard.metadata.records import RunStatus
-from shipyard.metadata.store import MetadataStore
 from shipyard.runtime.local import LocalExecutor
 from shipyard.runtime.resources import check_requests_fit
 from shipyard.runtime.resume import ResumePlan, choose_origin, plan_resume
@@ -71,6 +70,9 @@ class FlowRun:
         check_requests_fit(self.graph, self.executor.limits, "the local executor")
         self.executor.start()
         try:
+            # Imported after the fork: the warm worker stays small without SQLAlchemy in it.
+            from shipyard.metadata.store import MetadataStore
+
             self.metadata = MetadataStore(self.config.metadata)
             self.plan: ResumePlan | None = None
             if resume is not None:

@@ -10,12 +10,15 @@ import os
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from shipyard.datastore.refs import ArtifactRef
 from shipyard.exceptions import ShipyardError
 from shipyard.flow.graph import FlowGraph, NodeKind
 from shipyard.metadata.records import ForeachFrame, RunRecord, RunStatus, TaskRecord, TaskStatus
-from shipyard.metadata.store import MetadataStore
+
+if TYPE_CHECKING:
+    from shipyard.metadata.store import MetadataStore
 
 TaskKey = tuple[str, tuple[tuple[str, int], ...]]
 

@@ -11,16 +11,19 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shipyard.datastore.artifacts import ArtifactStore
 from shipyard.datastore.refs import ArtifactRef
 from shipyard.flow.decorators import StepFailure, catch, retry, timeout
 from shipyard.flow.graph import FlowGraph, NodeKind
+from shipyard.flow.steps import StepDefinition
 from shipyard.metadata.records import ForeachFrame, RunStatus, TaskStatus
-from shipyard.metadata.store import MetadataStore
 from shipyard.runtime.executor import Executor
 from shipyard.runtime.resources import Resources, requested_resources
+
+if TYPE_CHECKING:
+    from shipyard.metadata.store import MetadataStore
 from shipyard.runtime.resume import ReusableTask, TaskKey, task_key
 from shipyard.runtime.spec import InputTask, Outcome, TaskResult, TaskSpec
 
@@ -89,6 +92,21 @@ class RunSummary:
     tasks_run: int = 0
 
 
+@dataclass(frozen=True)
+class _StepPolicy:
+    """The decorators the scheduler acts on, looked up once per step rather than per task."""
+
+    retry: retry | None
+    catch: catch | None
+    timeout: timeout | None
+
+    @classmethod
+    def of(cls, definition: StepDefinition) -> _StepPolicy:
+        return cls(
+            definition.decorator(retry), definition.decorator(catch), definition.decorator(timeout)
+        )
+
+
 @dataclass
 class _JoinBarrier:
     expected: int
@@ -119,6 +137,8 @@ class Scheduler:
         self._ready: deque[PendingTask] = deque()
         self._delayed: list[tuple[float, PendingTask]] = []  # retries waiting for their time
         self._in_use = Resources()
+        self._resources = {n.name: requested_resources(graph, n.name) for n in graph}
+        self._decorators = {n.name: _StepPolicy.of(n.definition) for n in graph}
         self._running_resources: dict[str, Resources] = {}
         self._barriers: dict[tuple[Any, ...], _JoinBarrier] = {}
         self._running = 0
@@ -155,20 +175,26 @@ class Scheduler:
             self._ready.append(heapq.heappop(self._delayed)[1])
 
     def _submit_what_fits(self) -> None:
-        """Start ready tasks in order, skipping those whose resources are not free yet."""
+        """Start ready tasks in order, skipping those whose resources are not free yet.
+
+        Stops as soon as the executor is full, so a thousand queued tasks cost nothing
+        per scheduling round.
+        """
         limits = self.executor.limits
         waiting: deque[PendingTask] = deque()
-        while self._ready:
+        while self._ready and self._running < limits.max_tasks:
             task = self._ready.popleft()
-            reusable = self.reuse.get(task_key(task.step_name, task.foreach_stack))
-            if reusable is not None and task.attempt == 0:
-                self._reuse(task, reusable)
-                continue
-            needed = requested_resources(self.graph, task.step_name)
-            if (self._in_use + needed).fits(limits) and self._running < limits.max_tasks:
+            if self.reuse and task.attempt == 0:
+                reusable = self.reuse.get(task_key(task.step_name, task.foreach_stack))
+                if reusable is not None:
+                    self._reuse(task, reusable)
+                    continue
+            needed = self._resources[task.step_name]
+            if (self._in_use + needed).fits(limits):
                 self._submit(task, needed)
             else:
                 waiting.append(task)
+        waiting.extend(self._ready)
         self._ready = waiting
 
     # -- submitting --------------------------------------------------------------------------
@@ -208,7 +234,7 @@ class Scheduler:
 
     def _submit(self, task: PendingTask, needed: Resources) -> None:
         ctx = self.context
-        limit = self.graph[task.step_name].definition.decorator(timeout)
+        limit = self._decorators[task.step_name].timeout
         spec = TaskSpec(
             flow_name=ctx.flow_name,
             run_id=ctx.run_id,
@@ -245,14 +271,14 @@ class Scheduler:
 
     # -- finishing ---------------------------------------------------------------------------
     def _finish(self, spec: TaskSpec, result: TaskResult) -> None:
-        definition = self.graph[spec.step_name].definition
+        policies = self._decorators[spec.step_name]
         if result.outcome is Outcome.FAILED:
-            policy = definition.decorator(retry)
+            policy = policies.retry
             if policy is not None and spec.attempt < policy.times:
                 self._record(spec, result)
                 self._schedule_retry(spec, policy)
                 return
-            handler = definition.decorator(catch)
+            handler = policies.catch
             if handler is not None:
                 result = self._caught(spec, result, handler)
         self._record(spec, result)

@@ -5,8 +5,8 @@ Why this exists: importing SQLAlchemy takes about 0.2 s, two thirds of the 0.3 s
 standard library's `sqlite3` runs in a millisecond. So for the embedded default (a SQLite
 file) listings read the database directly; everything else goes through `MetadataStore`.
 
-The queries depend on the metadata schema, which `shipyard.metadata` owns. They are used only
-when the database is at exactly the schema revision this code was written against
+The queries depend on the schema in `models.py` and the migrations beside this module. They
+are used only when the database is at exactly the schema revision this code was written against
 (`INDEX_REVISION`); for any other revision, a database that does not exist yet (the store
 creates it), PostgreSQL, or an unusual SQLite URL, `open_run_index` returns None and the
 caller falls back to the store. A test checks that both return identical records.
