@@ -73,3 +73,48 @@ def test_artifacts_example_stores_big_artifacts_once(home: Home):
     blobs = list((home.root / "store" / "blobs").glob("*/*"))
     big = [b for b in blobs if b.stat().st_size >= 8_000_000]
     assert len(big) == 1
+
+
+def test_resilient_example_retries_catches_and_resumes(home: Home):
+    run_script(home, "resilient_flow.py", "run")
+    run = Flow("ResilientFlow").latest_run
+    assert run.successful
+    assert len(run.data.rows) == 4000 and run.data.format == "short"
+    retried = [t for t in run["fetch"] if len(t.attempts) == 2]
+    assert len(retried) == 2  # the odd shards failed once
+    assert run["enrich"].task.data.enrich_error.exception_type.endswith("StepTimeout")
+
+    broken = subprocess.run(
+        [sys.executable, str(EXAMPLES / "resilient_flow.py"), "run", "--fail-in", "report"],
+        env=home.env,
+        cwd=home.root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert broken.returncode == 1
+    failed = Flow("ResilientFlow").latest_run
+    assert not failed.successful
+    # Fix the step in the code (resume keeps the run's parameters), then resume: only
+    # `report` and what follows run again.
+    fixed = home.root / "resilient_fixed.py"
+    fixed.write_text(
+        (EXAMPLES / "resilient_flow.py")
+        .read_text()
+        .replace('if self.fail_in == "report":', "if False:")
+    )
+    done = subprocess.run(
+        [sys.executable, str(fixed), "resume", failed.id],
+        env=home.env,
+        cwd=home.root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    resumed = Flow("ResilientFlow").latest_run
+    assert resumed.successful and resumed.origin_run_id == failed.id
+    assert all(t.origin_pathspec for t in resumed["fetch"])
+    assert resumed["report"].task.origin_pathspec is None
