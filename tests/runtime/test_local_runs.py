@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import uuid
 
 import pytest
 
@@ -215,3 +216,40 @@ def test_runner_runs_a_flow_from_python(home: Home):
 def test_runner_returns_failed_runs_too(home: Home):
     run = Runner(FLOWS / "failing_flow.py", cwd=home.root).run()
     assert not run.successful
+
+
+@pytest.mark.service
+def test_a_flow_runs_with_its_metadata_in_postgresql(home: Home, postgres_server: str):
+    from sqlalchemy import create_engine, make_url, text
+
+    database = f"flows_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{database}"'))
+    admin.dispose()
+    url = make_url(postgres_server).set(database=database).render_as_string(hide_password=False)
+    env = {**home.env, "SHIPYARD_METADATA": url}
+    done = subprocess.run(
+        [sys.executable, str(FLOWS / "foreach_flow.py"), "run"],
+        env=env,
+        cwd=home.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    checked = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from shipyard import Flow; r = Flow('ForeachFlow').latest_run; "
+            "print(r.successful, r.data.all_labels)",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert checked.stdout.strip() == "True ['a0', 'b0', 'b1', 'c0', 'c1', 'c2']", checked.stderr
