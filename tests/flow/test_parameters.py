@@ -65,3 +65,22 @@ def test_unsupported_type_is_rejected_at_definition():
 def test_unknown_parameter_is_refused():
     with pytest.raises(ParameterError, match="unknown parameter"):
         resolve_parameters({"a": Parameter("a", default=1)}, {"b": 2})
+
+
+def test_assigning_to_a_parameter_inside_a_flow_is_refused():
+    from shipyard import FlowSpec, step
+
+    class Tuned(FlowSpec):
+        alpha = Parameter("alpha", default=0.5)
+
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    flow = Tuned(use_cli=False)
+    with pytest.raises(AttributeError, match="parameter 'alpha' is read-only"):
+        flow.alpha = 0.9
