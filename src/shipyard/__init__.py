@@ -6,7 +6,7 @@ first use so that `python flow.py show` and the `shipyard` command start fast.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from shipyard.flow.current import current
 from shipyard.flow.decorators import (
@@ -21,6 +21,7 @@ from shipyard.flow.decorators import (
 from shipyard.flow.parameters import JSONType, Parameter
 from shipyard.flow.spec import FlowSpec
 from shipyard.flow.steps import step
+from shipyard.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from shipyard.client import (
@@ -59,25 +60,17 @@ __all__ = [
     "timeout",
 ]
 
-_LAZY = {
-    "DataArtifact": "shipyard.client",
-    "Flow": "shipyard.client",
-    "Run": "shipyard.client",
-    "Step": "shipyard.client",
-    "Task": "shipyard.client",
-    "namespace": "shipyard.client",
-    "get_namespace": "shipyard.client",
-    "default_namespace": "shipyard.client",
-    "Runner": "shipyard.runtime.runner",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'shipyard' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "DataArtifact": "shipyard.client",
+        "Flow": "shipyard.client",
+        "Run": "shipyard.client",
+        "Step": "shipyard.client",
+        "Task": "shipyard.client",
+        "namespace": "shipyard.client",
+        "get_namespace": "shipyard.client",
+        "default_namespace": "shipyard.client",
+        "Runner": "shipyard.runtime.runner",
+    },
+)

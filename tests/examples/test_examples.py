@@ -13,9 +13,11 @@ from ..conftest import Home
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def run_script(home: Home, name: str, *args: str) -> subprocess.CompletedProcess[str]:
+def run_script(
+    home: Home, script: str | Path, *args: str, expect: int = 0
+) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
-        [sys.executable, str(EXAMPLES / name), *args],
+        [sys.executable, str(EXAMPLES / script), *args],
         env=home.env,
         cwd=home.root,
         capture_output=True,
@@ -23,7 +25,7 @@ def run_script(home: Home, name: str, *args: str) -> subprocess.CompletedProcess
         timeout=300,
         check=False,
     )
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == expect, done.stdout + done.stderr
     return done
 
 
@@ -84,16 +86,7 @@ def test_resilient_example_retries_catches_and_resumes(home: Home):
     assert len(retried) == 2  # the odd shards failed once
     assert run["enrich"].task.data.enrich_error.exception_type.endswith("StepTimeout")
 
-    broken = subprocess.run(
-        [sys.executable, str(EXAMPLES / "resilient_flow.py"), "run", "--fail-in", "report"],
-        env=home.env,
-        cwd=home.root,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert broken.returncode == 1
+    run_script(home, "resilient_flow.py", "run", "--fail-in", "report", expect=1)
     failed = Flow("ResilientFlow").latest_run
     assert not failed.successful
     # Fix the step in the code (resume keeps the run's parameters), then resume: only
@@ -104,16 +97,7 @@ def test_resilient_example_retries_catches_and_resumes(home: Home):
         .read_text()
         .replace('if self.fail_in == "report":', "if False:")
     )
-    done = subprocess.run(
-        [sys.executable, str(fixed), "resume", failed.id],
-        env=home.env,
-        cwd=home.root,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    run_script(home, fixed, "resume", failed.id)  # an absolute path replaces EXAMPLES
     resumed = Flow("ResilientFlow").latest_run
     assert resumed.successful and resumed.origin_run_id == failed.id
     assert all(t.origin_pathspec for t in resumed["fetch"])

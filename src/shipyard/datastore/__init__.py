@@ -6,9 +6,10 @@ storage machinery (hashing threads, tarfile, fsspec) would slow every `python fl
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from shipyard.datastore.refs import ArtifactRef
+from shipyard.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from shipyard.datastore.artifacts import ArtifactStore, LazyArtifact
@@ -24,21 +25,13 @@ __all__ = [
     "snapshot_code",
 ]
 
-_LAZY = {
-    "ArtifactStore": "shipyard.datastore.artifacts",
-    "LazyArtifact": "shipyard.datastore.artifacts",
-    "BlobStore": "shipyard.datastore.blobs",
-    "CodePackage": "shipyard.datastore.code",
-    "snapshot_code": "shipyard.datastore.code",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'shipyard.datastore' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "ArtifactStore": "shipyard.datastore.artifacts",
+        "LazyArtifact": "shipyard.datastore.artifacts",
+        "BlobStore": "shipyard.datastore.blobs",
+        "CodePackage": "shipyard.datastore.code",
+        "snapshot_code": "shipyard.datastore.code",
+    },
+)

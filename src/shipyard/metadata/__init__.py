@@ -7,8 +7,9 @@ which costs a CLI command that never touches the database a good part of its tim
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from shipyard.lazy import lazy_exports
 from shipyard.metadata.records import (
     ArtifactRecord,
     AttemptRecord,
@@ -34,9 +35,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "MetadataStore":
-        from shipyard.metadata.store import MetadataStore
-
-        return MetadataStore
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, {"MetadataStore": "shipyard.metadata.store"})
