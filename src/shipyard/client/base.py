@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, Self, TypeVar
 
 from shipyard.client.context import ClientContext
+from shipyard.metadata.records import RunRecord, TaskRecord
 
-__all__ = ["ClientObject"]
+__all__ = ["ClientObject", "RecordObject"]
+
+R = TypeVar("R", RunRecord, TaskRecord)
 
 
 class ClientObject:
@@ -38,3 +41,32 @@ class ClientObject:
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self.pathspec))
+
+
+class RecordObject(ClientObject, Generic[R]):
+    """A client object backed by one metadata record (a run or a task), read once."""
+
+    _record: R
+
+    @classmethod
+    def _from_record(cls, record: R, context: ClientContext) -> Self:
+        made = cls.__new__(cls)
+        made._setup(record, context)
+        return made
+
+    def _setup(self, record: R, context: ClientContext) -> None:
+        self._context = context
+        self._record = record
+
+    @property
+    def pathspec(self) -> str:
+        return self._record.pathspec
+
+    @property
+    def flow_name(self) -> str:
+        return self._record.flow_name
+
+    @property
+    def record(self) -> R:
+        """The metadata snapshot this object was built from."""
+        return self._record

@@ -16,7 +16,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
-from shipyard.client.base import ClientObject
+from shipyard.client.base import ClientObject, RecordObject
 from shipyard.client.context import ClientContext, current_context
 from shipyard.client.data import DataArtifact, TaskData, missing_artifact
 from shipyard.client.namespace import check_namespace, get_namespace
@@ -117,7 +117,7 @@ class Flow(ClientObject):
         return next((run for run in self.runs() if run.successful), None)
 
 
-class Run(ClientObject):
+class Run(RecordObject[RunRecord]):
     """One execution of a flow, `Run("TrainFlow/12")`: status, parameters, tags, steps, data."""
 
     def __init__(self, pathspec: str, *, context: ClientContext | None = None) -> None:
@@ -127,16 +127,6 @@ class Run(ClientObject):
         check_namespace(record, pathspec)
         self._setup(record, context)
 
-    @classmethod
-    def _from_record(cls, record: RunRecord, context: ClientContext) -> Run:
-        run = cls.__new__(cls)
-        run._setup(record, context)
-        return run
-
-    def _setup(self, record: RunRecord, context: ClientContext) -> None:
-        self._context = context
-        self._record = record
-
     # -- identity ----------------------------------------------------------------------
 
     @property
@@ -145,22 +135,9 @@ class Run(ClientObject):
         return self._record.run_id
 
     @property
-    def pathspec(self) -> str:
-        return self._record.pathspec
-
-    @property
-    def flow_name(self) -> str:
-        return self._record.flow_name
-
-    @property
     def flow(self) -> Flow:
         """The flow this run belongs to."""
         return Flow._known(self._record.flow_name, self._context)
-
-    @property
-    def record(self) -> RunRecord:
-        """The metadata snapshot this object was built from."""
-        return self._record
 
     # -- state -------------------------------------------------------------------------
 
@@ -362,7 +339,7 @@ class Step(ClientObject):
         return max(end for end in ends if end is not None)
 
 
-class Task(ClientObject):
+class Task(RecordObject[TaskRecord]):
     """One task of a step, `Task("TrainFlow/12/train/3")`: status, attempts, logs, artifacts."""
 
     def __init__(self, pathspec: str, *, context: ClientContext | None = None) -> None:
@@ -373,16 +350,6 @@ class Task(ClientObject):
         record = context.metadata.get_task(flow_name, run_id, step_name, task_id)
         self._setup(record, context)
 
-    @classmethod
-    def _from_record(cls, record: TaskRecord, context: ClientContext) -> Task:
-        task = cls.__new__(cls)
-        task._setup(record, context)
-        return task
-
-    def _setup(self, record: TaskRecord, context: ClientContext) -> None:
-        self._context = context
-        self._record = record
-
     # -- identity ----------------------------------------------------------------------
 
     @property
@@ -391,25 +358,12 @@ class Task(ClientObject):
         return self._record.task_id
 
     @property
-    def pathspec(self) -> str:
-        return self._record.pathspec
-
-    @property
     def step_name(self) -> str:
         return self._record.step_name
 
     @property
     def run_id(self) -> str:
         return self._record.run_id
-
-    @property
-    def flow_name(self) -> str:
-        return self._record.flow_name
-
-    @property
-    def record(self) -> TaskRecord:
-        """The metadata snapshot this object was built from."""
-        return self._record
 
     # -- state -------------------------------------------------------------------------
 
