@@ -94,7 +94,10 @@ def test_a_step_that_ignores_its_timeout_is_killed(home: Home):
 def test_resources_limit_how_many_tasks_run_at_once(home: Home):
     done = home.run_flow("resources_flow.py", "run", "--max-workers", "2")
     assert done.returncode == 0, done.stderr
-    spans = Flow("ResourcesFlow").latest_run.data.spans
+    run = Flow("ResourcesFlow").latest_run
+    assert run["work"].task.resources == {"cpu": 2, "memory": 64, "gpu": 0}
+    assert run["start"].task.resources == {"cpu": 1, "memory": 0, "gpu": 0}
+    spans = run.data.spans
     # Each task takes both CPUs, so no two may overlap.
     for (_, first_end), (second_start, _) in itertools.pairwise(spans):
         assert second_start >= first_end - 0.01

@@ -260,6 +260,9 @@ def _show_task(console: Console, task: Task) -> None:
         rows.append(("Foreach", _text(" > ".join(frames))))
     if task.origin_pathspec:
         rows.append(("Cloned from", _text(task.origin_pathspec)))
+    if task.resources:
+        asked = ", ".join(f"{k}={v:g}" for k, v in task.resources.items())
+        rows.append(("Resources", _text(asked)))
     console.print(_fields(rows))
     console.print()
     attempts = _table(

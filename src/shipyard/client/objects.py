@@ -426,6 +426,11 @@ class Task(RecordObject[TaskRecord]):
         """The task of an earlier run this one was cloned from by `resume`, if it was."""
         return self._record.origin_pathspec
 
+    @property
+    def resources(self) -> dict[str, float] | None:
+        """What the task asked for with `@resources` (cpu, memory in MB, gpu) when it ran."""
+        return dict(self._record.resources) if self._record.resources is not None else None
+
     # -- logs --------------------------------------------------------------------------
 
     @property
