@@ -99,6 +99,35 @@ def test_core_lifecycle_on_postgresql(store: MetadataStore) -> None:
     assert store.get_task(FLOW, resumed, "start", "1").origin_pathspec == origin.pathspec
 
 
+def test_retry_reuses_the_task_on_postgresql(store: MetadataStore) -> None:
+    run_id = store.create_run(FLOW, "alice")
+    for attempt, status in [(0, TaskStatus.FAILED), (1, TaskStatus.SUCCEEDED)]:
+        store.start_task(
+            FLOW, run_id, "train", "1", attempt=attempt, foreach_stack=(), input_paths=()
+        )
+        store.finish_task(
+            FLOW,
+            run_id,
+            "train",
+            "1",
+            attempt=attempt,
+            status=status,
+            artifacts={"model": ref(f"h{attempt}")},
+            stdout_hash=None,
+            stderr_hash=None,
+            exit_code=0,
+            error=None,
+        )
+
+    (task,) = store.list_tasks(FLOW, run_id)
+    assert task.status is TaskStatus.SUCCEEDED
+    assert [(a.attempt, a.status) for a in task.attempts] == [
+        (0, TaskStatus.FAILED),
+        (1, TaskStatus.SUCCEEDED),
+    ]
+    assert store.task_artifacts(FLOW, run_id, "train", "1")["model"].ref == ref("h1")
+
+
 def test_finish_task_is_atomic_on_postgresql(store: MetadataStore) -> None:
     run_id = store.create_run(FLOW, "alice")
     store.start_task(FLOW, run_id, "start", "1", attempt=0, foreach_stack=(), input_paths=())

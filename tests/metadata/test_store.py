@@ -253,6 +253,38 @@ def test_finishing_an_attempt_that_never_started_is_refused(store: MetadataStore
         finish(store, run_id, "train", "1", attempt=3)
 
 
+def test_a_finish_that_failed_can_be_repeated(store: MetadataStore) -> None:
+    run_id = store.create_run(FLOW, "alice")
+    start(store, run_id, "train", "1")
+    broken = ArtifactRef(sha256=None, type_name="int", size=1, encoding="pickle")  # type: ignore[arg-type]
+    with pytest.raises(IntegrityError):
+        finish(store, run_id, "train", "1", artifacts={"bad": broken})
+
+    finish(store, run_id, "train", "1", artifacts={"good": ref("ee")})
+
+    assert store.get_task(FLOW, run_id, "train", "1").status is TaskStatus.SUCCEEDED
+    assert set(store.task_artifacts(FLOW, run_id, "train", "1")) == {"good"}
+
+
+def test_a_task_started_by_one_store_is_finished_by_another(
+    store: MetadataStore, db_url: str
+) -> None:
+    run_id = store.create_run(FLOW, "alice")
+    start(store, run_id, "train", "1")
+
+    with MetadataStore(db_url) as other:
+        finish(other, run_id, "train", "1", status=TaskStatus.FAILED)
+        start(other, run_id, "train", "1", attempt=1)
+    finish(store, run_id, "train", "1", attempt=1, artifacts={"x": ref("aa")})
+
+    task = store.get_task(FLOW, run_id, "train", "1")
+    assert [(a.attempt, a.status) for a in task.attempts] == [
+        (0, TaskStatus.FAILED),
+        (1, TaskStatus.SUCCEEDED),
+    ]
+    assert store.task_artifacts(FLOW, run_id, "train", "1")["x"].attempt == 1
+
+
 def test_clone_task_records_a_succeeded_copy_pointing_at_its_origin(
     store: MetadataStore,
 ) -> None:
@@ -418,6 +450,32 @@ def test_run_of_another_flow_is_not_found_under_this_flow(store: MetadataStore) 
         store.get_run(FLOW, run_id)
     with pytest.raises(ObjectNotFound):
         store.add_tags(FLOW, run_id, ["x"])
+
+
+def test_run_written_under_its_flow_is_still_not_found_under_another(
+    store: MetadataStore,
+) -> None:
+    run_id = store.create_run(FLOW, "alice")
+    start(store, run_id, "train", "1")
+
+    with pytest.raises(ObjectNotFound, match=f"belongs to flow '{FLOW}'"):
+        store.start_task(
+            "OtherFlow", run_id, "train", "2", attempt=0, foreach_stack=(), input_paths=()
+        )
+    with pytest.raises(ObjectNotFound, match=f"belongs to flow '{FLOW}'"):
+        store.finish_task(
+            "OtherFlow",
+            run_id,
+            "train",
+            "1",
+            attempt=0,
+            status=TaskStatus.SUCCEEDED,
+            artifacts={},
+            stdout_hash=None,
+            stderr_hash=None,
+            exit_code=0,
+            error=None,
+        )
 
 
 def test_non_numeric_run_id_is_not_found(store: MetadataStore) -> None:

@@ -15,21 +15,29 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     URL,
+    BindParameter,
     ColumnElement,
     CompoundSelect,
     Connection,
+    Delete,
     Engine,
+    Insert,
     Row,
     Select,
+    Table,
+    Update,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -43,11 +51,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.sql.dml import ReturningInsert
 
 from shipyard.datastore.refs import ArtifactRef
 from shipyard.exceptions import ObjectNotFound, ParameterError, ShipyardError
 from shipyard.metadata.migrations import HEAD_REVISION
-from shipyard.metadata.models import Artifact, Attempt, Flow, Run, RunParameter, RunTag, Task
+from shipyard.metadata.models import Artifact, Attempt, Base, Flow, Run, RunParameter, RunTag, Task
 from shipyard.metadata.records import (
     ArtifactRecord,
     AttemptRecord,
@@ -70,6 +79,11 @@ _PG_MIGRATION_LOCK_KEY = 0x5348_4950_5941_5244
 # Execution option marking a connection whose transaction will write (see _begin_sqlite).
 _WRITE_OPTION = "shipyard_write"
 _NO_PARAMETERS: Mapping[str, Any] = MappingProxyType({})
+# Entries a store keeps in each of its id caches before starting that cache afresh.
+_CACHE_LIMIT = 4096
+
+_K = TypeVar("_K", bound=Hashable)
+_V = TypeVar("_V")
 
 
 class MetadataStore:
@@ -87,6 +101,14 @@ class MetadataStore:
         self._pid = os.getpid()
         self._engine = _create_engine(self._url)
         self._dialect = self._engine.dialect.name
+        # Ids stay valid once known, since runs never move between flows and no run or task is
+        # ever deleted (whatever comes to delete them must drop them here too); a scheduler
+        # then need not look them up again on every call.
+        # Runs known to belong to a flow, by (flow_name, run_id):
+        self._run_pks: dict[tuple[str, str], int] = {}
+        # Tasks whose start_task committed, by (flow_name, run_id, step_name, task_id), for the
+        # finish_task that follows:
+        self._started_task_pks: dict[tuple[str, str, str, str], int] = {}
         try:
             self._ensure_schema()
         except BaseException:
@@ -101,6 +123,11 @@ class MetadataStore:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    @cached_property
+    def _statements(self) -> _Statements:
+        # Built on first use: commands that only read need not pay for the write statements.
+        return _Statements.build(self._dialect)
 
     def close(self) -> None:
         """Close every pooled connection; SQLite then checkpoints its WAL into the main file.
@@ -133,39 +160,41 @@ class MetadataStore:
         user_tags = _validated_user_tags(tags)
         _check_json_parameters(parameters)
         now = _now()
+        statements = self._statements
         with self._write() as conn:
             origin_pk = None
             if origin_run_id is not None:
                 origin_pk = self._run_pk(conn, flow_name, origin_run_id)
-            flow_insert = self._insert_statement(Flow).values(name=flow_name, created_at=now)
-            conn.execute(flow_insert.on_conflict_do_nothing(index_elements=["name"]))
+            conn.execute(statements.insert_flow, {"name": flow_name, "created_at": now})
             run_pk = conn.execute(
-                insert(Run)
-                .values(
-                    flow_name=flow_name,
-                    user=user,
-                    status=RunStatus.RUNNING,
-                    created_at=now,
-                    finished_at=None,
-                    code_hash=code_hash,
-                    origin_run_id=origin_pk,
-                    runner_host=runner_host,
-                    runner_pid=runner_pid,
-                )
-                .returning(Run.id)
+                statements.insert_run,
+                {
+                    "flow_name": flow_name,
+                    "user": user,
+                    "status": RunStatus.RUNNING,
+                    "created_at": now,
+                    "finished_at": None,
+                    "code_hash": code_hash,
+                    "origin_run_id": origin_pk,
+                    "runner_host": runner_host,
+                    "runner_pid": runner_pid,
+                },
             ).scalar_one()
             system_tags = {f"user:{user}", f"flow:{flow_name}"}
             conn.execute(
-                insert(RunTag),
+                statements.insert_run_tags,
                 [{"run_id": run_pk, "tag": t, "is_system": True} for t in sorted(system_tags)]
                 + [{"run_id": run_pk, "tag": t, "is_system": False} for t in sorted(user_tags)],
             )
             if parameters:
                 conn.execute(
-                    insert(RunParameter),
+                    statements.insert_run_parameters,
                     [{"run_id": run_pk, "name": k, "value": v} for k, v in parameters.items()],
                 )
-        return str(run_pk)
+        run_id = str(run_pk)
+        # Only once committed: the id of a rolled-back run names no run.
+        _remember(self._run_pks, (flow_name, run_id), run_pk)
+        return run_id
 
     def set_code_hash(self, flow_name: str, run_id: str, code_hash: str) -> None:
         """Attach the hash of the run's code snapshot, known only once the snapshot is stored."""
@@ -191,39 +220,32 @@ class MetadataStore:
         task's id and position never change however often it is retried.
         """
         now = _now()
-        stack_json = [frame.to_json() for frame in foreach_stack]
+        statements = self._statements
         with self._write() as conn:
             run_pk = self._run_pk(conn, flow_name, run_id)
-            task_insert = self._insert_statement(Task).values(
-                run_id=run_pk,
-                step_name=step_name,
-                task_id=task_id,
-                status=TaskStatus.RUNNING,
-                created_at=now,
-                finished_at=None,
-                foreach_stack=stack_json,
-                input_paths=list(input_paths),
-                resources=dict(resources) if resources is not None else None,
-            )
-            upsert = task_insert.on_conflict_do_update(
-                index_elements=["run_id", "step_name", "task_id"],
-                set_={
-                    "status": task_insert.excluded.status,
-                    "finished_at": task_insert.excluded.finished_at,
-                    "foreach_stack": task_insert.excluded.foreach_stack,
-                    "input_paths": task_insert.excluded.input_paths,
-                    "resources": task_insert.excluded.resources,
+            task_pk = conn.execute(
+                statements.upsert_task,
+                {
+                    "run_id": run_pk,
+                    "step_name": step_name,
+                    "task_id": task_id,
+                    "status": TaskStatus.RUNNING,
+                    "created_at": now,
+                    "finished_at": None,
+                    "foreach_stack": [frame.to_json() for frame in foreach_stack],
+                    "input_paths": list(input_paths),
+                    "resources": dict(resources) if resources is not None else None,
                 },
-            ).returning(Task.id)
-            task_pk = conn.execute(upsert).scalar_one()
+            ).scalar_one()
             try:
                 conn.execute(
-                    insert(Attempt).values(
-                        task_pk=task_pk,
-                        attempt=attempt,
-                        status=TaskStatus.RUNNING,
-                        started_at=now,
-                    )
+                    statements.insert_attempt,
+                    {
+                        "task_pk": task_pk,
+                        "attempt": attempt,
+                        "status": TaskStatus.RUNNING,
+                        "started_at": now,
+                    },
                 )
             except IntegrityError as exc:
                 pathspec = f"{flow_name}/{run_id}/{step_name}/{task_id}"
@@ -231,6 +253,8 @@ class MetadataStore:
                     f"attempt {attempt} of task '{pathspec}' was already started; "
                     "a retry must use the next attempt number"
                 ) from exc
+        # Only once committed: the id of a rolled-back insert names no task.
+        _remember(self._started_task_pks, (flow_name, run_id, step_name, task_id), task_pk)
 
     def finish_task(
         self,
@@ -257,19 +281,25 @@ class MetadataStore:
         if status not in (TaskStatus.SUCCEEDED, TaskStatus.FAILED):
             raise ShipyardError(f"a task finishes as succeeded or failed, not {status.value}")
         now = _now()
+        statements = self._statements
+        # Taken out, not just read: one finish follows each start, and a retry's start_task
+        # remembers the task again.
+        task_pk = self._started_task_pks.pop((flow_name, run_id, step_name, task_id), None)
         with self._write() as conn:
-            task_pk = self._task_pk(conn, flow_name, run_id, step_name, task_id)
+            if task_pk is None:
+                task_pk = self._task_pk(conn, flow_name, run_id, step_name, task_id)
             updated = conn.execute(
-                update(Attempt)
-                .where(Attempt.task_pk == task_pk, Attempt.attempt == attempt)
-                .values(
-                    status=status,
-                    finished_at=now,
-                    stdout_hash=stdout_hash,
-                    stderr_hash=stderr_hash,
-                    exit_code=exit_code,
-                    error=error,
-                )
+                statements.finish_attempt,
+                {
+                    "key_task_pk": task_pk,
+                    "key_attempt": attempt,
+                    "status": status,
+                    "finished_at": now,
+                    "stdout_hash": stdout_hash,
+                    "stderr_hash": stderr_hash,
+                    "exit_code": exit_code,
+                    "error": error,
+                },
             )
             if updated.rowcount == 0:
                 pathspec = f"{flow_name}/{run_id}/{step_name}/{task_id}"
@@ -278,11 +308,12 @@ class MetadataStore:
                     "call start_task before finish_task"
                 )
             conn.execute(
-                update(Task).where(Task.id == task_pk).values(status=status, finished_at=now)
+                statements.finish_task,
+                {"key_task_pk": task_pk, "status": status, "finished_at": now},
             )
             if status is TaskStatus.SUCCEEDED:
-                conn.execute(delete(Artifact).where(Artifact.task_pk == task_pk))
-                _insert_artifacts(conn, task_pk, attempt, artifacts)
+                conn.execute(statements.delete_artifacts, {"key_task_pk": task_pk})
+                self._insert_artifacts(conn, task_pk, attempt, artifacts)
 
     def clone_task(
         self,
@@ -309,23 +340,23 @@ class MetadataStore:
             )
         last = origin.attempts[-1] if origin.attempts else None
         now = _now()
+        statements = self._statements
         with self._write() as conn:
             run_pk = self._run_pk(conn, flow_name, run_id)
             try:
                 task_pk = conn.execute(
-                    insert(Task)
-                    .values(
-                        run_id=run_pk,
-                        step_name=step_name,
-                        task_id=task_id,
-                        status=TaskStatus.SUCCEEDED,
-                        created_at=now,
-                        finished_at=now,
-                        foreach_stack=[frame.to_json() for frame in foreach_stack],
-                        input_paths=list(input_paths),
-                        origin_pathspec=origin.pathspec,
-                    )
-                    .returning(Task.id)
+                    statements.insert_task,
+                    {
+                        "run_id": run_pk,
+                        "step_name": step_name,
+                        "task_id": task_id,
+                        "status": TaskStatus.SUCCEEDED,
+                        "created_at": now,
+                        "finished_at": now,
+                        "foreach_stack": [frame.to_json() for frame in foreach_stack],
+                        "input_paths": list(input_paths),
+                        "origin_pathspec": origin.pathspec,
+                    },
                 ).scalar_one()
             except IntegrityError as exc:
                 raise ShipyardError(
@@ -333,19 +364,20 @@ class MetadataStore:
                     "only a task that has not run can be cloned into"
                 ) from exc
             conn.execute(
-                insert(Attempt).values(
-                    task_pk=task_pk,
-                    attempt=0,
-                    status=TaskStatus.SUCCEEDED,
-                    started_at=now,
-                    finished_at=now,
-                    stdout_hash=last.stdout_hash if last else None,
-                    stderr_hash=last.stderr_hash if last else None,
-                    exit_code=last.exit_code if last else None,
-                    error=None,
-                )
+                statements.insert_attempt,
+                {
+                    "task_pk": task_pk,
+                    "attempt": 0,
+                    "status": TaskStatus.SUCCEEDED,
+                    "started_at": now,
+                    "finished_at": now,
+                    "stdout_hash": last.stdout_hash if last else None,
+                    "stderr_hash": last.stderr_hash if last else None,
+                    "exit_code": last.exit_code if last else None,
+                    "error": None,
+                },
             )
-            _insert_artifacts(conn, task_pk, 0, artifacts)
+            self._insert_artifacts(conn, task_pk, 0, artifacts)
 
     def finish_run(self, flow_name: str, run_id: str, status: RunStatus) -> None:
         """Set the run's final status (RUNNING reopens it, e.g. for resume, clearing the end)."""
@@ -386,7 +418,7 @@ class MetadataStore:
             if not user_tags:
                 return
             rows = [{"run_id": run_pk, "tag": t, "is_system": False} for t in sorted(user_tags)]
-            tag_insert = self._insert_statement(RunTag).on_conflict_do_nothing(
+            tag_insert = _dialect_insert(self._dialect, _table(RunTag)).on_conflict_do_nothing(
                 index_elements=["run_id", "tag"]
             )
             conn.execute(tag_insert, rows)
@@ -581,22 +613,16 @@ class MetadataStore:
                 conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield conn
 
-    def _insert_statement(self, model: type[Any]) -> Any:
-        """The dialect's INSERT, which knows ON CONFLICT (alike on SQLite and PostgreSQL)."""
-        if self._dialect == "postgresql":
-            from sqlalchemy.dialects import postgresql
-
-            return postgresql.insert(model)
-        from sqlalchemy.dialects import sqlite
-
-        return sqlite.insert(model)
-
     def _run_pk(self, conn: Connection, flow_name: str, run_id: str) -> int:
         """The primary key of run `run_id`, which must belong to `flow_name`."""
+        known = self._run_pks.get((flow_name, run_id))
+        if known is not None:
+            return known
         run_pk = _parse_run_id(run_id)
         if run_pk is not None:
-            owner = conn.scalar(select(Run.flow_name).where(Run.id == run_pk))
+            owner = conn.scalar(self._statements.run_flow, {"key_run_pk": run_pk})
             if owner == flow_name:
+                _remember(self._run_pks, (flow_name, run_id), run_pk)
                 return run_pk
             if owner is not None:
                 raise ObjectNotFound(
@@ -614,22 +640,160 @@ class MetadataStore:
         run_pk = _parse_run_id(run_id)
         if run_pk is not None:
             task_pk = conn.scalar(
-                select(Task.id)
-                .join(Run, Run.id == Task.run_id)
-                .where(
-                    Task.run_id == run_pk,
-                    Task.step_name == step_name,
-                    Task.task_id == task_id,
-                    Run.flow_name == flow_name,
-                )
+                self._statements.task_pk,
+                {
+                    "key_run_pk": run_pk,
+                    "key_step_name": step_name,
+                    "key_task_id": task_id,
+                    "key_flow_name": flow_name,
+                },
             )
             if task_pk is not None:
-                return int(task_pk)
+                return task_pk
         self._run_pk(conn, flow_name, run_id)  # raises if the run itself is the problem
         raise ObjectNotFound(
             f"task '{flow_name}/{run_id}/{step_name}/{task_id}' does not exist; "
             f"list the run's tasks with `shipyard tasks {flow_name}/{run_id}`"
         )
+
+    def _insert_artifacts(
+        self, conn: Connection, task_pk: int, attempt: int, artifacts: Mapping[str, ArtifactRef]
+    ) -> None:
+        if not artifacts:
+            return
+        # One executemany INSERT for all rows: tasks with many artifacts stay one round trip.
+        conn.execute(
+            self._statements.insert_artifacts,
+            [
+                {
+                    "task_pk": task_pk,
+                    "name": name,
+                    "attempt": attempt,
+                    "sha256": ref.sha256,
+                    "type_name": ref.type_name,
+                    "size": ref.size,
+                    "encoding": ref.encoding,
+                }
+                for name, ref in artifacts.items()
+            ],
+        )
+
+
+# ----------------------------------------------------------------------------- statements
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """The statements of the hot paths (creating runs, starting and finishing tasks, id look-ups).
+
+    Each is built once per store. Building a statement costs SQLAlchemy several times what
+    SQLite needs to run it: every value is coerced, ON CONFLICT makes its `excluded` columns
+    anew, and a new statement object computes its cache key before its compiled SQL is found.
+    These take all their values as bind parameters instead, so a call only executes them with
+    a plain dict. They are built on the `Table`s, not the ORM classes, which would send every
+    insert through the ORM's bulk persistence.
+
+    WHERE parameters are named `key_<column>` because an UPDATE reserves the plain column
+    names for its SET clause.
+    """
+
+    run_flow: Select[str]
+    task_pk: Select[int]
+    insert_flow: Insert
+    insert_run: ReturningInsert[int]
+    insert_run_tags: Insert
+    insert_run_parameters: Insert
+    upsert_task: ReturningInsert[int]
+    insert_task: ReturningInsert[int]
+    insert_attempt: Insert
+    finish_attempt: Update
+    finish_task: Update
+    delete_artifacts: Delete
+    insert_artifacts: Insert
+
+    @classmethod
+    def build(cls, dialect: str) -> _Statements:
+        flows, runs, tasks = _table(Flow), _table(Run), _table(Task)
+        attempts, artifacts = _table(Attempt), _table(Artifact)
+        task_insert = _dialect_insert(dialect, tasks)
+        # A retry's start reuses the task: it keeps its id and creation time.
+        task_upsert = task_insert.on_conflict_do_update(
+            index_elements=["run_id", "step_name", "task_id"],
+            set_={
+                column: task_insert.excluded[column]
+                for column in ("status", "finished_at", "foreach_stack", "input_paths", "resources")
+            },
+        )
+        return cls(
+            run_flow=select(runs.c.flow_name).where(runs.c.id == bindparam("key_run_pk")),
+            task_pk=select(tasks.c.id)
+            .join(runs, runs.c.id == tasks.c.run_id)
+            .where(
+                tasks.c.run_id == bindparam("key_run_pk"),
+                tasks.c.step_name == bindparam("key_step_name"),
+                tasks.c.task_id == bindparam("key_task_id"),
+                runs.c.flow_name == bindparam("key_flow_name"),
+            ),
+            insert_flow=_dialect_insert(dialect, flows).on_conflict_do_nothing(
+                index_elements=["name"]
+            ),
+            insert_run=insert(runs).returning(runs.c.id),
+            insert_run_tags=insert(_table(RunTag)),
+            insert_run_parameters=insert(_table(RunParameter)),
+            upsert_task=task_upsert.returning(tasks.c.id),
+            insert_task=insert(tasks).returning(tasks.c.id),
+            insert_attempt=insert(attempts),
+            finish_attempt=update(attempts)
+            .where(
+                attempts.c.task_pk == bindparam("key_task_pk"),
+                attempts.c.attempt == bindparam("key_attempt"),
+            )
+            .values(
+                _bound_values(
+                    "status", "finished_at", "stdout_hash", "stderr_hash", "exit_code", "error"
+                )
+            ),
+            finish_task=update(tasks)
+            .where(tasks.c.id == bindparam("key_task_pk"))
+            .values(_bound_values("status", "finished_at")),
+            delete_artifacts=delete(artifacts).where(
+                artifacts.c.task_pk == bindparam("key_task_pk")
+            ),
+            insert_artifacts=insert(artifacts),
+        )
+
+
+def _table(model: type[Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)  # declared with __tablename__, so never a mere FromClause
+    return table
+
+
+def _bound_values(*columns: str) -> dict[str, BindParameter[Any]]:
+    """Values for `columns` from the bind parameters of the same names (typed like the columns)."""
+    return {column: bindparam(column) for column in columns}
+
+
+def _dialect_insert(dialect: str, table: Table) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT (alike on SQLite and PostgreSQL)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)
+
+
+def _remember(cache: dict[_K, _V], key: _K, value: _V) -> None:
+    """Add to one of the store's id caches, emptying it first when full.
+
+    Keeps memory bounded in a long-lived process without bookkeeping per hit; a forgotten id
+    costs only one look-up the next time it is needed.
+    """
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
 
 
 # -------------------------------------------------------------------------- engine set-up
@@ -739,29 +903,6 @@ def _check_json_parameters(parameters: Mapping[str, Any]) -> None:
                 f"parameter {name!r} cannot be recorded: its value {value!r} is not "
                 f"JSON-serializable ({exc}); give the Parameter a JSON-compatible type"
             ) from exc
-
-
-def _insert_artifacts(
-    conn: Connection, task_pk: int, attempt: int, artifacts: Mapping[str, ArtifactRef]
-) -> None:
-    if not artifacts:
-        return
-    # One executemany INSERT for all rows: tasks with many artifacts stay one round trip.
-    conn.execute(
-        insert(Artifact),
-        [
-            {
-                "task_pk": task_pk,
-                "name": name,
-                "attempt": attempt,
-                "sha256": ref.sha256,
-                "type_name": ref.type_name,
-                "size": ref.size,
-                "encoding": ref.encoding,
-            }
-            for name, ref in artifacts.items()
-        ],
-    )
 
 
 def _load_runs(conn: Connection, runs: Select[Any]) -> list[RunRecord]:
