@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         get_namespace,
         namespace,
     )
+    from shipyard.registry import models
     from shipyard.runtime.runner import Runner
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "default_namespace",
     "environment",
     "get_namespace",
+    "models",
     "namespace",
     "resources",
     "retry",
@@ -72,5 +74,6 @@ __getattr__ = lazy_exports(
         "get_namespace": "shipyard.client",
         "default_namespace": "shipyard.client",
         "Runner": "shipyard.runtime.runner",
+        "models": "shipyard.registry.models",
     },
 )

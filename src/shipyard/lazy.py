@@ -12,14 +12,19 @@ from typing import Any
 
 
 def lazy_exports(package: str, where: Mapping[str, str]) -> Callable[[str], Any]:
-    """A module `__getattr__` that imports `where[name]` on first access and caches it."""
+    """A module `__getattr__` that imports `where[name]` on first access and caches it.
+
+    `where` maps a public name to the module defining it; a name equal to the module's own
+    last component (`"models": "shipyard.registry.models"`) exports the module itself.
+    """
     namespace = importlib.import_module(package).__dict__
 
     def __getattr__(name: str) -> Any:
         module = where.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
+        imported = importlib.import_module(module)
+        value = imported if module.rpartition(".")[2] == name else getattr(imported, name)
         namespace[name] = value
         return value
 

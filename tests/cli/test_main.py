@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from shipyard.cli.main import cli, format_seconds
+from shipyard.cli.main import cli
+from shipyard.cli.output import format_seconds
 from shipyard.client import default_namespace
 from shipyard.metadata.records import TaskStatus
 

@@ -20,7 +20,19 @@ from shipyard.metadata.migrations import HEAD_REVISION, alembic_config
 from shipyard.metadata.models import Base
 from shipyard.metadata.store import MetadataStore
 
-TABLES = {"flows", "runs", "run_parameters", "run_tags", "tasks", "attempts", "artifacts"}
+TABLES = {
+    "flows",
+    "runs",
+    "run_parameters",
+    "run_tags",
+    "tasks",
+    "attempts",
+    "artifacts",
+    "registered_models",
+    "model_versions",
+    "model_aliases",
+    "model_alias_events",
+}
 
 
 def test_opening_a_store_creates_the_schema_in_an_empty_database(db_url: str) -> None:

@@ -15,12 +15,12 @@ from __future__ import annotations
 import os
 import reprlib
 import sys
-from collections import Counter
 from collections.abc import Iterable
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
+
+from shipyard.cli import output
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -33,12 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["cli", "main"]
 
 DEFAULT_RUNS_LIMIT = 25
-STATUS_STYLES = {
-    "succeeded": "green",
-    "failed": "bold red",
-    "running": "yellow",
-    "pending": "dim",
-}
 # A value preview longer than this many lines is cut: a terminal is for a glance, the client
 # API (`Task(...).data.name`) for the whole value.
 _PREVIEW_MAX_LINES = 60
@@ -62,7 +56,7 @@ class ShipyardGroup(click.Group):
         except Exception as exc:
             if ctx.params.get("debug"):
                 raise
-            _fail(_describe(exc))
+            output.fail(_describe(exc))
 
 
 def _describe(exc: Exception) -> str:
@@ -74,11 +68,6 @@ def _describe(exc: Exception) -> str:
         f"unexpected {type(exc).__name__}: {exc} "
         "(run again with `shipyard --debug ...` to see the traceback)"
     )
-
-
-def _fail(message: str) -> NoReturn:
-    click.secho(f"error: {message}", fg="red", err=True)
-    raise click.exceptions.Exit(1)
 
 
 @click.group(cls=ShipyardGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -129,30 +118,32 @@ def runs(flow: str | None, all_users: bool, tags: tuple[str, ...], limit: int) -
         # One more than asked for tells whether there were more to show.
         found = client.runs(flow, tags=tags, limit=limit + 1)
     hint = "" if all_users else "; add --all-users to see everyone's runs"
-    _print_runs(_console(), found, limit, empty=f"no runs found for {scope or 'any user'}{hint}")
+    _print_runs(
+        output.console(), found, limit, empty=f"no runs found for {scope or 'any user'}{hint}"
+    )
 
 
 def _print_runs(console: Console, found: list[Run], limit: int, *, empty: str) -> None:
     """The runs table, or `empty` when there is none; `found` may hold one run beyond `limit`
     to tell that the list was cut."""
     if not found:
-        console.print(_text(empty, "dim"))
+        console.print(output.text(empty, "dim"))
         return
     console.print(_runs_table(found[:limit]))
     if len(found) > limit:
-        console.print(_text(f"showing the {limit} newest runs; use --limit for more", "dim"))
+        console.print(output.text(f"showing the {limit} newest runs; use --limit for more", "dim"))
 
 
 def _runs_table(found: Iterable[Run]) -> Table:
-    table = _table("run", "status", "user", "started", "duration", "tags")
+    table = output.table("run", "status", "user", "started", "duration", "tags")
     for run in found:
         table.add_row(
-            _text(run.pathspec, "bold"),
-            _status(run.status.value),
-            _text(run.user),
-            _text(_time(run.created_at)),
-            _text(_duration(run.created_at, run.finished_at)),
-            _text(", ".join(sorted(run.tags))),
+            output.text(run.pathspec, "bold"),
+            output.status(run.status.value),
+            output.text(run.user),
+            output.text(output.when(run.created_at)),
+            output.text(output.duration(run.created_at, run.finished_at)),
+            output.text(", ".join(sorted(run.tags))),
         )
     return table
 
@@ -168,7 +159,7 @@ def show(pathspec: str) -> None:
     from shipyard import client
 
     obj = _lookup(pathspec)
-    console = _console()
+    console = output.console()
     if isinstance(obj, client.Flow):
         _show_flow(console, obj)
     elif isinstance(obj, client.Run):
@@ -182,7 +173,7 @@ def show(pathspec: str) -> None:
 
 
 def _show_flow(console: Console, flow: Flow) -> None:
-    console.print(_fields([("Flow", _text(flow.name, "bold"))]))
+    console.print(output.fields([("Flow", output.text(flow.name, "bold"))]))
     console.print()
     found = flow.runs(limit=DEFAULT_RUNS_LIMIT + 1)
     empty = f"no runs of yours; see everyone's with `shipyard runs -A {flow.name}`"
@@ -191,108 +182,108 @@ def _show_flow(console: Console, flow: Flow) -> None:
 
 def _show_run(console: Console, run: Run) -> None:
     rows: list[tuple[str, Text]] = [
-        ("Run", _text(run.pathspec, "bold")),
-        ("Status", _status(run.status.value)),
-        ("User", _text(run.user)),
-        ("Started", _text(_time(run.created_at))),
-        ("Finished", _text(_time(run.finished_at))),
-        ("Duration", _text(_duration(run.created_at, run.finished_at))),
-        ("Tags", _text(", ".join(sorted(run.tags)) or "-")),
-        ("System tags", _text(", ".join(sorted(run.system_tags)), "dim")),
+        ("Run", output.text(run.pathspec, "bold")),
+        ("Status", output.status(run.status.value)),
+        ("User", output.text(run.user)),
+        ("Started", output.text(output.when(run.created_at))),
+        ("Finished", output.text(output.when(run.finished_at))),
+        ("Duration", output.text(output.duration(run.created_at, run.finished_at))),
+        ("Tags", output.text(", ".join(sorted(run.tags)) or "-")),
+        ("System tags", output.text(", ".join(sorted(run.system_tags)), "dim")),
     ]
     if run.origin_run_id:
-        rows.append(("Resumed from", _text(f"{run.flow_name}/{run.origin_run_id}")))
-    console.print(_fields(rows))
+        rows.append(("Resumed from", output.text(f"{run.flow_name}/{run.origin_run_id}")))
+    console.print(output.fields(rows))
     console.print()
     if run.parameters:
-        params = _table("parameter", "value", title="Parameters")
+        params = output.table("parameter", "value", title="Parameters")
         for name, value in sorted(run.parameters.items()):
-            params.add_row(_text(name, "bold"), _text(_preview(value, max_chars=200)))
+            params.add_row(output.text(name, "bold"), output.text(_preview(value, max_chars=200)))
         console.print(params)
-    steps = _table("step", "tasks", "status", "started", "duration", title="Steps")
+    steps = output.table("step", "tasks", "status", "started", "duration", title="Steps")
     for step in run:
         tasks = step.tasks()
         finished = [t.finished_at for t in tasks]
         ended = None if None in finished else max(f for f in finished if f is not None)
         started = min(t.created_at for t in tasks)
         steps.add_row(
-            _text(step.id, "bold"),
-            _text(str(len(tasks))),
-            _status_counts(t.status.value for t in tasks),
-            _text(_time(started)),
-            _text(_duration(started, ended)),
+            output.text(step.id, "bold"),
+            output.text(str(len(tasks))),
+            output.status_counts(t.status.value for t in tasks),
+            output.text(output.when(started)),
+            output.text(output.duration(started, ended)),
         )
     console.print(steps)
 
 
 def _show_step(console: Console, step: Step) -> None:
-    console.print(_fields([("Step", _text(step.pathspec, "bold"))]))
+    console.print(output.fields([("Step", output.text(step.pathspec, "bold"))]))
     console.print()
     console.print(_tasks_table(step.tasks()))
 
 
 def _tasks_table(tasks: Iterable[Task]) -> Table:
-    table = _table("task", "status", "attempts", "started", "duration", "foreach", "error")
+    table = output.table("task", "status", "attempts", "started", "duration", "foreach", "error")
     for task in tasks:
         error = task.exception if not task.successful else None
         table.add_row(
-            _text(task.pathspec, "bold"),
-            _status(task.status.value),
-            _text(str(len(task.attempts))),
-            _text(_time(task.created_at)),
-            _text(_duration(task.created_at, task.finished_at)),
-            _text(_foreach_position(task)),
-            _text(_last_line(error), "red"),
+            output.text(task.pathspec, "bold"),
+            output.status(task.status.value),
+            output.text(str(len(task.attempts))),
+            output.text(output.when(task.created_at)),
+            output.text(output.duration(task.created_at, task.finished_at)),
+            output.text(_foreach_position(task)),
+            output.text(output.last_line(error), "red"),
         )
     return table
 
 
 def _show_task(console: Console, task: Task) -> None:
     rows: list[tuple[str, Text]] = [
-        ("Task", _text(task.pathspec, "bold")),
-        ("Status", _status(task.status.value)),
-        ("Started", _text(_time(task.created_at))),
-        ("Finished", _text(_time(task.finished_at))),
-        ("Duration", _text(_duration(task.created_at, task.finished_at))),
+        ("Task", output.text(task.pathspec, "bold")),
+        ("Status", output.status(task.status.value)),
+        ("Started", output.text(output.when(task.created_at))),
+        ("Finished", output.text(output.when(task.finished_at))),
+        ("Duration", output.text(output.duration(task.created_at, task.finished_at))),
     ]
     if task.foreach_stack:
         frames = [f"{f.step}.{f.var}[{f.index}] of {f.num_splits}" for f in task.foreach_stack]
-        rows.append(("Foreach", _text(" > ".join(frames))))
+        rows.append(("Foreach", output.text(" > ".join(frames))))
     if task.origin_pathspec:
-        rows.append(("Cloned from", _text(task.origin_pathspec)))
+        rows.append(("Cloned from", output.text(task.origin_pathspec)))
     if task.resources:
         asked = ", ".join(f"{k}={v:g}" for k, v in task.resources.items())
-        rows.append(("Resources", _text(asked)))
-    console.print(_fields(rows))
+        rows.append(("Resources", output.text(asked)))
+    console.print(output.fields(rows))
     console.print()
-    attempts = _table(
+    attempts = output.table(
         "attempt", "status", "started", "duration", "exit code", "error", title="Attempts"
     )
     for attempt in task.attempts:
         attempts.add_row(
-            _text(str(attempt.attempt)),
-            _status(attempt.status.value),
-            _text(_time(attempt.started_at)),
-            _text(_duration(attempt.started_at, attempt.finished_at)),
-            _text("-" if attempt.exit_code is None else str(attempt.exit_code)),
-            _text(_last_line(attempt.error), "red"),
+            output.text(str(attempt.attempt)),
+            output.status(attempt.status.value),
+            output.text(output.when(attempt.started_at)),
+            output.text(output.duration(attempt.started_at, attempt.finished_at)),
+            output.text("-" if attempt.exit_code is None else str(attempt.exit_code)),
+            output.text(output.last_line(attempt.error), "red"),
         )
     console.print(attempts)
     if task.artifacts:
         console.print(_artifacts_table(task.artifacts.values(), task_column=False))
     if not task.successful and task.exception:
-        console.print(_text("Error", "bold red"))
-        console.print(_text(task.exception.rstrip(), "red"))
+        console.print(output.text("Error", "bold red"))
+        console.print(output.text(task.exception.rstrip(), "red"))
 
 
 def _show_artifact(console: Console, artifact: DataArtifact) -> None:
     console.print(
-        _fields(
+        output.fields(
             [
-                ("Artifact", _text(artifact.pathspec, "bold")),
-                ("Type", _text(artifact.type_name)),
-                ("Size", _text(_size(artifact.size))),
-                ("sha256", _text(artifact.sha, "dim")),
+                ("Artifact", output.text(artifact.pathspec, "bold")),
+                ("Type", output.text(artifact.type_name)),
+                ("Size", output.text(output.size(artifact.size))),
+                ("sha256", output.text(artifact.sha, "dim")),
             ]
         )
     )
@@ -310,8 +301,8 @@ def tasks(pathspec: str) -> None:
 
     obj = _lookup(pathspec)
     if not isinstance(obj, client.Run | client.Step):
-        _fail(f"`shipyard tasks` takes a run or step pathspec, not {pathspec!r}")
-    _console().print(_tasks_table(_tasks_of(obj)))
+        output.fail(f"`shipyard tasks` takes a run or step pathspec, not {pathspec!r}")
+    output.console().print(_tasks_table(_tasks_of(obj)))
 
 
 # -- logs --------------------------------------------------------------------------------
@@ -366,9 +357,9 @@ def artifacts(pathspec: str, name: str | None) -> None:
         return
     listed = [artifact for task in found for artifact in task]
     if not listed:
-        _console().print(_text(f"no artifacts recorded for {pathspec}", "dim"))
+        output.console().print(output.text(f"no artifacts recorded for {pathspec}", "dim"))
         return
-    _console().print(_artifacts_table(listed, task_column=len(found) > 1))
+    output.console().print(_artifacts_table(listed, task_column=len(found) > 1))
 
 
 def _show_values(found: list[Task], name: str) -> None:
@@ -377,7 +368,7 @@ def _show_values(found: list[Task], name: str) -> None:
         return
     having = [task for task in found if name in task]
     if not having:
-        _fail(f"no task of {found[0].flow_name}/{found[0].run_id} has an artifact {name!r}")
+        output.fail(f"no task of {found[0].flow_name}/{found[0].run_id} has an artifact {name!r}")
     for task in having:
         click.secho(f"==> {task[name].pathspec} <==", bold=True)
         click.echo(_preview(task[name].data))
@@ -385,16 +376,16 @@ def _show_values(found: list[Task], name: str) -> None:
 
 def _artifacts_table(listed: Iterable[DataArtifact], *, task_column: bool) -> Table:
     columns = ["task"] if task_column else []
-    table = _table(*columns, "name", "type", "size", "sha256", title="Artifacts")
+    table = output.table(*columns, "name", "type", "size", "sha256", title="Artifacts")
     for artifact in listed:
         task_cell = "/".join(artifact.task_pathspec.split("/")[2:])
-        cells = [_text(task_cell)] if task_column else []
+        cells = [output.text(task_cell)] if task_column else []
         table.add_row(
             *cells,
-            _text(artifact.name, "bold"),
-            _text(artifact.type_name),
-            _text(_size(artifact.size)),
-            _text(artifact.sha[:12], "dim"),
+            output.text(artifact.name, "bold"),
+            output.text(artifact.type_name),
+            output.text(output.size(artifact.size)),
+            output.text(artifact.sha[:12], "dim"),
         )
     return table
 
@@ -420,61 +411,10 @@ def _tasks_of(obj: Flow | Run | Step | Task | DataArtifact, command: str = "task
         return obj.tasks()
     if isinstance(obj, client.Run):
         return [task for step in obj for task in step]
-    _fail(f"`shipyard {command}` takes a run, step or task pathspec, not {obj.pathspec!r}")
+    output.fail(f"`shipyard {command}` takes a run, step or task pathspec, not {obj.pathspec!r}")
 
 
 # -- rendering ---------------------------------------------------------------------------
-
-
-def _console() -> Console:
-    from rich.console import Console
-
-    # Never highlight: numbers and paths in user data would be coloured at random.
-    return Console(highlight=False)
-
-
-def _table(*columns: str, title: str | None = None) -> Table:
-    from rich import box
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    return table
-
-
-def _fields(rows: Iterable[tuple[str, Text]]) -> Table:
-    from rich.table import Table
-
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column(overflow="fold")
-    for label, value in rows:
-        grid.add_row(label, value)
-    return grid
-
-
-def _text(value: str, style: str = "") -> Text:
-    # Text, not str: rich would read "[...]" in user data (tracebacks, tags) as markup.
-    from rich.text import Text
-
-    return Text(value, style=style)
-
-
-def _status(value: str) -> Text:
-    return _text(value, STATUS_STYLES.get(value, ""))
-
-
-def _status_counts(values: Iterable[str]) -> Text:
-    from rich.text import Text
-
-    counts = Counter(values)
-    text = Text()
-    for index, (value, count) in enumerate(sorted(counts.items())):
-        if index:
-            text.append(", ")
-        text.append(f"{count} {value}", style=STATUS_STYLES.get(value, ""))
-    return text
 
 
 def _foreach_position(task: Task) -> str:
@@ -482,53 +422,6 @@ def _foreach_position(task: Task) -> str:
     if not task.foreach_stack:
         return "-"
     return " > ".join(f"{frame.index + 1}/{frame.num_splits}" for frame in task.foreach_stack)
-
-
-def _last_line(text: str | None) -> str:
-    """The last non-blank line of an error: for a traceback, the exception and its message."""
-    if not text:
-        return ""
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1].strip() if lines else ""
-
-
-def _time(moment: datetime | None) -> str:
-    if moment is None:
-        return "-"
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _duration(start: datetime, end: datetime | None) -> str:
-    """How long something took, or has been running (marked with a trailing '+')."""
-    seconds = ((end or datetime.now(UTC)) - start).total_seconds()
-    text = format_seconds(seconds)
-    return text if end is not None else f"{text}+"
-
-
-def format_seconds(seconds: float) -> str:
-    """A duration as people read it: `4.2s`, `3m 04s`, `2h 05m`, `3d 04h`."""
-    seconds = max(seconds, 0.0)
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    whole = int(seconds)
-    minutes, secs = divmod(whole, 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days}d {hours:02d}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m {secs:02d}s"
-
-
-def _size(size: int) -> str:
-    """A byte count in binary units: `512 B`, `1.5 KiB`, `3.0 GiB`."""
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
 
 
 def _preview(value: Any, *, max_chars: int = 4000) -> str:
@@ -579,17 +472,17 @@ def gc(delete: bool, min_age: float) -> None:
     blobs = BlobStore(config.datastore)
     with MetadataStore(config.metadata) as metadata:
         report = find_garbage(blobs, metadata.referenced_hashes(), min_age * 60)
-    console = _console()
+    console = output.console()
     count = len(report.unreferenced) + len(report.temp_files)
-    size = _bytes(report.reclaimable_bytes)
+    size = output.size(report.reclaimable_bytes)
     if delete:
         remove_garbage(blobs, report)
         console.print(f"removed {count} unreferenced file(s), {size}", highlight=False)
     else:
         for sha, blob_size in report.unreferenced:
-            console.print(f"  {sha}  {_bytes(blob_size)}", highlight=False)
+            console.print(f"  {sha}  {output.size(blob_size)}", highlight=False)
         for path, temp_size in report.temp_files:
-            console.print(f"  {path}  {_bytes(temp_size)} (left by an interrupted write)")
+            console.print(f"  {path}  {output.size(temp_size)} (left by an interrupted write)")
         console.print(
             f"{count} unreferenced file(s), {size}, could be removed from {config.datastore}; "
             "run `shipyard gc --delete` to remove them",
@@ -603,10 +496,12 @@ def gc(delete: bool, min_age: float) -> None:
         )
 
 
-def _bytes(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GiB"
+# -- models ------------------------------------------------------------------------------
+# Imported last: the group's module takes its rendering helpers from this one.
+from shipyard.cli.models import models as _models_group  # noqa: E402
+
+cli.add_command(_models_group)
+
+from shipyard.cli.serve import serve as _serve  # noqa: E402
+
+cli.add_command(_serve)

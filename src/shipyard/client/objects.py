@@ -33,6 +33,7 @@ from shipyard.metadata.records import (
 
 if TYPE_CHECKING:
     from shipyard.datastore import CodePackage
+    from shipyard.registry import ModelVersion
 
 __all__ = ["Flow", "Run", "Step", "Task", "flows", "from_pathspec", "runs"]
 
@@ -197,6 +198,14 @@ class Run(RecordObject[RunRecord]):
         from shipyard.datastore import CodePackage
 
         return CodePackage(bytes(self._context.blobs.get(self._record.code_hash)))
+
+    @property
+    def models(self) -> list[ModelVersion]:
+        """The model versions registered from this run, in registration order."""
+        from shipyard.registry import ModelRegistry
+
+        registry = ModelRegistry(self._context.metadata, self._context.artifacts)
+        return registry.versions_of_run(self.flow_name, self.id)
 
     # -- steps -------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -234,3 +235,91 @@ class Artifact(Base):
     type_name: Mapped[str] = mapped_column(String)
     size: Mapped[int] = mapped_column(BigInteger)  # blobs may exceed 2 GiB
     encoding: Mapped[str] = mapped_column(String)
+
+
+# --------------------------------------------------------------------------- model registry
+
+
+class RegisteredModel(Base):
+    """A model name in the registry; its versions and aliases hang off it."""
+
+    __tablename__ = "registered_models"
+
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    user: Mapped[str] = mapped_column(String)
+    description: Mapped[str] = mapped_column(Text)
+    tags: Mapped[Any] = mapped_column(JSONText, nullable=False)
+
+
+class ModelVersion(Base):
+    """One immutable registered version of a model: its stored payload and where it came from.
+
+    Only `description` and `tags` ever change after the insert; the lineage columns are NULL
+    for a model registered outside a flow.
+    """
+
+    __tablename__ = "model_versions"
+    # Serves `Run(...).models`: the versions registered from one run.
+    __table_args__ = (Index("ix_model_versions_flow_name_run_id", "flow_name", "run_id"),)
+
+    model_name: Mapped[str] = mapped_column(
+        String, ForeignKey("registered_models.name", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    user: Mapped[str] = mapped_column(String)
+    flavor: Mapped[str] = mapped_column(String)
+    payload_sha256: Mapped[str] = mapped_column(String)
+    payload_size: Mapped[int] = mapped_column(BigInteger)
+    signature: Mapped[Any | None] = mapped_column(JSONText, nullable=True)
+    metrics: Mapped[Any] = mapped_column(JSONText, nullable=False)
+    description: Mapped[str] = mapped_column(Text)
+    tags: Mapped[Any] = mapped_column(JSONText, nullable=False)
+    flow_name: Mapped[str | None] = mapped_column(String)
+    run_id: Mapped[str | None] = mapped_column(String)
+    step_name: Mapped[str | None] = mapped_column(String)
+    task_id: Mapped[str | None] = mapped_column(String)
+    artifact_name: Mapped[str | None] = mapped_column(String)
+    artifact_sha256: Mapped[str | None] = mapped_column(String)
+    parameters: Mapped[Any | None] = mapped_column(JSONText, nullable=True)
+    code_hash: Mapped[str | None] = mapped_column(String)
+
+
+class ModelAlias(Base):
+    """A movable name (`production`) pointing at one version of a model."""
+
+    __tablename__ = "model_aliases"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["model_name", "version"],
+            ["model_versions.model_name", "model_versions.version"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    model_name: Mapped[str] = mapped_column(String, primary_key=True)
+    alias: Mapped[str] = mapped_column(String, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String)
+
+
+class ModelAliasEvent(Base):
+    """One move of an alias (set, moved or deleted): who, when, from which version to which."""
+
+    __tablename__ = "model_alias_events"
+    __table_args__ = (
+        Index("ix_model_alias_events_model_name_alias_id", "model_name", "alias", "id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_name: Mapped[str] = mapped_column(
+        String, ForeignKey("registered_models.name", ondelete="CASCADE")
+    )
+    alias: Mapped[str] = mapped_column(String)
+    from_version: Mapped[int | None] = mapped_column(Integer)
+    to_version: Mapped[int | None] = mapped_column(Integer)
+    user: Mapped[str] = mapped_column(String)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -16,7 +16,7 @@ import json
 import os
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -56,7 +56,17 @@ from sqlalchemy.sql.dml import ReturningInsert
 from shipyard.datastore.refs import ArtifactRef
 from shipyard.exceptions import ObjectNotFound, ParameterError, ShipyardError
 from shipyard.metadata.migrations import HEAD_REVISION
-from shipyard.metadata.models import Artifact, Attempt, Base, Flow, Run, RunParameter, RunTag, Task
+from shipyard.metadata.models import (
+    Artifact,
+    Attempt,
+    Base,
+    Flow,
+    ModelVersion,
+    Run,
+    RunParameter,
+    RunTag,
+    Task,
+)
 from shipyard.metadata.records import (
     ArtifactRecord,
     AttemptRecord,
@@ -546,7 +556,7 @@ class MetadataStore:
         return dict(result)
 
     def referenced_hashes(self) -> set[str]:
-        """Every blob hash the metadata points to: artifacts, logs and code snapshots.
+        """Every blob hash the metadata points to: artifacts, logs, code and model payloads.
 
         The garbage collector deletes blobs not in this set, so it must be complete.
         """
@@ -555,9 +565,35 @@ class MetadataStore:
             select(Attempt.stdout_hash).where(Attempt.stdout_hash.is_not(None)),
             select(Attempt.stderr_hash).where(Attempt.stderr_hash.is_not(None)),
             select(Run.code_hash).where(Run.code_hash.is_not(None)),
+            # Registered model payloads: a registry version must outlive the run it came from.
+            select(ModelVersion.payload_sha256),
         )
         with self._read() as conn:
             return set(conn.scalars(referenced))
+
+    # ------------------------------------------------ transactions for companion stores
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine, for companion stores sharing this database (the registry)."""
+        return self._engine
+
+    @property
+    def dialect(self) -> str:
+        """The database's dialect name: "sqlite" or "postgresql"."""
+        return self._dialect
+
+    def write_transaction(self) -> AbstractContextManager[Connection]:
+        """A write transaction as the store's own writes use it (BEGIN IMMEDIATE on SQLite).
+
+        Companion stores (the model registry) write through this so that they get the same
+        serialization and the same fork check without re-implementing them.
+        """
+        return self._write()
+
+    def read_transaction(self) -> AbstractContextManager[Connection]:
+        """A read transaction seeing one committed state (a snapshot on both dialects)."""
+        return self._read()
 
     # ---------------------------------------------------------------------------- helpers
 

@@ -1,0 +1,275 @@
+"""`shipyard models ...`: register, list, inspect, alias and roll back registered models.
+
+Like the rest of the `shipyard` command, only click is imported at module level; the registry
+(SQLAlchemy, pandas) loads inside the commands. Errors surface through the `shipyard` group's
+one-red-line handling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+import click
+
+from shipyard.cli import output
+from shipyard.cli.serve import score
+
+if TYPE_CHECKING:
+    from shipyard.registry import ModelRegistry
+
+__all__ = ["models"]
+
+
+@click.group()
+def models() -> None:
+    """Register, list, inspect, alias and roll back models.
+
+    A model is named by reference: NAME (its newest version), NAME/3 (version 3) or
+    NAME@ALIAS (the version an alias points at).
+    """
+
+
+# Batch scoring (`shipyard models score REF --input ... --output ...`) lives with the server.
+models.add_command(score)
+
+
+def _registry() -> ModelRegistry:
+    from shipyard.registry import models as api
+
+    return api.registry()
+
+
+# -- register ----------------------------------------------------------------------------
+
+
+@models.command()
+@click.argument("name")
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    metavar="PATHSPEC:ARTIFACT",
+    help="The artifact to register, e.g. TrainFlow/12/train/3:model.",
+)
+@click.option("--flavor", help="sklearn, xgboost, pytorch or python (detected if not given).")
+@click.option("--description", "-d", default="", help="Free text describing the version.")
+@click.option("--metric", "-m", "metrics", multiple=True, metavar="KEY=VALUE", help="Repeat.")
+@click.option("--tag", "-t", "tags", multiple=True, metavar="KEY=VALUE", help="Repeat.")
+def register(
+    name: str,
+    source: str,
+    flavor: str | None,
+    description: str,
+    metrics: tuple[str, ...],
+    tags: tuple[str, ...],
+) -> None:
+    """Register an artifact of a past run as the next version of model NAME."""
+    parsed_metrics: dict[str, float] = {}
+    for key, value in _pairs(metrics, "--metric").items():
+        try:
+            parsed_metrics[key] = float(value)
+        except ValueError:
+            output.fail(f"--metric {key}={value}: the value must be a number")
+    version = _registry().register_from_artifact(
+        name,
+        source,
+        flavor=flavor,
+        description=description,
+        metrics=parsed_metrics,
+        tags=_pairs(tags, "--tag"),
+    )
+    output.console().print(
+        output.text(f"registered {version.ref} ({version.flavor}) from {source}", "green")
+    )
+
+
+# -- listings ----------------------------------------------------------------------------
+
+
+@models.command("list")
+def list_models() -> None:
+    """List registered models with their newest version and aliases."""
+    found = _registry().list_models()
+    console = output.console()
+    if not found:
+        console.print(
+            output.text("no model is registered yet; see `shipyard models register`", "dim")
+        )
+        return
+    table = output.table("model", "latest", "aliases", "user", "created", "description")
+    for model in found:
+        table.add_row(
+            output.text(model.name, "bold"),
+            output.text(str(model.latest_version or "-")),
+            output.text(_aliases_text(model.aliases)),
+            output.text(model.user),
+            output.text(output.when(model.created_at)),
+            output.text(model.description),
+        )
+    console.print(table)
+
+
+@models.command()
+@click.argument("name")
+def versions(name: str) -> None:
+    """List the versions of model NAME, oldest first."""
+    registry = _registry()
+    aliases = registry.get_model(name).aliases
+    table = output.table("version", "flavor", "aliases", "metrics", "source", "user", "created")
+    for version in registry.versions(name):
+        table.add_row(
+            output.text(str(version.version), "bold"),
+            output.text(version.flavor),
+            output.text(", ".join(a for a, v in sorted(aliases.items()) if v == version.version)),
+            output.text(_mapping_text(version.metrics)),
+            output.text(version.lineage.task_pathspec if version.lineage else "-"),
+            output.text(version.user),
+            output.text(output.when(version.created_at)),
+        )
+    output.console().print(table)
+
+
+@models.command()
+@click.argument("ref")
+def show(ref: str) -> None:
+    """Show one version: flavor, signature, metrics, lineage, aliases, tags."""
+    registry = _registry()
+    version = registry.resolve(ref)
+    aliases = registry.get_model(version.name).aliases
+    rows = [
+        ("version", output.text(version.ref, "bold")),
+        ("flavor", output.text(version.flavor)),
+        ("aliases", output.text(", ".join(a for a, v in aliases.items() if v == version.version))),
+        ("created", output.text(f"{output.when(version.created_at)} by {version.user}")),
+        ("description", output.text(version.description or "-")),
+        ("tags", output.text(_mapping_text(version.tags) or "-")),
+        ("metrics", output.text(_mapping_text(version.metrics) or "-")),
+        ("signature", output.text(str(version.signature) if version.signature else "-")),
+        ("payload", output.text(f"{version.payload_sha256} ({version.payload_size} bytes)")),
+    ]
+    if version.lineage is not None:
+        lineage = version.lineage
+        artifact = lineage.artifact_name or "(registered in the step)"
+        rows += [
+            ("task", output.text(lineage.task_pathspec)),
+            ("artifact", output.text(f"{artifact} {lineage.artifact_sha256 or ''}".strip())),
+            ("parameters", output.text(_mapping_text(lineage.parameters) or "-")),
+            ("code", output.text(lineage.code_hash or "-")),
+        ]
+    else:
+        rows.append(("lineage", output.text("registered outside a flow", "dim")))
+    output.console().print(output.fields(rows))
+
+
+# -- aliases -----------------------------------------------------------------------------
+
+
+@models.command()
+@click.argument("name")
+@click.argument("alias")
+@click.argument("version", type=click.IntRange(min=1))
+def alias(name: str, alias: str, version: int) -> None:
+    """Point NAME@ALIAS at VERSION (recorded in the alias's history)."""
+    registry = _registry()
+    before = registry.get_model(name).aliases.get(alias)
+    registry.set_alias(name, alias, version)
+    moved = f"from {before} " if before is not None else ""
+    output.console().print(
+        output.text(f"{name}@{alias} moved {moved}to version {version}", "green")
+    )
+
+
+@models.command()
+@click.argument("name")
+@click.argument("alias")
+def unalias(name: str, alias: str) -> None:
+    """Remove NAME@ALIAS (recorded in its history, so `rollback` can restore it)."""
+    _registry().delete_alias(name, alias)
+    output.console().print(output.text(f"removed {name}@{alias}", "green"))
+
+
+@models.command()
+@click.argument("name")
+@click.argument("alias")
+def rollback(name: str, alias: str) -> None:
+    """Move NAME@ALIAS back to the version it pointed at before its last move."""
+    version = _registry().rollback(name, alias)
+    output.console().print(
+        output.text(f"{name}@{alias} rolled back to version {version.version}", "green")
+    )
+
+
+@models.command()
+@click.argument("name")
+@click.argument("alias")
+def history(name: str, alias: str) -> None:
+    """Every move of NAME@ALIAS, oldest first: when, who, from and to."""
+    events = _registry().alias_history(name, alias)
+    if not events:
+        output.fail(f"model {name!r} has no alias {alias!r} and never had")
+    table = output.table("when", "user", "from", "to")
+    for event in events:
+        table.add_row(
+            output.text(output.when(event.at)),
+            output.text(event.user),
+            output.text("-" if event.from_version is None else str(event.from_version)),
+            output.text("(deleted)" if event.to_version is None else str(event.to_version)),
+        )
+    output.console().print(table)
+
+
+# -- descriptions and tags ---------------------------------------------------------------
+
+
+@models.command()
+@click.argument("ref")
+@click.argument("text")
+def describe(ref: str, text: str) -> None:
+    """Set the description of a model (NAME) or of a version (NAME/3, NAME@ALIAS)."""
+    _registry().set_description(ref, text)
+    output.console().print(output.text(f"described {ref}", "green"))
+
+
+@models.command()
+@click.argument("ref")
+@click.argument("pairs", nargs=-1, metavar="[KEY=VALUE]...")
+@click.option("--remove", "-r", "removed", multiple=True, metavar="KEY", help="Repeat.")
+def tag(ref: str, pairs: tuple[str, ...], removed: tuple[str, ...]) -> None:
+    """Set (KEY=VALUE) or remove (--remove KEY) tags of a model (NAME) or a version (NAME/3)."""
+    from shipyard.registry import ModelRef
+
+    registry = _registry()
+    parsed = ModelRef.parse(ref)
+    current: Mapping[str, str]
+    if parsed.version is None and parsed.alias is None:
+        current = registry.get_model(parsed.name).tags
+    else:
+        current = registry.resolve(parsed).tags
+    tags = {**current, **_pairs(pairs, "KEY=VALUE")}
+    for key in removed:
+        tags.pop(key, None)
+    registry.set_tags(parsed, tags)
+    output.console().print(output.text(f"{ref}: {_mapping_text(tags) or 'no tags'}", "green"))
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def _pairs(items: Iterable[str], option: str) -> dict[str, str]:
+    """`KEY=VALUE` strings as a dict; a usage error names the one without '='."""
+    pairs: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            output.fail(f"{option} {item!r}: expected KEY=VALUE")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def _mapping_text(values: Mapping[str, object]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in sorted(values.items()))
+
+
+def _aliases_text(aliases: Mapping[str, int]) -> str:
+    return ", ".join(f"{name}={version}" for name, version in sorted(aliases.items()))

@@ -1,0 +1,138 @@
+"""`shipyard serve` (the scoring server) and `shipyard models score` (batch scoring).
+
+Only click is imported here at module level: `shipyard --help` must not pay for FastAPI,
+uvicorn, pandas and pyarrow. The commands import what they need when they run. `score`
+is a command of the `models` group, which adds it (`models.add_command(score)`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+__all__ = ["score", "serve"]
+
+
+@click.command()
+@click.argument("refs", nargs=-1, required=True, metavar="REF [REF...]")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option(
+    "--max-batch",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Most rows grouped into one predict call.",
+)
+@click.option(
+    "--max-wait-ms",
+    type=click.FloatRange(min=0),
+    default=2.0,
+    show_default=True,
+    help="Longest a request waits for others to share its predict call.",
+)
+@click.option(
+    "--poll-seconds",
+    type=click.FloatRange(min=0.05),
+    default=2.0,
+    show_default=True,
+    help="How often aliases are checked for a move.",
+)
+@click.option(
+    "--max-body-mb",
+    type=click.FloatRange(min=0.001),
+    default=8.0,
+    show_default=True,
+    help="Largest request body accepted (413 beyond).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+def serve(
+    refs: tuple[str, ...],
+    host: str,
+    port: int,
+    max_batch: int,
+    max_wait_ms: float,
+    poll_seconds: float,
+    max_body_mb: float,
+    log_level: str,
+) -> None:
+    """Serve models over HTTP: POST /v1/models/NAME/predict.
+
+    Each REF is NAME, NAME/VERSION or NAME@ALIAS; an alias is followed, so moving it
+    (`shipyard models alias ...`) swaps the served version without a restart. Stop with
+    Ctrl-C or SIGTERM: requests in flight finish first.
+    """
+    from shipyard.registry.refs import ModelRef
+
+    for ref in refs:
+        ModelRef.parse(ref)  # a typo fails here, with the accepted forms, not in a log line
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    from shipyard.serving.server import serve as run_server
+
+    click.echo(f"serving {', '.join(refs)} on http://{host}:{port} (Ctrl-C to stop)", err=True)
+    run_server(
+        list(refs),
+        host,
+        port,
+        max_batch=max_batch,
+        max_wait_ms=max_wait_ms,
+        poll_seconds=poll_seconds,
+        max_body_bytes=int(max_body_mb * 1024 * 1024),
+        log_level=log_level,
+    )
+
+
+@click.command()
+@click.argument("ref")
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="A .parquet or .csv file of rows to score.",
+)
+@click.option(
+    "--output",
+    "output_path",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True),
+    help="Where to write the rows with a 'prediction' column (.parquet or .csv).",
+)
+@click.option(
+    "--chunk-rows",
+    type=click.IntRange(min=1),
+    default=50_000,
+    show_default=True,
+    help="Rows read, scored and written at a time (bounds memory).",
+)
+def score(ref: str, input_path: str, output_path: str, chunk_rows: int) -> None:
+    """Score a file with model REF, streaming it in chunks, into a new file."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from shipyard.serving.batch import score_file
+
+    console = Console(stderr=True, highlight=False)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"scoring with {ref}", total=None)
+
+        def advance(done: int, total: int | None) -> None:
+            progress.update(task, completed=done, total=total)
+
+        rows = score_file(ref, input_path, output_path, chunk_rows=chunk_rows, on_progress=advance)
+    Console(highlight=False).print(f"scored {rows} rows with {ref} into {output_path}")

@@ -1,0 +1,46 @@
+"""The `python` flavor: any picklable object with a `predict(frame)` method.
+
+The way in for models no other flavor knows (a rules engine, an ensemble of flavors, a
+wrapper adding pre-processing); the class must be importable wherever the model is loaded.
+"""
+
+from __future__ import annotations
+
+import pickle
+from typing import TYPE_CHECKING, Any
+
+from shipyard.registry.flavors.base import FlavorError
+
+if TYPE_CHECKING:
+    import pandas
+
+__all__ = ["PythonFlavor"]
+
+
+class PythonFlavor:
+    """Objects with a callable `predict`, pickled."""
+
+    name = "python"
+
+    def matches(self, model: Any) -> bool:
+        return callable(getattr(model, "predict", None))
+
+    def save(self, model: Any) -> bytes:
+        if not self.matches(model):
+            raise FlavorError(
+                f"the python flavor needs an object with a predict(frame) method; "
+                f"{type(model).__name__} has none"
+            )
+        try:
+            return pickle.dumps(model, protocol=5)
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            raise FlavorError(
+                f"cannot pickle the {type(model).__name__} model: {exc}. Define its class at "
+                "module level in an importable module (not inside a function or __main__)."
+            ) from exc
+
+    def load(self, payload: bytes) -> Any:
+        return pickle.loads(payload)
+
+    def predict(self, model: Any, frame: pandas.DataFrame) -> Any:
+        return model.predict(frame)

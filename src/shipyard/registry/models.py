@@ -1,0 +1,176 @@
+"""`from shipyard import models`: register, alias, load and inspect models in a few words.
+
+    models.register("ranker", model, metrics={"auc": 0.91})   # inside a step: with lineage
+    models.set_alias("ranker", "production", version=3)
+    ranker = models.load("ranker@production")
+    ranker.predict(frame)
+
+Every function opens the registry of the configuration in force (`SHIPYARD_DATASTORE`,
+`SHIPYARD_METADATA`), sharing the client's cached stores, so a change of configuration (a new
+project, a test) is picked up by the next call. Inside a running step, `register` records where
+the model came from: the flow, run, step and task, the model's artifact hash, and the run's
+parameters and code hash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from shipyard.flow.current import current
+from shipyard.registry.refs import ModelRef
+from shipyard.registry.registry import (
+    AliasEvent,
+    Lineage,
+    LoadedModel,
+    ModelRegistry,
+    ModelVersion,
+    RegisteredModel,
+)
+from shipyard.registry.signature import ColumnSpec, Signature, SignatureError
+
+if TYPE_CHECKING:
+    import pandas
+
+__all__ = [
+    "AliasEvent",
+    "ColumnSpec",
+    "Lineage",
+    "LoadedModel",
+    "ModelRef",
+    "ModelRegistry",
+    "ModelVersion",
+    "RegisteredModel",
+    "Signature",
+    "SignatureError",
+    "alias_history",
+    "delete_alias",
+    "get",
+    "list_models",
+    "load",
+    "register",
+    "register_from_artifact",
+    "registry",
+    "rollback",
+    "set_alias",
+    "set_description",
+    "set_tags",
+    "versions",
+]
+
+
+def registry() -> ModelRegistry:
+    """The registry of the current configuration, over the client's shared stores."""
+    from shipyard.client.context import current_context
+    from shipyard.config import Config
+
+    context = current_context()
+    # Inside a step, versions and alias moves belong to whoever started the run.
+    user = current.username if current.is_running_flow and current.username else None
+    return ModelRegistry(context.metadata, context.artifacts, user=user or Config.load().user)
+
+
+def register(
+    name: str,
+    model: Any,
+    *,
+    flavor: str | None = None,
+    signature: Signature | None = None,
+    input_example: pandas.DataFrame | None = None,
+    metrics: Mapping[str, float] | None = None,
+    description: str = "",
+    tags: Mapping[str, str] | None = None,
+) -> ModelVersion:
+    """Register `model` as the next version of `name`; see `ModelRegistry.register`.
+
+    Called inside a step, the version's lineage is that task; the model object is also saved
+    as an artifact blob so that its hash in the lineage matches what a step assigning it to
+    `self` stores.
+    """
+    reg = registry()
+    lineage = _running_lineage(reg, model) if current.is_running_flow else None
+    return reg.register(
+        name,
+        model,
+        flavor=flavor,
+        signature=signature,
+        input_example=input_example,
+        metrics=metrics,
+        description=description,
+        tags=tags,
+        lineage=lineage,
+    )
+
+
+def register_from_artifact(name: str, source: str, **options: Any) -> ModelVersion:
+    """Register the artifact `source` (`TrainFlow/12/train/3:model`) of a past run."""
+    return registry().register_from_artifact(name, source, **options)
+
+
+def get(ref: str | ModelRef) -> ModelVersion:
+    """The version `ref` names (`ranker`, `ranker/3`, `ranker@production`), without loading it."""
+    return registry().resolve(ref)
+
+
+def load(ref: str | ModelRef) -> LoadedModel:
+    """The model `ref` names, loaded and ready to `predict`."""
+    return registry().load(ref)
+
+
+def versions(name: str) -> list[ModelVersion]:
+    """Every version of model `name`, oldest first."""
+    return registry().versions(name)
+
+
+def list_models() -> list[RegisteredModel]:
+    """Every registered model, alphabetically."""
+    return registry().list_models()
+
+
+def set_alias(name: str, alias: str, version: int) -> ModelVersion:
+    """Point `name@alias` at `version`, recording who moved it when."""
+    return registry().set_alias(name, alias, version)
+
+
+def delete_alias(name: str, alias: str) -> None:
+    """Remove `name@alias` (the removal is kept in its history)."""
+    registry().delete_alias(name, alias)
+
+
+def rollback(name: str, alias: str) -> ModelVersion:
+    """Move `name@alias` back to the version it pointed at before its last move."""
+    return registry().rollback(name, alias)
+
+
+def alias_history(name: str, alias: str) -> list[AliasEvent]:
+    """Every move of `name@alias`, oldest first."""
+    return registry().alias_history(name, alias)
+
+
+def set_description(ref: str | ModelRef, description: str) -> None:
+    """Describe a model (`ranker`) or a version (`ranker/3`)."""
+    registry().set_description(ref, description)
+
+
+def set_tags(ref: str | ModelRef, tags: Mapping[str, str]) -> None:
+    """Replace the tags of a model (`ranker`) or a version (`ranker/3`)."""
+    registry().set_tags(ref, tags)
+
+
+def _running_lineage(reg: ModelRegistry, model: Any) -> Lineage:
+    """The lineage of a model registered by the running task."""
+    from shipyard.client.context import current_context
+
+    context = current_context()
+    artifact = context.artifacts.save(model)
+    run = context.metadata.get_run(current.flow_name, current.run_id)
+    return Lineage(
+        flow_name=current.flow_name,
+        run_id=current.run_id,
+        step_name=current.step_name,
+        task_id=current.task_id,
+        artifact_name=None,
+        artifact_sha256=artifact.sha256,
+        parameters=dict(run.parameters),
+        code_hash=run.code_hash,
+    )

@@ -1,0 +1,262 @@
+"""Model signatures: the input columns (names and types) a model expects and its output type.
+
+A signature is inferred from an example input when a model is registered, or given, and is
+enforced before every prediction: `Signature.coerce` turns a frame from a caller (a JSON body,
+a parquet file) into exactly the columns, order and types the model was trained on, or raises
+a `SignatureError` that names the column, row and value at fault. Four portable types are
+enough for tabular models and survive JSON: integer, float, boolean and string.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from shipyard.exceptions import ShipyardError
+
+if TYPE_CHECKING:
+    import pandas
+
+__all__ = ["DTYPES", "ColumnSpec", "Signature", "SignatureError"]
+
+DTYPES = ("integer", "float", "boolean", "string")
+
+
+class SignatureError(ShipyardError):
+    """Input does not match a model's signature; the message names what is wrong where."""
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One input column: its name and one of `DTYPES`."""
+
+    name: str
+    dtype: str
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise ValueError(
+                f"column {self.name!r}: unknown type {self.dtype!r}; use one of {', '.join(DTYPES)}"
+            )
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What a model takes (`inputs`, in order) and what it returns (`output`, one of DTYPES)."""
+
+    inputs: list[ColumnSpec] = field(default_factory=list)
+    output: str = "float"
+
+    def __post_init__(self) -> None:
+        if self.output not in DTYPES:
+            raise ValueError(f"unknown output type {self.output!r}; use one of {', '.join(DTYPES)}")
+        names = [column.name for column in self.inputs]
+        duplicated = sorted({name for name in names if names.count(name) > 1})
+        if duplicated:
+            raise ValueError(f"input columns appear more than once: {', '.join(duplicated)}")
+
+    @property
+    def column_names(self) -> list[str]:
+        """The input column names, in the order the model expects them."""
+        return [column.name for column in self.inputs]
+
+    # -------------------------------------------------------------------------- building
+
+    @classmethod
+    def infer(cls, example_frame: pandas.DataFrame, model_output: Any) -> Signature:
+        """The signature of a model that turned `example_frame` into `model_output`."""
+        import pandas
+
+        if not isinstance(example_frame, pandas.DataFrame):
+            raise SignatureError(
+                f"an input example must be a pandas DataFrame, not {type(example_frame).__name__}"
+            )
+        inputs = [
+            ColumnSpec(str(name), _dtype_of(example_frame[name], str(name)))
+            for name in example_frame.columns
+        ]
+        return cls(inputs=inputs, output=_output_dtype(model_output))
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able document; `from_json` reads it back."""
+        return {
+            "inputs": [{"name": c.name, "type": c.dtype} for c in self.inputs],
+            "output": self.output,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Signature:
+        """The signature `to_json` wrote; raises `ValueError` on a malformed document."""
+        try:
+            inputs = [ColumnSpec(str(c["name"]), str(c["type"])) for c in data["inputs"]]
+            return cls(inputs=inputs, output=str(data["output"]))
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not a signature document: {data!r} ({exc})") from exc
+
+    # -------------------------------------------------------------------------- enforcing
+
+    def coerce(self, frame: pandas.DataFrame) -> pandas.DataFrame:
+        """`frame` with the signature's columns, in its order, converted to its types.
+
+        Compatible values are converted (an integer where a float is expected, 3.0 where an
+        integer is); anything else raises `SignatureError` naming the missing or unexpected
+        columns, or the column, row (0-based position) and value that does not fit.
+        """
+        import pandas
+
+        if not isinstance(frame, pandas.DataFrame):
+            raise SignatureError(f"expected a pandas DataFrame, not {type(frame).__name__}")
+        expected = self.column_names
+        given = [str(c) for c in frame.columns]
+        missing = [name for name in expected if name not in given]
+        unexpected = [name for name in given if name not in expected]
+        if missing or unexpected:
+            problems = []
+            if missing:
+                problems.append(f"missing column(s): {', '.join(missing)}")
+            if unexpected:
+                problems.append(f"unexpected column(s): {', '.join(unexpected)}")
+            raise SignatureError(
+                f"{'; '.join(problems)}; the model expects {', '.join(expected) or 'no columns'}"
+            )
+        renamed = frame.set_axis(given, axis=1)
+        columns = {spec.name: _coerce_column(renamed[spec.name], spec) for spec in self.inputs}
+        return pandas.DataFrame(columns, index=frame.index)
+
+    def __str__(self) -> str:
+        inputs = ", ".join(f"{c.name}: {c.dtype}" for c in self.inputs)
+        return f"({inputs}) -> {self.output}"
+
+
+# ---------------------------------------------------------------------------- inference
+
+
+def _dtype_of(series: pandas.Series[Any], name: str) -> str:
+    from pandas.api import types
+
+    if types.is_bool_dtype(series.dtype):
+        return "boolean"
+    if types.is_integer_dtype(series.dtype):
+        return "integer"
+    if types.is_float_dtype(series.dtype):
+        return "float"
+    values = series.dropna().tolist()
+    if values and all(isinstance(v, str) for v in values):
+        return "string"
+    if values and all(isinstance(v, bool) for v in values):
+        return "boolean"
+    raise SignatureError(
+        f"cannot infer the type of column {name!r} (dtype {series.dtype}); columns must hold "
+        f"integers, floats, booleans or strings. Give the signature explicitly if needed."
+    )
+
+
+def _output_dtype(output: Any) -> str:
+    import numpy
+
+    array = numpy.asarray(output)
+    kind = array.dtype.kind
+    if kind == "b":
+        return "boolean"
+    if kind in "iu":
+        return "integer"
+    if kind == "f":
+        return "float"
+    if kind in "US":
+        return "string"
+    values = array.ravel().tolist()
+    if values and all(isinstance(v, str) for v in values):
+        return "string"
+    raise SignatureError(
+        f"cannot infer the output type from a {type(output).__name__} of dtype {array.dtype}; "
+        "give the signature explicitly"
+    )
+
+
+# ---------------------------------------------------------------------------- coercion
+
+
+def _coerce_column(series: pandas.Series[Any], spec: ColumnSpec) -> pandas.Series[Any]:
+    """The column converted to `spec.dtype`: whole columns at once when the dtype allows it,
+    value by value (to find the culprit) otherwise."""
+    from pandas.api import types
+
+    dtype = series.dtype
+    is_bool = types.is_bool_dtype(dtype)
+    if spec.dtype == "float" and not is_bool and types.is_numeric_dtype(dtype):
+        return series.astype("float64")
+    if spec.dtype == "integer" and not is_bool and types.is_integer_dtype(dtype):
+        return series.astype("int64")
+    if spec.dtype == "boolean" and is_bool and not series.isna().any():
+        return series.astype("bool")
+    converted = _convert_values(series.tolist(), spec)
+    import pandas
+
+    return pandas.Series(converted, index=series.index, dtype=_PANDAS_DTYPES[spec.dtype])
+
+
+_PANDAS_DTYPES = {"integer": "int64", "float": "float64", "boolean": "bool", "string": "object"}
+_ARTICLE = {
+    "integer": "an integer",
+    "float": "a float",
+    "boolean": "a boolean",
+    "string": "a string",
+}
+
+
+def _convert_values(values: Sequence[Any], spec: ColumnSpec) -> list[Any]:
+    converter = _CONVERTERS[spec.dtype]
+    out = []
+    for row, value in enumerate(values):
+        try:
+            out.append(converter(value))
+        except (TypeError, ValueError):
+            raise SignatureError(
+                f"column {spec.name!r}, row {row}: {value!r} is not {_ARTICLE[spec.dtype]}"
+            ) from None
+    return out
+
+
+def _is_bool(value: Any) -> bool:
+    return type(value).__name__ in ("bool", "bool_")
+
+
+def _to_integer(value: Any) -> int:
+    if _is_bool(value) or isinstance(value, str) or value is None:
+        raise TypeError
+    if isinstance(value, int) or hasattr(value, "__index__"):
+        return int(value)
+    number = float(value)
+    if not math.isfinite(number) or not number.is_integer():
+        raise ValueError
+    return int(number)
+
+
+def _to_float(value: Any) -> float:
+    if _is_bool(value) or isinstance(value, str):
+        raise TypeError
+    if value is None:
+        return math.nan  # a missing number: models handle NaN, JSON has only null
+    return float(value)
+
+
+def _to_boolean(value: Any) -> bool:
+    if not _is_bool(value):
+        raise TypeError
+    return bool(value)
+
+
+def _to_string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError
+    return value
+
+
+_CONVERTERS = {
+    "integer": _to_integer,
+    "float": _to_float,
+    "boolean": _to_boolean,
+    "string": _to_string,
+}

@@ -1,0 +1,268 @@
+"""The scoring app: served models behind `POST /v1/models/{name}/predict` and friends.
+
+`create_app` wires the pieces: one `ModelSlot` per served reference (follows alias moves),
+one `MicroBatcher` per slot (groups concurrent requests), the error handlers (every bad
+input is a 4xx JSON error), the body limit and the metrics. Models load in the background
+once the app starts; `/readyz` says when all of them have.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from shipyard.serving.batching import MicroBatcher, Rows
+from shipyard.serving.errors import ModelNotServed, install_error_handlers
+from shipyard.serving.metrics import ServingMetrics
+from shipyard.serving.middleware import VERSION_KEY, BodyLimit, RequestMetrics
+from shipyard.serving.schemas import (
+    ErrorResponse,
+    ModelInfo,
+    ModelList,
+    PredictRequest,
+    PredictResponse,
+    Readiness,
+)
+from shipyard.serving.slots import ModelSlot
+from shipyard.serving.types import ModelSource, ServableModel
+
+logger = logging.getLogger("shipyard.serving")
+
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": text}
+    for code, text in {
+        400: "The body is not valid JSON.",
+        404: "No model of that name is served here.",
+        413: "The body is larger than the server accepts.",
+        422: "Wrong shape, columns or types, or no rows; the message names what is wrong.",
+        500: "The model failed on valid input.",
+        503: "The model has not loaded yet.",
+    }.items()
+}
+
+
+class _Served:
+    """The slots and batchers of one app, by model name."""
+
+    def __init__(self, slots: list[ModelSlot], batchers: dict[str, MicroBatcher]) -> None:
+        self.slots = {slot.name: slot for slot in slots}
+        self.batchers = batchers
+
+    def slot(self, name: str) -> ModelSlot:
+        slot = self.slots.get(name)
+        if slot is None:
+            served = ", ".join(sorted(self.slots)) or "none"
+            raise ModelNotServed(f"model {name!r} is not served here (served: {served})")
+        return slot
+
+    def version_label(self, name: str) -> str | None:
+        slot = self.slots.get(name)
+        if slot is None:
+            return None
+        model = slot.model
+        return "none" if model is None else str(model.version)
+
+
+def create_app(
+    refs: Sequence[str],
+    registry: ModelSource | None = None,
+    *,
+    max_batch: int = 64,
+    max_wait_ms: float = 2.0,
+    poll_seconds: float = 2.0,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> FastAPI:
+    """An ASGI app serving the models `refs` name (`ranker@production`, `ranker/3`, ...).
+
+    `registry` resolves and loads them (the configured `ModelRegistry` by default). Each
+    name may be served once: two references to one model would make
+    `/v1/models/{name}/predict` ambiguous.
+    """
+    if not refs:
+        raise ValueError("give at least one model reference to serve")
+    close_source: Callable[[], None] | None = None
+    if registry is None:
+        from shipyard.registry.registry import ModelRegistry
+
+        opened = ModelRegistry.from_config()
+        registry, close_source = opened, opened.metadata.close
+    source = registry
+    metrics = ServingMetrics()
+
+    def on_load(slot: ModelSlot, loaded: bool) -> None:
+        metrics.model_loads.labels(slot.name, "loaded" if loaded else "failed").inc()
+        model = slot.model
+        metrics.model_version.labels(slot.name).set(0 if model is None else model.version)
+
+    slots = [
+        ModelSlot(
+            ref,
+            source.resolve,
+            source.load_version,
+            poll_seconds=poll_seconds,
+            on_load=on_load,
+        )
+        for ref in refs
+    ]
+    names = [slot.name for slot in slots]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ValueError(f"model {', '.join(twice)} is named by more than one reference")
+
+    def observe(model: ServableModel, rows: int, requests: int) -> None:
+        metrics.observe_batch(model.name, model.version, rows, requests)
+
+    batchers = {
+        slot.name: MicroBatcher(
+            lambda slot=slot: slot.model,  # type: ignore[misc]
+            max_batch=max_batch,
+            max_wait_ms=max_wait_ms,
+            observe=observe,
+        )
+        for slot in slots
+    }
+    served = _Served(slots, batchers)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Threads live as long as one run of the app. One thread for the model store: it
+        # need not be thread-safe, and loads are rare. One prediction thread per model: a
+        # batcher keeps one group in flight, and a slow model must not hold up the others.
+        store_executor = ThreadPoolExecutor(1, thread_name_prefix="shipyard-store")
+        predict_executor = ThreadPoolExecutor(len(slots), thread_name_prefix="shipyard-predict")
+        for slot in slots:
+            metrics.model_version.labels(slot.name).set(0)
+            slot.start(store_executor)
+        for batcher in batchers.values():
+            batcher.start(predict_executor)
+        try:
+            yield
+        finally:
+            for batcher in batchers.values():
+                await batcher.stop()
+            for slot in slots:
+                await slot.stop()
+            # A load still running in the store thread is abandoned, not waited for: a
+            # shutdown must not hang on a slow download.
+            store_executor.shutdown(wait=False, cancel_futures=True)
+            predict_executor.shutdown(wait=True, cancel_futures=True)
+            if close_source is not None:
+                close_source()
+
+    app = FastAPI(
+        title="Shipyard scoring service",
+        summary="Predictions from registered Shipyard models.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.served = served
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    _add_routes(app, served, metrics)
+    # Added last = outermost: the metrics see the 413s the body limit sends.
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=metrics, served=served.version_label)
+    return app
+
+
+def _prediction_response(name: str, version: int, predictions: list[Any]) -> JSONResponse:
+    """The predictions as JSON; NaN and infinities (which JSON lacks) become null.
+
+    Checked only when plain encoding fails, so the common case pays nothing for it.
+    """
+    content = {"model": name, "version": version, "predictions": predictions}
+    try:
+        return JSONResponse(content)
+    except ValueError:
+        content["predictions"] = _finite(predictions)
+        return JSONResponse(content)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    return value
+
+
+def _model_info(slot: ModelSlot) -> ModelInfo:
+    model = slot.model
+    signature = None if model is None or model.signature is None else model.signature.to_json()
+    return ModelInfo(
+        name=slot.name,
+        ref=slot.ref,
+        version=None if model is None else model.version,
+        flavor=None if model is None else model.flavor,
+        signature=signature,
+        ready=model is not None,
+        last_error=slot.last_error,
+    )
+
+
+def _add_routes(app: FastAPI, served: _Served, metrics: ServingMetrics) -> None:
+    @app.post(
+        "/v1/models/{name}/predict",
+        response_model=PredictResponse,
+        responses=_ERRORS,
+        tags=["predict"],
+    )
+    async def predict(name: str, body: PredictRequest, request: Request) -> Response:
+        """Score rows with the model `name`; concurrent requests share one model call."""
+        served.slot(name)
+        rows = Rows(records=body.records, columns=body.columns)
+        scored = await served.batchers[name].submit(rows)
+        request.scope.setdefault("state", {})[VERSION_KEY] = scored.version
+        return _prediction_response(name, scored.version, scored.predictions)
+
+    @app.get("/v1/models", response_model=ModelList, tags=["models"])
+    async def list_models() -> ModelList:
+        """Every served model, the reference it follows and the version serving now."""
+        return ModelList(models=[_model_info(slot) for slot in served.slots.values()])
+
+    @app.get(
+        "/v1/models/{name}",
+        response_model=ModelInfo,
+        responses={404: _ERRORS[404]},
+        tags=["models"],
+    )
+    async def show_model(name: str) -> ModelInfo:
+        """One served model: its reference, version, flavor and signature."""
+        return _model_info(served.slot(name))
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """The process is up and its event loop answers (a liveness probe)."""
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "Some model has not loaded."}},
+        tags=["health"],
+    )
+    async def readyz() -> JSONResponse:
+        """200 once every served model has loaded, 503 before (a readiness probe)."""
+        versions = {
+            name: None if slot.model is None else slot.model.version
+            for name, slot in served.slots.items()
+        }
+        ready = all(version is not None for version in versions.values())
+        body = Readiness(ready=ready, models=versions).model_dump()
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["health"], response_class=Response)
+    async def prometheus() -> Response:
+        """Prometheus metrics in the text exposition format."""
+        return Response(metrics.render(), media_type=metrics.content_type)

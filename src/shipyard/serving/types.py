@@ -1,0 +1,73 @@
+"""What the serving layer needs from a model store: the contract between serving and registry.
+
+Serving never imports the registry's classes to do its work; it asks for the few
+attributes below. Any store (the real `ModelRegistry`, an in-memory one in a test) that
+resolves a reference to a version and loads a version into a predicting object can be
+served.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import pandas as pd
+
+
+@runtime_checkable
+class ServableSignature(Protocol):
+    """The input schema of a model: checked per request so a bad request fails alone."""
+
+    @property
+    def column_names(self) -> list[str]:
+        """The input columns, in the order the model takes them."""
+        ...
+
+    def coerce(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The frame with its columns converted to the declared types; raises on a mismatch."""
+        ...
+
+    def to_json(self) -> Any:
+        """A JSON-able description, published by `GET /v1/models/{name}`."""
+        ...
+
+
+class ServableModel(Protocol):
+    """A loaded model version, ready to predict."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def flavor(self) -> str: ...
+
+    @property
+    def signature(self) -> ServableSignature | None: ...
+
+    def predict(self, frame: pd.DataFrame) -> list[Any]:
+        """One JSON-able prediction per row of `frame`, in order."""
+        ...
+
+
+class ResolvedVersion(Protocol):
+    """What a reference points at right now: enough to tell whether it moved."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def version(self) -> int: ...
+
+
+class ModelSource(Protocol):
+    """Resolves references (`ranker@production`, `ranker/3`) and loads versions.
+
+    `ModelRegistry` satisfies this; so can a test double. Both calls block (a database, a
+    blob store), so serving runs them in a worker thread.
+    """
+
+    def resolve(self, ref: str) -> Any: ...
+
+    def load_version(self, version: Any) -> Any: ...

@@ -1,0 +1,54 @@
+"""Fixtures for the registry tests: a registry over a real SQLite file and blob directory."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import create_engine, make_url, text
+
+from shipyard.datastore import ArtifactStore, BlobStore
+from shipyard.metadata.store import MetadataStore
+from shipyard.registry import ModelRegistry
+
+FLOWS = Path(__file__).parent / "flows"
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[ModelRegistry]:
+    store = tmp_path / "store"
+    metadata = MetadataStore(f"sqlite:///{store / 'metadata.db'}")
+    yield ModelRegistry(metadata, ArtifactStore(BlobStore(str(store))), user="alice")
+    metadata.close()
+
+
+@pytest.fixture
+def frame() -> pd.DataFrame:
+    """Eight rows of two numeric features."""
+    return pd.DataFrame(
+        {"x1": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], "x2": [1, 0, 1, 0, 1, 0, 1, 0]}
+    )
+
+
+@pytest.fixture
+def labels() -> list[int]:
+    return [0, 0, 0, 0, 1, 1, 1, 1]
+
+
+@pytest.fixture
+def pg_url(postgres_server: str) -> Iterator[str]:
+    """A URL whose connections see only a new, empty schema (dropped after the test)."""
+    schema = f"shipyard_registry_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_server)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = make_url(postgres_server).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()

@@ -1,0 +1,103 @@
+"""`shipyard serve` and `shipyard models score`, run as a user would, in subprocesses."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pandas as pd
+
+from .conftest import example_frame, wait_for
+
+PREDICT = "/v1/models/ranker/predict"
+# The `shipyard` console script, run by the interpreter of this test session.
+SHIPYARD = [sys.executable, "-c", "from shipyard.cli.main import main; main()"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _shipyard(home, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*SHIPYARD, *args],
+        env=home.env,
+        cwd=home.root,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_shipyard_serve_serves_and_stops_on_sigterm(registry, home) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            *SHIPYARD,
+            "serve",
+            "ranker@production",
+            "scorer/1",
+            "--port",
+            str(port),
+            "--poll-seconds",
+            "0.2",
+        ],
+        env=home.env,
+        cwd=home.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+
+        def ready() -> bool:
+            try:
+                return httpx.get(url + "/readyz", timeout=1).status_code == 200
+            except httpx.TransportError:
+                assert process.poll() is None, process.communicate()
+                return False
+
+        wait_for(ready, 30, "server ready")
+        response = httpx.post(url + PREDICT, json={"records": [{"x1": 1.0, "x2": 1}]}, timeout=5)
+        assert response.status_code == 200 and response.json()["version"] == 1
+        listing = httpx.get(url + "/v1/models", timeout=5).json()["models"]
+        assert [m["ref"] for m in listing] == ["ranker@production", "scorer/1"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    # uvicorn shuts down gracefully, then re-raises the signal so the parent sees it.
+    assert process.returncode == -signal.SIGTERM, stderr
+    assert "Application shutdown complete" in stderr
+    assert "serving ranker@production, scorer/1" in stderr
+
+
+def test_shipyard_serve_rejects_a_bad_reference(home) -> None:
+    result = _shipyard(home, "serve", "ranker@@x")
+    assert result.returncode == 1 and "is not a model reference" in result.stderr
+
+
+def test_shipyard_models_score(registry, home, tmp_path: Path) -> None:
+    example_frame(20).to_parquet(tmp_path / "in.parquet")
+    result = _shipyard(
+        home,
+        "models",
+        "score",
+        "ranker@production",
+        "--input",
+        str(tmp_path / "in.parquet"),
+        "--output",
+        str(tmp_path / "out.parquet"),
+        "--chunk-rows",
+        "7",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "scored 20 rows" in result.stdout
+    assert len(pd.read_parquet(tmp_path / "out.parquet")) == 20
