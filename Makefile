@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(PY) examples/train_flow.py run
+	$(PY) examples/score_demo.py
 	@$(PY) examples/next_steps.py
 
 test: $(STAMP)

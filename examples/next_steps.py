@@ -15,5 +15,8 @@ on the held-out test rows. Look at the run with:
   .venv/bin/shipyard artifacts {end.pathspec} --show config
   .venv/bin/python examples/inspect_results.py
   .venv/bin/python examples/train_flow.py show
+
+The model is registered as breast-cancer (see `.venv/bin/shipyard models versions
+breast-cancer`); serve it with `.venv/bin/shipyard serve breast-cancer@production`.
 """
 )

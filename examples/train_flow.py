@@ -13,7 +13,9 @@ from sklearn.preprocessing import StandardScaler
 
 # Imported at module level on purpose: every task forks from a worker that already has
 # scikit-learn loaded, so no task pays for the import again.
-from shipyard import FlowSpec, JSONType, Parameter, current, step
+from shipyard import FlowSpec, JSONType, Parameter, current, models, step
+
+MODEL_NAME = "breast-cancer"
 
 
 class TrainFlow(FlowSpec):
@@ -74,10 +76,20 @@ class TrainFlow(FlowSpec):
 
     @step
     def end(self):
-        """Report how the chosen model does on the untouched test rows."""
+        """Report the chosen model on the untouched test rows, register it, promote it."""
         self.test_score = float(self.model.score(self.test_x, self.test_y))
         print(f"run {current.run_id}: best {self.config}")
         print(f"validation {self.valid_score:.4f}, test {self.test_score:.4f}")
+        version = models.register(
+            MODEL_NAME,
+            self.model,
+            input_example=self.test_x.head(5),
+            metrics={"valid_accuracy": self.valid_score, "test_accuracy": self.test_score},
+            description=f"best of the sweep: {self.config}",
+        )
+        models.set_alias(MODEL_NAME, "production", version.version)
+        self.registered_version = version.version
+        print(f"registered {version.ref} and moved {MODEL_NAME}@production to it")
 
 
 def build_model(config: dict, seed: int):

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from shipyard import Flow
+from shipyard import Flow, models
 
 from ..conftest import Home
 
@@ -38,6 +38,16 @@ def test_demo_flow_trains_sweeps_and_keeps_the_best_model(home: Home):
     assert run.data.valid_score == max(scores)
     assert 0.85 < run.data.test_score <= 1.0
     assert run.data.model.predict(run["start"].task.data.test_x[:3]).shape == (3,)
+    production = models.get("breast-cancer@production")
+    assert production.version == run.data.registered_version
+    assert production.lineage is not None and production.lineage.run_id == run.id
+
+
+def test_demo_ends_by_scoring_rows_through_a_live_server(home: Home):
+    run_script(home, "train_flow.py", "run", "--candidates", '[{"kind": "logistic", "C": 1.0}]')
+    done = run_script(home, "score_demo.py")
+    assert "by breast-cancer version 1" in done.stdout
+    assert done.stdout.count("predicted ") == 3
 
 
 def test_inspect_results_reads_the_demo_run(home: Home):

@@ -135,3 +135,8 @@ def test_openapi_publishes_request_and_response_models(source: MemorySource, liv
 def test_refuses_two_references_to_one_model(source: MemorySource) -> None:
     with pytest.raises(ValueError, match="ranker"):
         create_app(["ranker@production", "ranker/2"], source)
+
+
+def test_refuses_a_malformed_reference(source: MemorySource) -> None:
+    with pytest.raises(ValueError, match="is not a model reference"):
+        create_app(["ranker@"], source)
