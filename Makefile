@@ -27,14 +27,18 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests examples benchmarks
 	$(VENV)/bin/mypy src
 
-$(BENCH_STAMP): pyproject.toml benchmarks/requirements.txt
+MLFLOW_VENV := .venv-mlflow
+
+$(BENCH_STAMP): pyproject.toml benchmarks/requirements.txt benchmarks/requirements-mlflow.txt
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[data]' -r benchmarks/requirements.txt
+	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[data,serving]' -r benchmarks/requirements.txt
+	$(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip install -q --disable-pip-version-check -r benchmarks/requirements-mlflow.txt
 	touch $@
 
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) .shipyard
+	rm -rf $(VENV) $(BENCH_VENV) $(MLFLOW_VENV) .shipyard

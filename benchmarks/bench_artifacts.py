@@ -19,6 +19,7 @@ from benchmarks.harness import (
     Sandbox,
     check_same_work,
     failures,
+    fastest_seconds,
     interleave,
     median_seconds,
     python,
@@ -73,8 +74,10 @@ def run(options: Options) -> BenchmarkResult:
     tools = ("numpy", "Shipyard", "Metaflow")
     sums: dict[str, list[str]] = {}
     cases = {t: _case(t, options, sums) for t in tools}
-    # Metaflow takes about a minute a run here: one run of it is enough.
-    runs = interleave(cases, options.repeats(3), slow_after=60)
+    # Writing 1 GiB into the page cache takes from 0.3 s to 2.6 s from one run to the next
+    # on this virtual machine, so the fast cases run five times. Metaflow takes about a
+    # minute a run: one run of it is enough.
+    runs = interleave(cases, options.repeats(5), slow_after=30)
     seconds = {t: median_seconds(runs[t]) for t in tools}
     rss = {t: _peak(runs[t], "max_rss_largest_process") for t in tools}
     pss = {t: _peak(runs[t], "peak_tree_pss") for t in tools}
@@ -82,6 +85,14 @@ def run(options: Options) -> BenchmarkResult:
     result.rows += [
         Row("run (wall-clock)", "s", seconds[sy], seconds["Metaflow"]),
         Row("run (wall-clock)", "s", seconds[sy], seconds["numpy"], "numpy save+load"),
+        Row(
+            "run (wall-clock), fastest of the runs",
+            "s",
+            fastest_seconds(runs[sy]),
+            fastest_seconds(runs["numpy"]),
+            "numpy save+load",
+            note="the goal uses medians",
+        ),
         Row("peak RSS of the largest process", "GiB", rss[sy], rss["Metaflow"]),
         Row("peak RSS of the largest process", "GiB", rss[sy], rss["numpy"], "numpy"),
         Row("peak PSS of the process tree (sampled)", "GiB", pss[sy], pss["Metaflow"]),

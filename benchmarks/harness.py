@@ -242,6 +242,12 @@ def median_seconds(runs: Sequence[Measurement]) -> float | None:
     return statistics.median(seconds) if seconds else None
 
 
+def fastest_seconds(runs: Sequence[Measurement]) -> float | None:
+    """The fastest successful run: noise only ever adds time, so this is the least noisy."""
+    seconds = [m.seconds for m in runs if m.ok]
+    return min(seconds) if seconds else None
+
+
 def failures(runs: Sequence[Measurement]) -> list[str]:
     notes = [m.failure() for m in runs if not m.ok]
     notes += [

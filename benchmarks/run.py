@@ -17,7 +17,13 @@ from types import ModuleType
 
 from rich.console import Console
 
-from benchmarks import bench_artifacts, bench_dedup, bench_fanout, bench_startup
+from benchmarks import (
+    bench_artifacts,
+    bench_dedup,
+    bench_fanout,
+    bench_serving,
+    bench_startup,
+)
 from benchmarks.harness import Options
 from benchmarks.report import (
     BenchmarkResult,
@@ -28,7 +34,8 @@ from benchmarks.report import (
 )
 
 BENCHMARKS: dict[str, ModuleType] = {
-    module.NAME: module for module in (bench_fanout, bench_artifacts, bench_dedup, bench_startup)
+    module.NAME: module
+    for module in (bench_fanout, bench_artifacts, bench_dedup, bench_startup, bench_serving)
 }
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
 import pytest
 
 from shipyard.serving.app import create_app
@@ -140,3 +144,18 @@ def test_refuses_two_references_to_one_model(source: MemorySource) -> None:
 def test_refuses_a_malformed_reference(source: MemorySource) -> None:
     with pytest.raises(ValueError, match="is not a model reference"):
         create_app(["ranker@"], source)
+
+
+def test_shutdown_lets_requests_in_flight_finish(source: MemorySource, live_server) -> None:
+    source.models[("ranker", 1)].delay = 0.5
+    live = live_server(create_app(["ranker@production"], source))
+    live.wait_ready()
+    with ThreadPoolExecutor(1) as pool:
+        body = {"records": [{"x1": 1, "x2": 1}]}
+        in_flight = pool.submit(httpx.post, live.url + "/v1/models/ranker/predict", json=body)
+        time.sleep(0.2)
+        live.server.should_exit = True  # what uvicorn's SIGINT/SIGTERM handler does
+        response = in_flight.result(timeout=10)
+    assert response.status_code == 200 and response.json()["predictions"] == pytest.approx([2.0])
+    live.thread.join(timeout=10)
+    assert not live.thread.is_alive()
