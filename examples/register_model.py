@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 
 from shipyard import FlowSpec, Parameter, step
 from shipyard.exceptions import ObjectNotFound
-from shipyard.registry import models
+from shipyard import models
 
 MODEL = "cancer-classifier"
 # A few features keep the signature (and the JSON a scoring client sends) short.
