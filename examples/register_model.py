@@ -13,9 +13,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from shipyard import FlowSpec, Parameter, step
+from shipyard import FlowSpec, Parameter, models, step
 from shipyard.exceptions import ObjectNotFound
-from shipyard import models
 
 MODEL = "cancer-classifier"
 # A few features keep the signature (and the JSON a scoring client sends) short.
