@@ -12,11 +12,10 @@ import subprocess
 import sys
 import textwrap
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine
 from sqlalchemy.exc import IntegrityError
 
 from shipyard.datastore.refs import ArtifactRef
@@ -26,22 +25,6 @@ from shipyard.metadata.store import MetadataStore
 pytestmark = pytest.mark.service
 
 FLOW = "TrainFlow"
-
-
-@pytest.fixture
-def pg_url(postgres_server: str) -> Iterator[str]:
-    """A URL whose connections see only a new, empty schema (dropped after the test)."""
-    schema = f"shipyard_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_server)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = make_url(postgres_server).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
 
 
 @pytest.fixture

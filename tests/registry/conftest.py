@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine, make_url, text
 
 from shipyard.datastore import ArtifactStore, BlobStore
 from shipyard.metadata.store import MetadataStore
@@ -36,19 +34,3 @@ def frame() -> pd.DataFrame:
 @pytest.fixture
 def labels() -> list[int]:
     return [0, 0, 0, 0, 1, 1, 1, 1]
-
-
-@pytest.fixture
-def pg_url(postgres_server: str) -> Iterator[str]:
-    """A URL whose connections see only a new, empty schema (dropped after the test)."""
-    schema = f"shipyard_registry_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_server)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = make_url(postgres_server).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()

@@ -176,24 +176,7 @@ class RegistryStore:
         now = _now()
         with self._metadata.write_transaction() as conn:
             self._require_version(conn, model_name, version)
-            previous = self._alias_version(conn, model_name, alias)
-            if previous is None:
-                conn.execute(
-                    insert(ModelAlias).values(
-                        model_name=model_name,
-                        alias=alias,
-                        version=version,
-                        updated_at=now,
-                        updated_by=user,
-                    )
-                )
-            else:
-                conn.execute(
-                    update(ModelAlias)
-                    .where(ModelAlias.model_name == model_name, ModelAlias.alias == alias)
-                    .values(version=version, updated_at=now, updated_by=user)
-                )
-            self._record_event(conn, model_name, alias, previous, version, user, now)
+            previous = self._point_alias(conn, model_name, alias, version, user, now)
         return previous
 
     def delete_alias(self, model_name: str, alias: str, user: str) -> int:
@@ -236,25 +219,32 @@ class RegistryStore:
                     f"to go back to; use `shipyard models alias {model_name} {alias} VERSION`"
                 )
             target = int(last.from_version)
-            current = self._alias_version(conn, model_name, alias)
-            if current is None:
-                conn.execute(
-                    insert(ModelAlias).values(
-                        model_name=model_name,
-                        alias=alias,
-                        version=target,
-                        updated_at=now,
-                        updated_by=user,
-                    )
-                )
-            else:
-                conn.execute(
-                    update(ModelAlias)
-                    .where(ModelAlias.model_name == model_name, ModelAlias.alias == alias)
-                    .values(version=target, updated_at=now, updated_by=user)
-                )
-            self._record_event(conn, model_name, alias, current, target, user, now)
+            self._point_alias(conn, model_name, alias, target, user, now)
         return target
+
+    def _point_alias(
+        self, conn: Connection, model_name: str, alias: str, version: int, user: str, now: datetime
+    ) -> int | None:
+        """Create or move `alias` to `version` and record the move; return where it was."""
+        previous = self._alias_version(conn, model_name, alias)
+        if previous is None:
+            conn.execute(
+                insert(ModelAlias).values(
+                    model_name=model_name,
+                    alias=alias,
+                    version=version,
+                    updated_at=now,
+                    updated_by=user,
+                )
+            )
+        else:
+            conn.execute(
+                update(ModelAlias)
+                .where(ModelAlias.model_name == model_name, ModelAlias.alias == alias)
+                .values(version=version, updated_at=now, updated_by=user)
+            )
+        self._record_event(conn, model_name, alias, previous, version, user, now)
+        return previous
 
     # ------------------------------------------------------------------------------ reads
 
