@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner, Result
 
@@ -47,6 +49,41 @@ def test_register_from_a_run_records_the_artifact(run: Run) -> None:
         "from the CLI",
         {"team": "ml"},
     )
+
+
+def test_register_infers_the_signature_from_an_input_example(run: Run, tmp_path: Path) -> None:
+    task = run["start"].task
+    frame = task["frame"].data
+    csv = tmp_path / "rows.csv"
+    frame.to_csv(csv, index=False)
+
+    from_file = shipyard(
+        "register", "a", "--from", f"{task.pathspec}:model", "--input-example", str(csv)
+    )
+    from_artifact = shipyard(
+        "register", "b", "--from", f"{task.pathspec}:model",
+        "--input-example", f"{task.pathspec}:frame",
+    )  # fmt: skip
+
+    assert from_file.exit_code == 0, from_file.output
+    assert from_artifact.exit_code == 0, from_artifact.output
+    for name in ("a", "b"):
+        signature = models.get(name).signature
+        assert signature is not None
+        assert [(spec.name, spec.dtype) for spec in signature.inputs] == [
+            ("x1", "float"),
+            ("x2", "integer"),
+        ]
+
+
+def test_register_refuses_an_input_example_that_is_not_a_frame(run: Run) -> None:
+    task = run["start"].task
+    result = shipyard(
+        "register", "x", "--from", f"{task.pathspec}:model",
+        "--input-example", f"{task.pathspec}:registered",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "holds a str, not a data frame" in result.stderr
 
 
 def test_register_refuses_a_metric_that_is_not_a_number(run: Run) -> None:

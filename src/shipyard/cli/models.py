@@ -8,6 +8,7 @@ one-red-line handling.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -16,6 +17,8 @@ from shipyard.cli import output
 from shipyard.cli.serve import score
 
 if TYPE_CHECKING:
+    import pandas
+
     from shipyard.registry import ModelRegistry
 
 __all__ = ["models"]
@@ -56,6 +59,14 @@ def _registry() -> ModelRegistry:
 @click.option("--description", "-d", default="", help="Free text describing the version.")
 @click.option("--metric", "-m", "metrics", multiple=True, metavar="KEY=VALUE", help="Repeat.")
 @click.option("--tag", "-t", "tags", multiple=True, metavar="KEY=VALUE", help="Repeat.")
+@click.option(
+    "--input-example",
+    "example",
+    metavar="FILE|PATHSPEC:ARTIFACT",
+    help="Rows the model takes (a .parquet, .csv or .json file, or a data frame artifact such "
+    "as TrainFlow/12/start/1:valid_x): the signature is inferred from them and enforced "
+    "when scoring.",
+)
 def register(
     name: str,
     source: str,
@@ -63,6 +74,7 @@ def register(
     description: str,
     metrics: tuple[str, ...],
     tags: tuple[str, ...],
+    example: str | None,
 ) -> None:
     """Register an artifact of a past run as the next version of model NAME."""
     parsed_metrics: dict[str, float] = {}
@@ -78,10 +90,32 @@ def register(
         description=description,
         metrics=parsed_metrics,
         tags=_pairs(tags, "--tag"),
+        input_example=_input_example(example) if example else None,
     )
     output.console().print(
         output.text(f"registered {version.ref} ({version.flavor}) from {source}", "green")
     )
+
+
+def _input_example(where: str) -> pandas.DataFrame:
+    """A few rows from a file or from an artifact of a past run, as a data frame."""
+    import pandas as pd
+
+    path = Path(where)
+    if path.suffix.lower() in {".parquet", ".pq", ".csv", ".json"}:
+        if not path.is_file():
+            output.fail(f"--input-example {where}: no such file")
+        readers = {".csv": pd.read_csv, ".json": pd.read_json}
+        frame = readers.get(path.suffix.lower(), pd.read_parquet)(path)
+    else:
+        from shipyard.client import Task
+        from shipyard.registry.registry import parse_artifact_source
+
+        flow, run, step, task, artifact = parse_artifact_source(where)
+        frame = Task(f"{flow}/{run}/{step}/{task}")[artifact].data
+    if not isinstance(frame, pd.DataFrame):
+        output.fail(f"--input-example {where} holds a {type(frame).__name__}, not a data frame")
+    return frame.head(100)
 
 
 # -- listings ----------------------------------------------------------------------------

@@ -13,10 +13,10 @@ class RegisterFlow(FlowSpec):
         import pandas as pd
         from sklearn.linear_model import LogisticRegression
 
-        frame = pd.DataFrame({"x1": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0], "x2": [1, 0, 1, 0, 1, 0]})
-        self.model = LogisticRegression(C=self.C).fit(frame, [0, 0, 0, 1, 1, 1])
+        self.frame = pd.DataFrame({"x1": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0], "x2": [1, 0, 1, 0, 1, 0]})
+        self.model = LogisticRegression(C=self.C).fit(self.frame, [0, 0, 0, 1, 1, 1])
         version = models.register(
-            "ranker", self.model, input_example=frame, metrics={"accuracy": 1.0}
+            "ranker", self.model, input_example=self.frame, metrics={"accuracy": 1.0}
         )
         self.registered = version.ref
         self.next(self.end)
