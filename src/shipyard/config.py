@@ -10,6 +10,7 @@ from pathlib import Path
 
 _ENV_PREFIX = "SHIPYARD_"
 _DEFAULT_DIR = ".shipyard"
+_KEYS = ("datastore", "metadata", "user", "executor", "ray_address")
 
 
 def _config_file() -> Path:
@@ -44,15 +45,19 @@ class Config:
     datastore: str = _DEFAULT_DIR
     metadata: str = f"sqlite:///{_DEFAULT_DIR}/metadata.db"
     user: str = field(default_factory=_default_user)
+    #: Where tasks run: `local` (forked worker processes) or `ray`.
+    executor: str = "local"
+    #: The Ray cluster for `executor = "ray"`: `auto`, `local` or an address.
+    ray_address: str = "auto"
 
     @classmethod
     def load(cls) -> Config:
         settings = _file_settings()
-        for key in ("datastore", "metadata", "user"):
+        for key in _KEYS:
             value = os.environ.get(_ENV_PREFIX + key.upper())
             if value:
                 settings[key] = value
-        known = {k: v for k, v in settings.items() if k in {"datastore", "metadata", "user"}}
+        known = {k: v for k, v in settings.items() if k in _KEYS}
         if "datastore" in known and "metadata" not in known and "://" not in known["datastore"]:
             # A custom local datastore keeps its metadata beside it unless told otherwise.
             known["metadata"] = f"sqlite:///{Path(known['datastore']) / 'metadata.db'}"

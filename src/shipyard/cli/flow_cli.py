@@ -86,6 +86,21 @@ def _execution_options() -> list[click.Parameter]:
             help="MB of memory the running tasks' @resources may add up to (default: all).",
         ),
         click.Option(["--gpus"], type=click.IntRange(min=0), default=0, help="GPUs tasks may use."),
+        click.Option(
+            ["--executor"],
+            type=click.Choice(["local", "ray"]),
+            default=None,
+            help="Where tasks run: forked local processes, or a Ray cluster "
+            "(default: SHIPYARD_EXECUTOR, else local).",
+        ),
+        click.Option(
+            ["--ray-address"],
+            default=None,
+            metavar="ADDR",
+            help="Ray cluster for --executor ray: host:port, ray://..., 'auto' (this machine's "
+            "cluster, else a new local instance) or 'local' (default: SHIPYARD_RAY_ADDRESS, "
+            "else auto).",
+        ),
         click.Option(["--tag"], multiple=True, help="Tag the run (repeat for several tags)."),
         click.Option(["--quiet"], is_flag=True, help="Print only the final summary."),
         click.Option(["--run-id-file"], default=None, hidden=True),
@@ -103,7 +118,12 @@ def _execute(
 
     graph = _linted_graph(flow_class)
     run_options = RunOptions(
-        options["max_workers"], options["tag"], options["max_memory"], options["gpus"]
+        options["max_workers"],
+        options["tag"],
+        options["max_memory"],
+        options["gpus"],
+        options["executor"],
+        options["ray_address"],
     )
     try:
         flow_run = FlowRun(flow_class, parameters, run_options, resume=resume)
@@ -132,7 +152,16 @@ def _execute(
     raise SystemExit(0 if not summary.failures and summary.status.value == "succeeded" else 1)
 
 
-_EXECUTION_KEYS = ("max_workers", "max_memory", "gpus", "tag", "quiet", "run_id_file")
+_EXECUTION_KEYS = (
+    "max_workers",
+    "max_memory",
+    "gpus",
+    "executor",
+    "ray_address",
+    "tag",
+    "quiet",
+    "run_id_file",
+)
 
 
 def _split_options(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from shipyard.flow.graph import FlowGraph
 from shipyard.runtime.resources import ExecutorLimits
 from shipyard.runtime.spec import TaskResult, TaskSpec
 
@@ -16,11 +17,25 @@ class Executor(Protocol):
     """
 
     @property
+    def description(self) -> str:
+        """Where tasks run, for messages: "the local executor", "the Ray cluster at ..."."""
+        ...
+
+    @property
+    def datastore_url(self) -> str:
+        """The datastore as the executor's workers address it (known after `start`)."""
+        ...
+
+    @property
     def limits(self) -> ExecutorLimits:
         """What may run at once: CPUs, memory, GPUs and a cap on concurrent tasks."""
         ...
 
     def start(self) -> None: ...
+
+    def check_requests(self, graph: FlowGraph) -> None:
+        """Raise `ShipyardError` if a step asks for more than any worker could ever give."""
+        ...
 
     def submit(self, spec: TaskSpec) -> None: ...
 

@@ -17,8 +17,8 @@ from shipyard.exceptions import ShipyardError
 from shipyard.flow.parameters import resolve_parameters
 from shipyard.flow.spec import FlowSpec
 from shipyard.metadata.records import RunStatus
+from shipyard.runtime.executor import Executor
 from shipyard.runtime.local import LocalExecutor
-from shipyard.runtime.resources import check_requests_fit
 from shipyard.runtime.resume import ResumePlan, choose_origin, plan_resume
 from shipyard.runtime.scheduler import ProgressListener, RunContext, RunSummary, Scheduler
 
@@ -29,6 +29,10 @@ class RunOptions:
     tags: tuple[str, ...] = ()
     max_memory_mb: int | None = None
     gpus: int = 0
+    #: `local` or `ray`; None takes the configuration's (SHIPYARD_EXECUTOR, default local).
+    executor: str | None = None
+    #: For the Ray executor; None takes SHIPYARD_RAY_ADDRESS (default `auto`).
+    ray_address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,13 +67,10 @@ class FlowRun:
             self.parameters = resolve_parameters(flow_class.parameters(), given_parameters)
         blobs = BlobStore(self.config.datastore)
         self.artifacts = ArtifactStore(blobs)
-        workers = options.max_workers or os.cpu_count() or 1
-        self.executor = LocalExecutor(
-            flow_class, blobs, workers, options.max_memory_mb, options.gpus
-        )
-        check_requests_fit(self.graph, self.executor.limits, "the local executor")
+        self.executor = _make_executor(flow_class, blobs, options, self.config)
         self.executor.start()
         try:
+            self.executor.check_requests(self.graph)
             # Imported after the fork: the warm worker stays small without SQLAlchemy in it.
             from shipyard.metadata.store import MetadataStore
 
@@ -85,13 +86,13 @@ class FlowRun:
                     known, {k: v for k, v in origin.parameters.items() if k in known}
                 )
                 self.tags = tuple(dict.fromkeys([*origin.tags, *self.tags]))
-            code_hash = blobs.put_bytes(snapshot_code(Path(self.graph.file)))
+            self.code_hash = blobs.put_bytes(snapshot_code(Path(self.graph.file)))
             self.run_id = self.metadata.create_run(
                 self.flow_name,
                 self.config.user,
                 tags=self.tags,
                 parameters=self.parameters,
-                code_hash=code_hash,
+                code_hash=self.code_hash,
                 origin_run_id=self.plan.origin.run_id if self.plan else None,
                 runner_host=socket.gethostname(),
                 runner_pid=os.getpid(),
@@ -108,11 +109,12 @@ class FlowRun:
         context = RunContext(
             flow_name=self.flow_name,
             run_id=self.run_id,
-            datastore_url=self.config.datastore,
+            datastore_url=self.executor.datastore_url,
             username=self.config.user,
             tags=frozenset(self.tags),
             parameters=self.parameters,
             origin_run_id=self.plan.origin.run_id if self.plan else None,
+            code_hash=self.code_hash,
         )
         scheduler = Scheduler(
             self.graph,
@@ -132,6 +134,34 @@ class FlowRun:
         finally:
             self.executor.shutdown()
             self.metadata.close()
+
+
+EXECUTORS = ("local", "ray")
+
+
+def _make_executor(
+    flow_class: type[FlowSpec], blobs: BlobStore, options: RunOptions, config: Config
+) -> Executor:
+    kind = options.executor or config.executor
+    if kind == "ray":
+        from shipyard.runtime.ray_executor import RayExecutor
+
+        if options.max_memory_mb or options.gpus:
+            raise ShipyardError(
+                "--max-memory and --gpus size the local executor; a Ray cluster offers what "
+                "its nodes have (use @resources to ask for memory or GPUs)"
+            )
+        return RayExecutor(
+            options.ray_address or config.ray_address, blobs.url, options.max_workers
+        )
+    if kind != "local":
+        raise ShipyardError(
+            f"unknown executor {kind!r} (from --executor or SHIPYARD_EXECUTOR); "
+            f"choose one of: {', '.join(EXECUTORS)}"
+        )
+    return LocalExecutor(
+        flow_class, blobs, options.max_workers, options.max_memory_mb, options.gpus
+    )
 
 
 def _validate_tags(tags: Iterable[str]) -> tuple[str, ...]:

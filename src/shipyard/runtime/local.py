@@ -21,8 +21,10 @@ from pathlib import Path
 
 from shipyard.datastore.artifacts import ArtifactStore
 from shipyard.datastore.blobs import BlobStore
+from shipyard.flow.graph import FlowGraph
 from shipyard.flow.spec import FlowSpec
-from shipyard.runtime.resources import ExecutorLimits
+from shipyard.runtime.capture import redirect_fd, store_log
+from shipyard.runtime.resources import ExecutorLimits, check_requests_fit
 from shipyard.runtime.spec import Outcome, TaskResult, TaskSpec
 from shipyard.runtime.task import execute_task
 
@@ -34,10 +36,11 @@ class LocalExecutor:
         self,
         flow_class: type[FlowSpec],
         blobs: BlobStore,
-        max_workers: int,
+        max_workers: int | None,
         max_memory_mb: int | None = None,
         gpus: int = 0,
     ) -> None:
+        max_workers = max_workers or os.cpu_count() or 1
         if max_workers < 1:
             raise ValueError("--max-workers must be at least 1")
         self._flow_class = flow_class
@@ -54,9 +57,18 @@ class LocalExecutor:
         self._events: Connection | None = None
         self._server_pid: int | None = None
 
+    description = "the local executor"
+
+    @property
+    def datastore_url(self) -> str:
+        return self._blobs.url
+
     @property
     def limits(self) -> ExecutorLimits:
         return self._limits
+
+    def check_requests(self, graph: FlowGraph) -> None:
+        check_requests_fit(graph, self._limits, self.description)
 
     def start(self) -> None:
         request_reader, request_writer = Pipe(duplex=False)
@@ -110,8 +122,8 @@ class LocalExecutor:
     def _collect(self, spec: TaskSpec, exit_code: int) -> TaskResult:
         """Turn what a finished task process left behind into a result with stored logs."""
         paths = _TaskFiles(self._workdir, spec.key)
-        stdout_hash = self._store_log(paths.stdout)
-        stderr_hash = self._store_log(paths.stderr)
+        stdout_hash = store_log(self._blobs, paths.stdout)
+        stderr_hash = store_log(self._blobs, paths.stderr)
         result: TaskResult
         if paths.result.exists():
             with paths.result.open("rb") as fh:
@@ -128,15 +140,6 @@ class LocalExecutor:
             stdout_hash=stdout_hash,
             stderr_hash=stderr_hash,
         )
-
-    def _store_log(self, path: Path) -> str | None:
-        """Keep a task's log as a blob; an empty log is recorded as none at all."""
-        try:
-            if path.stat().st_size == 0:
-                return None
-        except FileNotFoundError:
-            return None
-        return self._blobs.put_file(path)
 
     def shutdown(self) -> None:
         if self._requests is not None:
@@ -272,8 +275,8 @@ def _run_child(flow_class: type[FlowSpec], spec: TaskSpec, files: _TaskFiles) ->
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-        _redirect(1, files.stdout)
-        _redirect(2, files.stderr)
+        redirect_fd(1, files.stdout)
+        redirect_fd(2, files.stderr)
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(AttributeError, ValueError):
                 stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
@@ -289,10 +292,3 @@ def _run_child(flow_class: type[FlowSpec], spec: TaskSpec, files: _TaskFiles) ->
             sys.stdout.flush()
             sys.stderr.flush()
         os._exit(code)
-
-
-def _redirect(fd: int, path: Path) -> None:
-    """Point a standard stream at a file at the descriptor level, so C code is captured too."""
-    target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    os.dup2(target, fd)
-    os.close(target)

@@ -43,9 +43,14 @@ class Runner:
         *,
         max_workers: int | None = None,
         tags: Sequence[str] = (),
+        executor: str | None = None,
+        ray_address: str | None = None,
         **parameters: Any,
     ) -> Run:
-        """Run the flow with these parameters; returns the `Run`, successful or not."""
+        """Run the flow with these parameters; returns the `Run`, successful or not.
+
+        `executor="ray"` (and optionally `ray_address`) runs the tasks on a Ray cluster.
+        """
         from shipyard.client import Run
 
         with tempfile.TemporaryDirectory(prefix="shipyard-runner-") as tmp:
@@ -54,6 +59,10 @@ class Runner:
             command += ["--run-id-file", str(id_file)]
             if max_workers:
                 command += ["--max-workers", str(max_workers)]
+            if executor:
+                command += ["--executor", executor]
+            if ray_address:
+                command += ["--ray-address", ray_address]
             for tag in tags:
                 command += ["--tag", tag]
             for name, value in parameters.items():

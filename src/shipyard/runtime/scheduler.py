@@ -51,6 +51,7 @@ class RunContext:
     tags: frozenset[str]
     parameters: dict[str, Any]
     origin_run_id: str | None = None
+    code_hash: str | None = None
 
 
 @dataclass
@@ -250,6 +251,8 @@ class Scheduler:
             parameters=ctx.parameters if task.step_name == "start" else {},
             parameter_names=frozenset(ctx.parameters),
             kill_after_seconds=limit.total_seconds + KILL_GRACE_SECONDS if limit else None,
+            resources=needed,
+            code_hash=ctx.code_hash,
         )
         self.metadata.start_task(
             ctx.flow_name,

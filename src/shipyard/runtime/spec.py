@@ -12,6 +12,7 @@ from typing import Any
 
 from shipyard.datastore.refs import ArtifactRef
 from shipyard.metadata.records import ForeachFrame
+from shipyard.runtime.resources import Resources
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,10 @@ class TaskSpec:
     parameter_names: frozenset[str] = frozenset()
     #: After this many seconds the executor kills the task process outright (@timeout).
     kill_after_seconds: float | None = None
+    #: What the task asked for with @resources; executors that place tasks (Ray) request it.
+    resources: Resources = field(default_factory=Resources)
+    #: Blob of the run's code snapshot, from which remote workers import the flow.
+    code_hash: str | None = None
 
     @property
     def pathspec(self) -> str:

@@ -1,0 +1,422 @@
+"""The Ray executor: every task becomes a Ray task on a cluster (or a local Ray instance).
+
+The driver only schedules; workers load the flow from the run's code snapshot in the
+datastore and read and write artifacts there directly, so nothing large passes through the
+driver and a worker needs nothing but the datastore URL and an installed Shipyard.
+
+Ray worker processes are reused from task to task (that is what makes a Ray task cheap), so
+a task leaves the process as it found it: environment, working directory, signal handlers
+and standard streams are restored afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import os
+import signal
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shipyard.datastore.artifacts import ArtifactStore
+from shipyard.datastore.blobs import BlobStore
+from shipyard.datastore.code import CodePackage
+from shipyard.exceptions import ShipyardError
+from shipyard.flow.graph import FlowGraph
+from shipyard.flow.spec import FlowSpec
+from shipyard.runtime.capture import redirect_fd, store_log
+from shipyard.runtime.resources import ExecutorLimits, Resources, requested_resources
+from shipyard.runtime.spec import Outcome, TaskResult, TaskSpec
+from shipyard.runtime.task import execute_task, user_traceback
+
+if TYPE_CHECKING:
+    from ray import ObjectRef
+
+__all__ = ["RayExecutor", "check_datastore_reachable", "import_ray"]
+
+INSTALL_HINT = "install it with: pip install 'shipyard[ray]'"
+#: How long cluster totals are trusted before asking Ray again (autoscaling clusters grow).
+_LIMITS_TTL_SECONDS = 5.0
+_MB = 1 << 20
+
+
+def import_ray() -> Any:
+    """The `ray` module, or a clear error saying how to get it."""
+    try:
+        import ray
+    except ImportError:
+        raise ShipyardError(
+            f"--executor ray needs Ray, which is not installed; {INSTALL_HINT}"
+        ) from None
+    return ray
+
+
+@dataclass(frozen=True)
+class _Node:
+    address: str
+    cpu: float
+    memory_mb: int
+    gpu: int
+
+
+class RayExecutor:
+    """Submits each task as a Ray task sized by the step's `@resources`.
+
+    `address` is a Ray address (`host:port`, `ray://...`), `auto` (the cluster this machine
+    belongs to, else a new local instance) or `local` (always a new local instance, with
+    `max_workers` CPUs if given).
+    """
+
+    def __init__(self, address: str, datastore_url: str, max_workers: int | None = None) -> None:
+        self._ray = import_ray()
+        self._address = address or "auto"
+        self._given_datastore = datastore_url
+        self._datastore_url = datastore_url
+        self._max_workers = max_workers
+        self._running: dict[ObjectRef, tuple[TaskSpec, float | None]] = {}
+        self._remote: Any = None
+        self._started_local = False
+        self._limits: ExecutorLimits | None = None
+        self._limits_read_at = 0.0
+
+    # -- starting ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        ray = self._ray
+        options: dict[str, Any] = {
+            "namespace": "shipyard",
+            # Task output is captured into the datastore; Ray's own echo would garble progress.
+            "log_to_driver": False,
+            "logging_level": logging.WARNING,
+        }
+        if self._address == "local":
+            self._start_local(options)
+        else:
+            try:
+                ray.init(address=self._address, **options)
+            except ConnectionError as exc:
+                if self._address != "auto":
+                    raise ShipyardError(
+                        f"cannot reach the Ray cluster at {self._address}: {exc}. Check "
+                        "--ray-address (or SHIPYARD_RAY_ADDRESS), or start a cluster with "
+                        "`ray start --head`"
+                    ) from None
+                self._start_local(options)
+        try:
+            self._datastore_url = check_datastore_reachable(
+                self._given_datastore,
+                [node.address for node in self._nodes()],
+                _local_addresses(ray),
+            )
+            self._remote = ray.remote(max_retries=0, retry_exceptions=False)(run_ray_task)
+        except BaseException:
+            self.shutdown()
+            raise
+
+    def _start_local(self, options: dict[str, Any]) -> None:
+        self._ray.init(num_cpus=self._max_workers, include_dashboard=False, **options)
+        self._started_local = True
+
+    @property
+    def description(self) -> str:
+        if self._started_local:
+            return "a local Ray instance"
+        return f"the Ray cluster at {self._address}"
+
+    @property
+    def datastore_url(self) -> str:
+        """The datastore as workers must address it (a local path made absolute)."""
+        return self._datastore_url
+
+    # -- capacity ------------------------------------------------------------------------
+
+    def _nodes(self) -> list[_Node]:
+        nodes = []
+        for node in self._ray.nodes():
+            if not node.get("Alive"):
+                continue
+            held = node.get("Resources", {})
+            nodes.append(
+                _Node(
+                    address=node["NodeManagerAddress"],
+                    cpu=float(held.get("CPU", 0)),
+                    memory_mb=int(held.get("memory", 0) // _MB),
+                    gpu=int(held.get("GPU", 0)),
+                )
+            )
+        return nodes
+
+    @property
+    def limits(self) -> ExecutorLimits:
+        """The cluster's totals, re-read every few seconds so that a growing cluster is used.
+
+        The scheduler admits tasks against these, so what it has submitted is what Ray can
+        run now: progress shows tasks as Ray schedules them, not a thousand queued in Ray.
+        """
+        now = time.monotonic()
+        if self._limits is None or now - self._limits_read_at > _LIMITS_TTL_SECONDS:
+            total = self._ray.cluster_resources()
+            self._limits = ExecutorLimits(
+                cpu=float(total.get("CPU", 0)),
+                memory=int(total.get("memory", 0) // _MB) or None,
+                gpu=int(total.get("GPU", 0)),
+                max_tasks=self._max_workers or 1_000_000,
+            )
+            self._limits_read_at = now
+        return self._limits
+
+    def check_requests(self, graph: FlowGraph) -> None:
+        """Refuse, before anything runs, a step that no node of the cluster could ever hold.
+
+        Ray would otherwise queue such a task forever. A step that fits a node but not what
+        is free right now simply waits for running tasks to finish.
+        """
+        nodes = self._nodes()
+        for node in graph:
+            needed = requested_resources(graph, node.name)
+            if any(_node_fits(needed, n) for n in nodes):
+                continue
+            largest = ", ".join(
+                f"{n.address} (cpu={n.cpu:g}, memory={n.memory_mb} MB, gpu={n.gpu})" for n in nodes
+            )
+            raise ShipyardError(
+                f"step '{node.name}' asks for cpu={needed.cpu:g}, memory={needed.memory} MB, "
+                f"gpu={needed.gpu}, but no node of {self.description} has that much; its "
+                f"nodes: {largest or 'none'}. Lower the step's @resources or add a node "
+                "that large to the cluster"
+            )
+
+    # -- running -------------------------------------------------------------------------
+
+    def submit(self, spec: TaskSpec) -> None:
+        assert self._remote is not None, "start() the executor first"
+        needed = spec.resources
+        options: dict[str, Any] = {"num_cpus": needed.cpu, "num_gpus": needed.gpu}
+        if needed.memory:
+            options["memory"] = needed.memory * _MB
+        ref = self._remote.options(**options).remote(spec)
+        deadline = time.monotonic() + spec.kill_after_seconds if spec.kill_after_seconds else None
+        self._running[ref] = (spec, deadline)
+
+    def wait(self, timeout: float | None) -> list[tuple[TaskSpec, TaskResult]]:
+        if not self._running:
+            if timeout:
+                time.sleep(timeout)
+            return []
+        finished: list[tuple[TaskSpec, TaskResult]] = []
+        finished.extend(self._kill_overdue())
+        refs = list(self._running)
+        if not refs:
+            return finished
+        ready, _ = self._ray.wait(refs, num_returns=1, timeout=self._until_deadline(timeout))
+        if ready:
+            ready, _ = self._ray.wait(refs, num_returns=len(refs), timeout=0)
+        for ref in ready:
+            spec, _deadline = self._running.pop(ref)
+            finished.append((spec, self._result(ref)))
+        return finished
+
+    def _until_deadline(self, timeout: float | None) -> float | None:
+        deadlines = [d for _, d in self._running.values() if d is not None]
+        if not deadlines:
+            return timeout
+        left = max(0.0, min(deadlines) - time.monotonic())
+        return left if timeout is None else min(timeout, left)
+
+    def _kill_overdue(self) -> list[tuple[TaskSpec, TaskResult]]:
+        """A step stuck where Python cannot interrupt it is killed once past its deadline."""
+        now = time.monotonic()
+        killed = []
+        for ref, (spec, deadline) in list(self._running.items()):
+            if deadline is not None and now >= deadline:
+                del self._running[ref]
+                self._ray.cancel(ref, force=True)
+                error = (
+                    f"the task ran past its @timeout and was killed after "
+                    f"{spec.kill_after_seconds:g}s\n"
+                )
+                killed.append((spec, TaskResult(Outcome.FAILED, error=error)))
+        return killed
+
+    def _result(self, ref: ObjectRef) -> TaskResult:
+        exceptions = self._ray.exceptions
+        try:
+            result: TaskResult = self._ray.get(ref)
+            return result
+        except exceptions.WorkerCrashedError:
+            why = (
+                "the Ray worker running the task died (the step exited the process, crashed "
+                "or was killed, e.g. for using too much memory); its output is lost with it\n"
+            )
+        except exceptions.OutOfMemoryError as exc:
+            why = f"Ray killed the task for lack of memory: {exc}\n"
+        except exceptions.TaskCancelledError:
+            why = "the task was cancelled on the Ray cluster\n"
+        except exceptions.RayError as exc:
+            why = f"Ray could not run the task: {exc}\n"
+        return TaskResult(Outcome.FAILED, error=why)
+
+    def shutdown(self) -> None:
+        for ref in self._running:
+            with contextlib.suppress(Exception):
+                self._ray.cancel(ref, force=True)
+        self._running.clear()
+        if self._ray.is_initialized():
+            self._ray.shutdown()
+
+
+def _node_fits(needed: Resources, node: _Node) -> bool:
+    return needed.fits(ExecutorLimits(node.cpu, node.memory_mb, node.gpu, max_tasks=1))
+
+
+def _local_addresses(ray: Any) -> set[str]:
+    """Addresses by which a Ray node would be this very machine."""
+    found = {"127.0.0.1", "localhost", socket.gethostname()}
+    with contextlib.suppress(Exception):
+        found.add(ray.util.get_node_ip_address())
+    with contextlib.suppress(OSError):
+        found.update(
+            str(info[4][0])
+            for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
+        )
+    return {str(address) for address in found}
+
+
+def check_datastore_reachable(url: str, node_addresses: list[str], local: set[str]) -> str:
+    """The datastore URL workers on these nodes should use, or why they cannot use it.
+
+    A plain directory only works when every node is this machine (or the directory is a
+    shared mount at the same path everywhere, which the user must say with
+    SHIPYARD_DATASTORE_SHARED=1). `memory://` lives inside one process and never works.
+    """
+    from fsspec.utils import get_protocol
+
+    protocol = get_protocol(url)
+    if protocol == "memory":
+        raise ShipyardError(
+            f"the datastore {url!r} lives in the memory of this process, which Ray workers "
+            "cannot see. Use a directory or a URL every node can reach (s3://, gs://, ...)"
+        )
+    if protocol not in {"file", "local"}:
+        return url
+    path = str(Path(url.removeprefix("file://")).expanduser().resolve())
+    elsewhere = sorted({a for a in node_addresses if a not in local})
+    if elsewhere and os.environ.get("SHIPYARD_DATASTORE_SHARED") != "1":
+        raise ShipyardError(
+            f"the datastore {path} is a directory on this machine, but the Ray cluster has "
+            f"nodes on other machines ({', '.join(elsewhere)}) that cannot read or write it. "
+            "Set SHIPYARD_DATASTORE to a URL every node can reach (s3://bucket/prefix, "
+            "gs://...), or, if the directory is a shared mount (NFS, ...) at the same path "
+            "on every node, set SHIPYARD_DATASTORE_SHARED=1"
+        )
+    return path
+
+
+# -- the worker side ---------------------------------------------------------------------------
+
+#: Flow classes a worker process has imported, by (code hash, flow name).
+_loaded_flows: dict[tuple[str, str], type[FlowSpec]] = {}
+
+
+def run_ray_task(spec: TaskSpec) -> TaskResult:
+    """Body of a Ray task: run one step with its output captured and stored as logs."""
+    blobs = BlobStore(spec.datastore_url)
+    with tempfile.TemporaryDirectory(prefix="shipyard-task-") as tmp:
+        stdout, stderr = Path(tmp, "stdout"), Path(tmp, "stderr")
+        with _process_state_restored(), _captured(stdout, stderr):
+            try:
+                flow_class = _load_flow(spec, blobs)
+            except BaseException as exc:
+                error = f"could not load the flow on the Ray worker: {user_traceback(exc)}"
+                sys.stderr.write(error)
+                result = TaskResult(Outcome.FAILED, error=error)
+            else:
+                result = execute_task(flow_class, spec, ArtifactStore(blobs))
+        return replace(
+            result,
+            exit_code=0 if result.outcome is Outcome.SUCCEEDED else 1,
+            stdout_hash=store_log(blobs, stdout),
+            stderr_hash=store_log(blobs, stderr),
+        )
+
+
+def _load_flow(spec: TaskSpec, blobs: BlobStore) -> type[FlowSpec]:
+    """Import the flow from the run's code snapshot, once per worker process."""
+    if spec.code_hash is None:
+        raise ShipyardError("the task carries no code snapshot; the Ray executor needs one")
+    key = (spec.code_hash, spec.flow_name)
+    cached = _loaded_flows.get(key)
+    if cached is not None:
+        return cached
+    package = CodePackage(bytes(blobs.get(spec.code_hash)))
+    root = Path(tempfile.gettempdir(), "shipyard-code", spec.code_hash)
+    if not root.is_dir():
+        root.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{spec.code_hash[:12]}-", dir=root.parent))
+        package.extract(staging)
+        try:
+            staging.rename(root)
+        except OSError:  # another worker on this node extracted it first
+            import shutil
+
+            shutil.rmtree(staging, ignore_errors=True)
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))  # the flow's sibling modules import as they did locally
+    module_name = f"_shipyard_flow_{spec.code_hash[:16]}"
+    module_spec = importlib.util.spec_from_file_location(module_name, root / package.script_name)
+    assert module_spec is not None and module_spec.loader is not None
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[module_name] = module
+    module_spec.loader.exec_module(module)
+    flow_class = getattr(module, spec.flow_name, None)
+    if not (isinstance(flow_class, type) and issubclass(flow_class, FlowSpec)):
+        raise ShipyardError(
+            f"{package.script_name} in the code snapshot defines no flow {spec.flow_name!r}"
+        )
+    _loaded_flows[key] = flow_class
+    return flow_class
+
+
+@contextlib.contextmanager
+def _process_state_restored() -> Iterator[None]:
+    """Undo what a step may change in the reused worker: env, cwd, SIGALRM, its timer."""
+    environ = dict(os.environ)
+    cwd = os.getcwd()
+    alarm = signal.getsignal(signal.SIGALRM)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, alarm)
+        os.environ.clear()
+        os.environ.update(environ)
+        with contextlib.suppress(OSError):
+            os.chdir(cwd)
+
+
+@contextlib.contextmanager
+def _captured(stdout: Path, stderr: Path) -> Iterator[None]:
+    """Send fds 1 and 2 to files for the task (C code included), then put them back."""
+    saved = []
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    for fd, path in ((1, stdout), (2, stderr)):
+        saved.append((fd, os.dup(fd)))
+        redirect_fd(fd, path)
+    try:
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        for fd, copy in saved:
+            os.dup2(copy, fd)
+            os.close(copy)
