@@ -93,7 +93,9 @@ def test_registering_a_missing_artifact_names_the_ones_there(home: Home) -> None
     run = run_register_flow(home)
     task = run["start"].task
 
-    with pytest.raises(ObjectNotFound, match="has no artifact 'modle'; its artifacts: C, frame, model"):
+    with pytest.raises(
+        ObjectNotFound, match="has no artifact 'modle'; its artifacts: C, frame, model"
+    ):
         models.register_from_artifact("archived", f"{task.pathspec}:modle")
     with pytest.raises(ValueError, match="does not name an artifact"):
         models.register_from_artifact("archived", "RegisterFlow/1:model")

@@ -133,6 +133,8 @@ def _execute(
     if options["run_id_file"]:
         _write_atomically(Path(options["run_id_file"]), flow_run.run_id)
     console = Console()
+    if not options["quiet"] and flow_run.executor.description != "the local executor":
+        console.print(f"Tasks run on {flow_run.executor.description}", highlight=False)
     if flow_run.plan is not None:
         reused = len(flow_run.plan.reusable)
         console.print(

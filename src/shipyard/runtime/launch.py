@@ -151,9 +151,7 @@ def _make_executor(
                 "--max-memory and --gpus size the local executor; a Ray cluster offers what "
                 "its nodes have (use @resources to ask for memory or GPUs)"
             )
-        return RayExecutor(
-            options.ray_address or config.ray_address, blobs.url, options.max_workers
-        )
+        return RayExecutor(options.ray_address or config.ray_address, config, options.max_workers)
     if kind != "local":
         raise ShipyardError(
             f"unknown executor {kind!r} (from --executor or SHIPYARD_EXECUTOR); "

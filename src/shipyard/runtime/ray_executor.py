@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from shipyard.config import Config
 from shipyard.datastore.artifacts import ArtifactStore
 from shipyard.datastore.blobs import BlobStore
 from shipyard.datastore.code import CodePackage
@@ -49,6 +50,7 @@ _MB = 1 << 20
 
 def import_ray() -> Any:
     """The `ray` module, or a clear error saying how to get it."""
+    _send_auth_token()  # read by Ray when it is imported, so set before
     try:
         import ray
     except ImportError:
@@ -74,11 +76,12 @@ class RayExecutor:
     `max_workers` CPUs if given).
     """
 
-    def __init__(self, address: str, datastore_url: str, max_workers: int | None = None) -> None:
+    def __init__(self, address: str, config: Config, max_workers: int | None = None) -> None:
         self._ray = import_ray()
         self._address = address or "auto"
-        self._given_datastore = datastore_url
-        self._datastore_url = datastore_url
+        self._config = config
+        self._datastore_url = config.datastore
+        self._worker: WorkerContext | None = None
         self._max_workers = max_workers
         self._running: dict[ObjectRef, tuple[TaskSpec, float | None]] = {}
         self._remote: Any = None
@@ -96,24 +99,37 @@ class RayExecutor:
             "log_to_driver": False,
             "logging_level": logging.WARNING,
         }
-        if self._address == "local":
+        address = _find_cluster() if self._address == "auto" else self._address
+        if address is None or address == "local":
             self._start_local(options)
         else:
             try:
-                ray.init(address=self._address, **options)
+                _probe(address)
+                ray.init(address=address, **options)
             except ConnectionError as exc:
                 if self._address != "auto":
                     raise ShipyardError(
-                        f"cannot reach the Ray cluster at {self._address}: {exc}. Check "
+                        f"cannot reach the Ray cluster at {address}: {exc}. Check "
                         "--ray-address (or SHIPYARD_RAY_ADDRESS), or start a cluster with "
                         "`ray start --head`"
                     ) from None
                 self._start_local(options)
+            else:
+                self._address = address
         try:
             self._datastore_url = check_datastore_reachable(
-                self._given_datastore,
+                self._config.datastore,
                 [node.address for node in self._nodes()],
                 _local_addresses(ray),
+            )
+            self._worker = WorkerContext(
+                host=socket.gethostname(),
+                cwd=os.getcwd(),
+                environ={
+                    "SHIPYARD_DATASTORE": self._datastore_url,
+                    "SHIPYARD_METADATA": _absolute_sqlite(self._config.metadata),
+                    "SHIPYARD_USER": self._config.user,
+                },
             )
             self._remote = ray.remote(max_retries=0, retry_exceptions=False)(run_ray_task)
         except BaseException:
@@ -121,7 +137,9 @@ class RayExecutor:
             raise
 
     def _start_local(self, options: dict[str, Any]) -> None:
-        self._ray.init(num_cpus=self._max_workers, include_dashboard=False, **options)
+        self._ray.init(
+            address="local", num_cpus=self._max_workers, include_dashboard=False, **options
+        )
         self._started_local = True
 
     @property
@@ -201,7 +219,7 @@ class RayExecutor:
         options: dict[str, Any] = {"num_cpus": needed.cpu, "num_gpus": needed.gpu}
         if needed.memory:
             options["memory"] = needed.memory * _MB
-        ref = self._remote.options(**options).remote(spec)
+        ref = self._remote.options(**options).remote(spec, self._worker)
         deadline = time.monotonic() + spec.kill_after_seconds if spec.kill_after_seconds else None
         self._running[ref] = (spec, deadline)
 
@@ -272,6 +290,61 @@ class RayExecutor:
             self._ray.shutdown()
 
 
+def _find_cluster() -> str | None:
+    """What `auto` means: RAY_ADDRESS, else the cluster `ray start` last started here.
+
+    Ray's own lookup trusts a stale address file and then retries for minutes; here a
+    stale file only means there is no cluster, and a local instance is started instead.
+    """
+    given = os.environ.get("RAY_ADDRESS")
+    if given:
+        return given
+    temp = os.environ.get("RAY_TMPDIR") or os.environ.get("TMPDIR") or "/tmp"
+    try:
+        address = Path(temp, "ray", "ray_current_cluster").read_text().strip()
+    except OSError:
+        return None
+    try:
+        _probe(address, seconds=1.0)
+    except ConnectionError:
+        return None
+    return address or None
+
+
+def _probe(address: str, seconds: float = 5.0) -> None:
+    """Fail fast on a `host:port` nobody listens on: Ray itself retries for minutes."""
+    host, sep, port = address.rpartition(":")
+    if "://" in address or not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=seconds).close()
+    except OSError as exc:
+        raise ConnectionError(f"nothing answers at {address} ({exc.strerror or exc})") from None
+
+
+def _send_auth_token() -> None:
+    """Make the driver present this machine's Ray token when it joins an existing cluster.
+
+    `ray start --head` turns token authentication on when ~/.ray/auth_token exists, but
+    `ray.init(address=...)` only sends the token when RAY_AUTH_MODE says so (Ray 2.59+), so
+    the connection is refused. Asking for token mode when a token is at hand fixes that and
+    is harmless against a cluster without authentication.
+    """
+    if os.environ.get("RAY_AUTH_MODE"):
+        return
+    token_file = os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token"
+    if os.environ.get("RAY_AUTH_TOKEN") or Path(token_file).is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
+def _absolute_sqlite(url: str) -> str:
+    """An SQLite URL with its relative path made absolute, so any working directory finds it."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url.startswith(prefix + "/") or url == prefix:
+        return url
+    return prefix + str(Path(url.removeprefix(prefix)).resolve())
+
+
 def _node_fits(needed: Resources, node: _Node) -> bool:
     return needed.fits(ExecutorLimits(node.cpu, node.memory_mb, node.gpu, max_tasks=1))
 
@@ -325,12 +398,29 @@ def check_datastore_reachable(url: str, node_addresses: list[str], local: set[st
 _loaded_flows: dict[tuple[str, str], type[FlowSpec]] = {}
 
 
-def run_ray_task(spec: TaskSpec) -> TaskResult:
+@dataclass(frozen=True)
+class WorkerContext:
+    """What a task takes along from the driver besides its spec.
+
+    Steps see the driver's Shipyard configuration (so `models.register` in a step writes to
+    the same metadata store), and on the driver's own machine they also start in its
+    working directory, so relative paths mean what they mean with the local executor.
+    """
+
+    host: str
+    cwd: str
+    environ: dict[str, str]
+
+
+def run_ray_task(spec: TaskSpec, worker: WorkerContext) -> TaskResult:
     """Body of a Ray task: run one step with its output captured and stored as logs."""
     blobs = BlobStore(spec.datastore_url)
     with tempfile.TemporaryDirectory(prefix="shipyard-task-") as tmp:
         stdout, stderr = Path(tmp, "stdout"), Path(tmp, "stderr")
         with _process_state_restored(), _captured(stdout, stderr):
+            os.environ.update(worker.environ)
+            if worker.host == socket.gethostname() and os.path.isdir(worker.cwd):
+                os.chdir(worker.cwd)
             try:
                 flow_class = _load_flow(spec, blobs)
             except BaseException as exc:
