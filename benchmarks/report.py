@@ -24,7 +24,7 @@ from rich.table import Table
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SUMMARY = RESULTS_DIR / "summary.md"
-_PACKAGES = ("shipyard", "metaflow", "numpy", "psutil", "rich", "fastapi", "uvicorn")
+_PACKAGES = ("shipyard", "metaflow", "numpy", "psutil", "rich", "fastapi", "uvicorn", "ray")
 
 
 @dataclass

@@ -21,6 +21,7 @@ from benchmarks import (
     bench_artifacts,
     bench_dedup,
     bench_fanout,
+    bench_ray,
     bench_serving,
     bench_startup,
 )
@@ -35,7 +36,14 @@ from benchmarks.report import (
 
 BENCHMARKS: dict[str, ModuleType] = {
     module.NAME: module
-    for module in (bench_fanout, bench_artifacts, bench_dedup, bench_startup, bench_serving)
+    for module in (
+        bench_fanout,
+        bench_artifacts,
+        bench_dedup,
+        bench_startup,
+        bench_serving,
+        bench_ray,
+    )
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -233,3 +234,14 @@ class TestDatastoreReachability:
     def test_object_stores_are_passed_through(self):
         url = "s3://bucket/shipyard"
         assert check_datastore_reachable(url, ["10.0.0.9"], self.HERE) == url
+
+
+def test_the_ray_sweep_example_runs_on_the_cluster(on_ray: Home):
+    example = Path(__file__).resolve().parents[2] / "examples" / "ray_sweep.py"
+    done = on_ray.run_flow(example, "run", "--strengths", "[0.1, 1.0]", timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    run = Flow("RaySweepFlow").latest_run
+    assert run.data.C in (0.1, 1.0)
+    assert run.data.score == max(task.data.score for task in run["train"])
+    assert 0.9 < run.data.accuracy <= 1.0
+    assert run.data.accuracy == run.data.score  # the parallel scoring agrees with sklearn
