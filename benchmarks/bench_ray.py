@@ -29,7 +29,11 @@ FLOW = BENCH_DIR / "fanout_flow.py"
 WIDTH = 1000
 
 
-def flow_case(label: str, options: Options, *executor: str) -> Case:
+def flow_case(
+    label: str, options: Options, *executor: str, env: dict[str, str] | None = None
+) -> Case:
+    env_extra = env or {}
+
     def once() -> Measurement:
         with Sandbox.create(f"{NAME}-{label.split()[0].lower()}", options.keep) as box:
             flow = box.copy_in(FLOW)
@@ -38,6 +42,7 @@ def flow_case(label: str, options: Options, *executor: str) -> Case:
             env = box.shipyard_env()
             # Ray's socket paths must stay short: keep its session files under /tmp.
             env["RAY_TMPDIR"] = "/tmp"
+            env.update(env_extra)
             return box.run(label, argv, env, timeout=600)
 
     return once
@@ -46,10 +51,12 @@ def flow_case(label: str, options: Options, *executor: str) -> Case:
 def run(options: Options) -> BenchmarkResult:
     result = BenchmarkResult(NAME, TITLE)
     ray = ("--executor", "ray", "--ray-address")
-    with ray_head(num_cpus=2) as address:
+    with ray_head(num_cpus=2) as cluster:
         cases = {
             "local": flow_case("local executor", options),
-            "cluster": flow_case("Ray, running cluster", options, *ray, address),
+            "cluster": flow_case(
+                "Ray, running cluster", options, *ray, cluster.address, env=cluster.env
+            ),
             "instance": flow_case("Ray, own local instance", options, *ray, "local"),
         }
         runs = interleave(cases, times=options.repeats(3))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -11,6 +13,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 STARTED = "Ray runtime started"
@@ -22,16 +25,30 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class RayCluster:
+    address: str
+    #: What a driver's environment needs to join: the cluster's own authentication token.
+    env: dict[str, str]
+
+
 @contextlib.contextmanager
-def ray_head(num_cpus: int, num_gpus: int = 0, timeout: float = 120) -> Iterator[str]:
-    """Start a head node with a fixed number of CPUs (and declared GPUs); yield its address.
+def ray_head(num_cpus: int, num_gpus: int = 0, timeout: float = 120) -> Iterator[RayCluster]:
+    """Start a head node with a fixed number of CPUs (and declared GPUs).
 
     `--block` keeps the node's processes under one parent, so stopping that parent stops
-    exactly this cluster and not another one on the machine.
+    exactly this cluster and not another one on the machine. Ray's ports listen on every
+    interface whatever the node address, so the cluster gets a token of its own (never the
+    user's ~/.ray/auth_token) and only the tests' drivers know it.
     """
     ray = Path(sys.executable).with_name("ray")
     port = _free_port()
-    log_path = Path(tempfile.mkstemp(prefix="shipyard-ray-", suffix=".log")[1])
+    workdir = Path(tempfile.mkdtemp(prefix="shipyard-ray-"))
+    token = workdir / "auth_token"
+    token.write_text(secrets.token_hex(32))
+    token.chmod(0o600)
+    env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)}
+    log_path = workdir / "head.log"
     command = [
         str(ray), "start", "--head", "--block",
         "--port", str(port),
@@ -43,7 +60,11 @@ def ray_head(num_cpus: int, num_gpus: int = 0, timeout: float = 120) -> Iterator
     ]  # fmt: skip
     with log_path.open("w") as log:
         head = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **env},
+            start_new_session=True,
         )
     try:
         deadline = time.monotonic() + timeout
@@ -51,7 +72,7 @@ def ray_head(num_cpus: int, num_gpus: int = 0, timeout: float = 120) -> Iterator
             if head.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"`ray start --head` did not start:\n{log_path.read_text()}")
             time.sleep(0.2)
-        yield f"127.0.0.1:{port}"
+        yield RayCluster(f"127.0.0.1:{port}", env)
     finally:
         with contextlib.suppress(ProcessLookupError):
             head.send_signal(signal.SIGTERM)  # drains, then stops the node's processes
@@ -61,4 +82,4 @@ def ray_head(num_cpus: int, num_gpus: int = 0, timeout: float = 120) -> Iterator
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(head.pid, signal.SIGKILL)
             head.wait()
-        log_path.unlink(missing_ok=True)
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -19,7 +19,7 @@ from shipyard.metadata.records import TaskStatus
 from shipyard.runtime.ray_executor import check_datastore_reachable
 
 from ..conftest import FLOWS, Home
-from ..ray_cluster import ray_head
+from ..ray_cluster import RayCluster, ray_head
 from .test_resume import break_at, executed
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
@@ -35,15 +35,16 @@ def test_without_an_address_a_local_ray_instance_is_started(home: Home):
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[str]:
-    with ray_head(num_cpus=2, num_gpus=1) as address:
-        yield address
+def cluster() -> Iterator[RayCluster]:
+    with ray_head(num_cpus=2, num_gpus=1) as started:
+        yield started
 
 
 @pytest.fixture
-def on_ray(home: Home, cluster: str) -> Home:
+def on_ray(home: Home, cluster: RayCluster) -> Home:
     """Runs go to the cluster through the configuration, as a user would set it once."""
-    home.env.update({"SHIPYARD_EXECUTOR": "ray", "SHIPYARD_RAY_ADDRESS": cluster})
+    home.env.update(cluster.env)
+    home.env.update({"SHIPYARD_EXECUTOR": "ray", "SHIPYARD_RAY_ADDRESS": cluster.address})
     return home
 
 
@@ -143,11 +144,11 @@ def test_a_task_waits_for_a_free_gpu(on_ray: Home):
     assert run["train"].task.resources == {"cpu": 1, "memory": 0, "gpu": 1}
 
 
-def test_more_cpus_than_any_node_has_is_refused_before_running(on_ray: Home, cluster: str):
+def test_more_cpus_than_any_node_has_is_refused_before_running(on_ray: Home, cluster: RayCluster):
     done = on_ray.run_flow("greedy_flow.py", "run")
     assert done.returncode == 2
     assert "step 'crunch' asks for cpu=64" in done.stderr
-    assert f"no node of the Ray cluster at {cluster} has that much" in done.stderr
+    assert f"no node of the Ray cluster at {cluster.address} has that much" in done.stderr
     with pytest.raises(ObjectNotFound):  # nothing ran, nothing was recorded
         Flow("GreedyFlow")
 
@@ -161,10 +162,9 @@ def test_a_task_leaves_its_worker_process_as_it_found_it(on_ray: Home):
     assert data.start_cwd == data.end_cwd == str(on_ray.root)
 
 
-def test_runner_runs_on_ray(home: Home, cluster: str):
-    run = Runner(FLOWS / "branch_flow.py", env=home.env, cwd=home.root).run(
-        executor="ray", ray_address=cluster
-    )
+def test_runner_runs_on_ray(home: Home, cluster: RayCluster):
+    runner = Runner(FLOWS / "branch_flow.py", env={**home.env, **cluster.env}, cwd=home.root)
+    run = runner.run(executor="ray", ray_address=cluster.address)
     assert run.successful
     assert run.data.sides == ["left", "right"]
 
@@ -174,7 +174,20 @@ def test_an_address_nobody_answers_is_refused_at_once(home: Home):
         "branch_flow.py", "run", "--executor", "ray", "--ray-address", "127.0.0.1:1", timeout=30
     )
     assert done.returncode == 2
-    assert "cannot reach the Ray cluster at 127.0.0.1:1" in done.stderr
+    assert "cannot connect to the Ray cluster at 127.0.0.1:1" in done.stderr
+    assert "nothing answers" in done.stderr
+
+
+def test_a_driver_without_the_clusters_token_is_told_how_to_get_it(home: Home, cluster: RayCluster):
+    wrong = home.root / "wrong_token"
+    wrong.write_text("0" * 64)
+    home.env.update({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(wrong)})
+    done = home.run_flow(
+        "branch_flow.py", "run", "--executor", "ray", "--ray-address", cluster.address
+    )
+    assert done.returncode == 2
+    assert f"cannot connect to the Ray cluster at {cluster.address}" in done.stderr
+    assert "give this machine the same token" in done.stderr
 
 
 def test_local_executor_options_are_refused_with_ray(home: Home):

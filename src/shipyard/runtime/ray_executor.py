@@ -109,9 +109,12 @@ class RayExecutor:
             except ConnectionError as exc:
                 if self._address != "auto":
                     raise ShipyardError(
-                        f"cannot reach the Ray cluster at {address}: {exc}. Check "
+                        f"cannot connect to the Ray cluster at {address}: {exc}. Check "
                         "--ray-address (or SHIPYARD_RAY_ADDRESS), or start a cluster with "
-                        "`ray start --head`"
+                        "`ray start --head`. If the cluster answers but refuses this machine "
+                        "(Ray 2.59+ requires a token when the head node has "
+                        "~/.ray/auth_token), give this machine the same token: copy that file "
+                        "here or set RAY_AUTH_TOKEN"
                     ) from None
                 self._start_local(options)
             else:
