@@ -18,5 +18,9 @@ on the held-out test rows. Look at the run with:
 
 The model is registered as breast-cancer (see `.venv/bin/shipyard models versions
 breast-cancer`); serve it with `.venv/bin/shipyard serve breast-cancer@production`.
+
+The same sweep runs on a Ray cluster (this machine's, else a local one) with no code change:
+
+  .venv/bin/python examples/train_flow.py run --executor ray
 """
 )
