@@ -125,6 +125,15 @@ def test_runner_killed_mid_run_leaves_nothing_half_done_and_resume_completes(hom
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     killed = Flow("KillableFlow").latest_run
+    assert killed.status is RunStatus.LOST and killed.lost and not killed.finished
+    listing = subprocess.run(
+        [sys.executable, "-m", "shipyard.cli.main", "show", killed.pathspec],
+        env={**home.env, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    assert "lost" in listing and f"resume {killed.id}" in listing
     time.sleep(0.5)  # the fork server notices its runner died and stops its tasks
     children = subprocess.run(
         ["pgrep", "-f", str(slow)], capture_output=True, text=True, check=False

@@ -193,6 +193,17 @@ def _show_run(console: Console, run: Run) -> None:
     ]
     if run.origin_run_id:
         rows.append(("Resumed from", output.text(f"{run.flow_name}/{run.origin_run_id}")))
+    if run.lost:
+        rows.append(
+            (
+                "Lost",
+                output.text(
+                    "marked running, but its runner is gone (killed, or its machine lost); "
+                    f"continue it with `python FLOW_FILE resume {run.id}`",
+                    "magenta",
+                ),
+            )
+        )
     console.print(output.fields(rows))
     console.print()
     if run.parameters:

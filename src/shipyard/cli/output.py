@@ -23,6 +23,7 @@ STATUS_STYLES = {
     "failed": "bold red",
     "running": "yellow",
     "pending": "dim",
+    "lost": "bold magenta",
 }
 
 

@@ -22,6 +22,7 @@ from shipyard.client.data import DataArtifact, TaskData, missing_artifact
 from shipyard.client.namespace import check_namespace, get_namespace
 from shipyard.client.pathspec import parse_pathspec, split_pathspec
 from shipyard.exceptions import ObjectNotFound
+from shipyard.metadata.liveness import is_lost, shown_status
 from shipyard.metadata.records import (
     AttemptRecord,
     ForeachFrame,
@@ -144,7 +145,9 @@ class Run(RecordObject[RunRecord]):
 
     @property
     def status(self) -> RunStatus:
-        return self._record.status
+        """RUNNING, SUCCEEDED, FAILED, or LOST: marked running but nobody runs it any more
+        (its runner was killed or its machine lost); `python flow.py resume` continues it."""
+        return shown_status(self._record)
 
     @property
     def successful(self) -> bool:
@@ -153,8 +156,13 @@ class Run(RecordObject[RunRecord]):
 
     @property
     def finished(self) -> bool:
-        """Whether the run ended, successfully or not."""
-        return self._record.status is not RunStatus.RUNNING
+        """Whether the run ended, successfully or not (a LOST run never ended)."""
+        return self._record.status not in (RunStatus.RUNNING, RunStatus.LOST)
+
+    @property
+    def lost(self) -> bool:
+        """Whether the run is marked running but its runner is gone."""
+        return is_lost(self._record)
 
     @property
     def created_at(self) -> datetime:

@@ -153,6 +153,8 @@ class Run(Base):
     #: Where the process that schedules the run lives, so a dead runner can be recognised.
     runner_host: Mapped[str | None] = mapped_column(String)
     runner_pid: Mapped[int | None] = mapped_column(Integer)
+    #: Refreshed by the runner while the run is running; a stale one means the runner is gone.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class RunParameter(Base):
@@ -284,6 +286,8 @@ class ModelVersion(Base):
     artifact_sha256: Mapped[str | None] = mapped_column(String)
     parameters: Mapped[Any | None] = mapped_column(JSONText, nullable=True)
     code_hash: Mapped[str | None] = mapped_column(String)
+    #: Python and library versions the payload was saved with, compared when it is loaded.
+    environment: Mapped[Any | None] = mapped_column(JSONText, nullable=True)
 
 
 class ModelAlias(Base):

@@ -14,6 +14,8 @@ class RunStatus(enum.Enum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    #: Never stored: a run still marked running whose runner is gone (`metadata.liveness`).
+    LOST = "lost"
 
 
 class TaskStatus(enum.Enum):
@@ -60,6 +62,7 @@ class RunRecord:
     system_tags: frozenset[str]
     runner_host: str | None = None
     runner_pid: int | None = None
+    heartbeat_at: datetime | None = None
 
     @property
     def pathspec(self) -> str:

@@ -28,7 +28,7 @@ __all__ = ["RunLister", "SQLiteRunIndex", "open_run_index"]
 
 # The schema revision the queries below were written against (see the module docstring). A
 # test fails when the metadata's HEAD_REVISION moves on, so that the queries are reviewed.
-INDEX_REVISION = "0003"
+INDEX_REVISION = "0004"
 _SQLITE_PREFIXES = ("sqlite:///", "sqlite+pysqlite:///")
 # SQLite limits bound parameters per statement; ids are looked up in batches below that.
 _BATCH = 500
@@ -127,7 +127,7 @@ class SQLiteRunIndex:
             params.extend([*required, len(required)])
         sql = (
             "SELECT id, flow_name, user, status, created_at, finished_at, code_hash, "
-            "origin_run_id, runner_host, runner_pid FROM runs"
+            "origin_run_id, runner_host, runner_pid, heartbeat_at FROM runs"
         )
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -155,6 +155,7 @@ class SQLiteRunIndex:
                 system_tags=frozenset(system_tags.get(row["id"], ())),
                 runner_host=row["runner_host"],
                 runner_pid=row["runner_pid"],
+                heartbeat_at=_timestamp(row["heartbeat_at"]),
             )
             for row in rows
         ]

@@ -188,6 +188,7 @@ class MetadataStore:
                     "origin_run_id": origin_pk,
                     "runner_host": runner_host,
                     "runner_pid": runner_pid,
+                    "heartbeat_at": now,
                 },
             ).scalar_one()
             system_tags = {f"user:{user}", f"flow:{flow_name}"}
@@ -388,6 +389,12 @@ class MetadataStore:
                 },
             )
             self._insert_artifacts(conn, task_pk, 0, artifacts)
+
+    def beat(self, flow_name: str, run_id: str) -> None:
+        """Note that the run's runner is alive now (see `metadata.liveness`)."""
+        with self._write() as conn:
+            run_pk = self._run_pk(conn, flow_name, run_id)
+            conn.execute(update(Run).where(Run.id == run_pk).values(heartbeat_at=_now()))
 
     def finish_run(self, flow_name: str, run_id: str, status: RunStatus) -> None:
         """Set the run's final status (RUNNING reopens it, e.g. for resume, clearing the end)."""
@@ -977,6 +984,7 @@ def _load_runs(conn: Connection, runs: Select[Any]) -> list[RunRecord]:
             system_tags=frozenset(system_tags.get(row.id, ())),
             runner_host=row.runner_host,
             runner_pid=row.runner_pid,
+            heartbeat_at=row.heartbeat_at,
         )
         for row in rows
     ]

@@ -6,8 +6,6 @@ so the same work has the same identity in the origin run and in the resumed one.
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -15,6 +13,7 @@ from typing import TYPE_CHECKING
 from shipyard.datastore.refs import ArtifactRef
 from shipyard.exceptions import ShipyardError
 from shipyard.flow.graph import FlowGraph, NodeKind
+from shipyard.metadata.liveness import runner_is_alive
 from shipyard.metadata.records import ForeachFrame, RunRecord, RunStatus, TaskRecord, TaskStatus
 
 if TYPE_CHECKING:
@@ -116,25 +115,15 @@ def choose_origin(
     return origin
 
 
-def runner_is_alive(run: RunRecord) -> bool:
-    """Whether the process scheduling `run` still exists (only knowable on its own host)."""
-    if run.runner_pid is None or run.runner_host != socket.gethostname():
-        return False
-    try:
-        os.kill(run.runner_pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def settle_abandoned_run(metadata: MetadataStore, run: RunRecord) -> None:
     """Mark a run whose runner died as failed, with its in-flight tasks, before resuming it."""
     if runner_is_alive(run):
+        beat = (
+            f", last heartbeat {run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC" if run.heartbeat_at else ""
+        )
         raise ShipyardError(
             f"run {run.pathspec} is still running (pid {run.runner_pid} on "
-            f"{run.runner_host}); wait for it to finish or stop it before resuming"
+            f"{run.runner_host}{beat}); wait for it to finish or stop it before resuming"
         )
     metadata.fail_running_tasks(
         run.flow_name, run.run_id, "the process running the flow died before the task ended"

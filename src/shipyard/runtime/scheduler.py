@@ -18,6 +18,7 @@ from shipyard.datastore.refs import ArtifactRef
 from shipyard.flow.decorators import StepFailure, catch, retry, timeout
 from shipyard.flow.graph import FlowGraph, NodeKind
 from shipyard.flow.steps import StepDefinition
+from shipyard.metadata.liveness import HEARTBEAT_EVERY
 from shipyard.metadata.records import ForeachFrame, RunStatus, TaskStatus
 from shipyard.runtime.executor import Executor
 from shipyard.runtime.resources import Resources, requested_resources
@@ -29,6 +30,8 @@ from shipyard.runtime.spec import InputTask, Outcome, TaskResult, TaskSpec
 
 #: How long a task may outlive its @timeout (it first gets a StepTimeout exception).
 KILL_GRACE_SECONDS = 5.0
+#: How often the runner tells the metadata store it is alive while the run goes on.
+HEARTBEAT_SECONDS = HEARTBEAT_EVERY.total_seconds()
 
 
 def failure_from(error: str) -> StepFailure:
@@ -148,7 +151,11 @@ class Scheduler:
 
     def run(self) -> RunSummary:
         self._enqueue("start", (), ())
+        last_beat = time.monotonic()
         while self._ready or self._running or self._delayed:
+            if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                self.metadata.beat(self.context.flow_name, self.context.run_id)
+                last_beat = time.monotonic()
             self._release_due_retries()
             if not self._failures:
                 self._submit_what_fits()

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
     from sqlalchemy import Connection
 
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 """The newest revision in `versions/`; a database at this revision needs no migration."""
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
