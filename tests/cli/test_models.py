@@ -109,6 +109,11 @@ def test_list_versions_and_show(run: Run) -> None:
     assert shown.exit_code == 0, shown.output
     for expected in ("ranker/1", "sklearn", "x1: float, x2: integer", "accuracy=1.0", "C=1.0"):
         assert expected in shown.stdout
+    import platform
+
+    import sklearn
+
+    assert f"Python {platform.python_version()}, sklearn {sklearn.__version__}" in shown.stdout
 
 
 def test_alias_history_and_rollback(run: Run) -> None:

@@ -181,6 +181,7 @@ def show(ref: str) -> None:
         ("metrics", output.text(_mapping_text(version.metrics) or "-")),
         ("signature", output.text(str(version.signature) if version.signature else "-")),
         ("payload", output.text(f"{version.payload_sha256} ({version.payload_size} bytes)")),
+        ("saved with", output.text(_environment_text(version.environment) or "-")),
     ]
     if version.lineage is not None:
         lineage = version.lineage
@@ -194,6 +195,14 @@ def show(ref: str) -> None:
     else:
         rows.append(("lineage", output.text("registered outside a flow", "dim")))
     output.console().print(output.fields(rows))
+
+
+def _environment_text(environment: Mapping[str, object]) -> str:
+    libraries = environment.get("libraries") or {}
+    parts = [f"Python {environment['python']}"] if environment.get("python") else []
+    if isinstance(libraries, Mapping):
+        parts += [f"{name} {release}" for name, release in sorted(libraries.items())]
+    return ", ".join(parts)
 
 
 # -- aliases -----------------------------------------------------------------------------

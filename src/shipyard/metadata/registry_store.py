@@ -66,6 +66,7 @@ class ModelVersionRecord:
     description: str
     tags: dict[str, str]
     lineage: LineageRecord | None
+    environment: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ class RegistryStore:
         description: str,
         tags: Mapping[str, str],
         lineage: LineageRecord | None,
+        environment: Mapping[str, Any] | None = None,
     ) -> ModelVersionRecord:
         """Insert the next version of `model_name` (creating the model on first use).
 
@@ -146,6 +148,7 @@ class RegistryStore:
                 "metrics": dict(metrics),
                 "description": description,
                 "tags": dict(tags),
+                "environment": dict(environment) if environment is not None else None,
                 **_lineage_columns(lineage),
             }
             conn.execute(insert(ModelVersion).values(values))
@@ -535,6 +538,7 @@ def _version_record(row: Any) -> ModelVersionRecord:
         description=row.description,
         tags=dict(row.tags),
         lineage=lineage,
+        environment=row.environment,
     )
 
 

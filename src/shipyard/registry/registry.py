@@ -26,6 +26,7 @@ from shipyard.metadata.registry_store import (
     ModelVersionRecord,
     RegistryStore,
 )
+from shipyard.registry.environment import check_environment, current_environment
 from shipyard.registry.flavors import Flavor, FlavorError, detect_flavor, get_flavor
 from shipyard.registry.refs import ModelRef, check_name
 from shipyard.registry.signature import Signature
@@ -85,6 +86,8 @@ class ModelVersion:
     tags: dict[str, str]
     payload_sha256: str
     payload_size: int = 0
+    #: `{"python": "3.11.7", "libraries": {"sklearn": "1.9.1"}}`: what saved the payload.
+    environment: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ref(self) -> str:
@@ -265,6 +268,7 @@ class ModelRegistry:
             description=description,
             tags=checked_tags,
             lineage=_lineage_record(lineage),
+            environment=current_environment(chosen.libraries, model),
         )
         return _version(record)
 
@@ -406,6 +410,7 @@ class ModelRegistry:
         """A version's model, read from its blob (verified against its hash) and rebuilt."""
         flavor = get_flavor(version.flavor)
         payload = bytes(self._artifacts.blobs.get(version.payload_sha256))
+        check_environment(version.ref, version.environment)
         try:
             model = flavor.load(payload)
         except (ImportError, ModuleNotFoundError) as exc:
@@ -517,6 +522,7 @@ def _version(record: ModelVersionRecord) -> ModelVersion:
         tags=dict(record.tags),
         payload_sha256=record.payload_sha256,
         payload_size=record.payload_size,
+        environment=dict(record.environment or {}),
     )
 
 

@@ -26,6 +26,8 @@ class Flavor(Protocol):
     """Save, load and score one kind of model."""
 
     name: str
+    #: Modules (import names) whose releases the saved bytes depend on; recorded per version.
+    libraries: tuple[str, ...]
 
     def matches(self, model: Any) -> bool:
         """Whether this flavor knows `model`'s type (used to pick a flavor automatically)."""

@@ -21,6 +21,8 @@ class PythonFlavor:
     """Objects with a callable `predict`, pickled."""
 
     name = "python"
+    #: Modules whose release is recorded with each version and checked when it loads.
+    libraries: tuple[str, ...] = ()
 
     def matches(self, model: Any) -> bool:
         return callable(getattr(model, "predict", None))

@@ -27,6 +27,8 @@ class PytorchFlavor:
     """`torch.nn.Module`s: state dict, class path and constructor kwargs, saved by `torch.save`."""
 
     name = "pytorch"
+    #: Modules whose release is recorded with each version and checked when it loads.
+    libraries: tuple[str, ...] = ("torch",)
 
     def matches(self, model: Any) -> bool:
         if "torch" not in sys.modules:

@@ -20,6 +20,8 @@ class SklearnFlavor:
     """scikit-learn estimators (`BaseEstimator`), saved with pickle protocol 5."""
 
     name = "sklearn"
+    #: Modules whose release is recorded with each version and checked when it loads.
+    libraries: tuple[str, ...] = ("sklearn",)
 
     def matches(self, model: Any) -> bool:
         # An estimator's class is defined in sklearn, so sklearn is loaded if `model` is one;

@@ -28,6 +28,8 @@ class XGBoostFlavor:
     """`xgboost.Booster` and the `xgboost.XGBModel` family, saved with `save_model` as JSON."""
 
     name = "xgboost"
+    #: Modules whose release is recorded with each version and checked when it loads.
+    libraries: tuple[str, ...] = ("xgboost",)
 
     def matches(self, model: Any) -> bool:
         if "xgboost" not in sys.modules:
