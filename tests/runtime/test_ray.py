@@ -134,6 +134,21 @@ def test_resume_of_a_run_that_failed_on_ray_reuses_what_finished(on_ray: Home):
     assert run.data.total == 42
 
 
+def test_a_run_that_failed_locally_is_resumed_on_ray(home: Home, cluster: RayCluster):
+    break_at(home, "join")
+    assert home.run_flow("resumable_flow.py", "run", "--base", "2").returncode == 1
+    origin = Flow("ResumableFlow").latest_run
+    break_at(home, None)
+    home.env.update(cluster.env)
+    resumed = home.run_flow(
+        "resumable_flow.py", "resume", "--executor", "ray", "--ray-address", cluster.address
+    )
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    run = Flow("ResumableFlow").latest_run
+    assert run.origin_run_id == origin.id and run.data.total == 12
+    assert {step for step, _ in executed(home, run.id)} == {"join", "end"}
+
+
 def test_a_task_waits_for_a_free_gpu(on_ray: Home):
     done = on_ray.run_flow("gpu_flow.py", "run")
     assert done.returncode == 0, done.stdout + done.stderr
