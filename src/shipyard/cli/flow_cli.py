@@ -227,7 +227,11 @@ def _report(console: Console, pathspec: str, summary: Any, seconds: float) -> No
             else:  # logs and CI: no box, no wrapping, so tracebacks stay greppable
                 errors.print(f"--- {spec.pathspec} failed ---", highlight=False)
                 errors.print(error, soft_wrap=True)
-            errors.print(f"  logs: shipyard logs {spec.pathspec}", highlight=False)
+            streams = [f"shipyard logs {spec.pathspec}"] if result.stdout_hash else []
+            if result.stderr_hash:
+                streams.append(f"shipyard logs {spec.pathspec} --stderr")
+            if streams:
+                errors.print(f"  logs: {'  ·  '.join(streams)}", highlight=False, soft_wrap=True)
         errors.print(
             f"[bold red]✗ Run {pathspec} failed[/] after {seconds:.1f}s "
             f"({summary.tasks_run} tasks started)",
