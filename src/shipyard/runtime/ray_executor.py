@@ -93,32 +93,14 @@ class RayExecutor:
 
     def start(self) -> None:
         ray = self._ray
-        options: dict[str, Any] = {
-            "namespace": "shipyard",
-            # Task output is captured into the datastore; Ray's own echo would garble progress.
-            "log_to_driver": False,
-            "logging_level": logging.WARNING,
-        }
-        address = _find_cluster() if self._address == "auto" else self._address
-        if address is None or address == "local":
-            self._start_local(options)
-        else:
-            try:
-                _probe(address)
-                ray.init(address=address, **options)
-            except ConnectionError as exc:
-                if self._address != "auto":
-                    raise ShipyardError(
-                        f"cannot connect to the Ray cluster at {address}: {exc}. Check "
-                        "--ray-address (or SHIPYARD_RAY_ADDRESS), or start a cluster with "
-                        "`ray start --head`. If the cluster answers but refuses this machine "
-                        "(Ray 2.59+ requires a token when the head node has "
-                        "~/.ray/auth_token), give this machine the same token: copy that file "
-                        "here or set RAY_AUTH_TOKEN"
-                    ) from None
-                self._start_local(options)
-            else:
-                self._address = address
+        self._connect(
+            {
+                "namespace": "shipyard",
+                # Task output is captured into the datastore; Ray's echo would garble progress.
+                "log_to_driver": False,
+                "logging_level": logging.WARNING,
+            }
+        )
         try:
             self._datastore_url = check_datastore_reachable(
                 self._config.datastore,
@@ -138,6 +120,30 @@ class RayExecutor:
         except BaseException:
             self.shutdown()
             raise
+
+    def _connect(self, options: dict[str, Any]) -> None:
+        """Join the cluster `--ray-address` names, or start a local instance when told to
+        (`local`) or when `auto` finds no cluster that answers."""
+        address = _find_cluster() if self._address == "auto" else self._address
+        if address is None or address == "local":
+            self._start_local(options)
+            return
+        try:
+            _probe(address)
+            self._ray.init(address=address, **options)
+        except ConnectionError as exc:
+            if self._address != "auto":
+                raise ShipyardError(
+                    f"cannot connect to the Ray cluster at {address}: {exc}. Check "
+                    "--ray-address (or SHIPYARD_RAY_ADDRESS), or start a cluster with "
+                    "`ray start --head`. If the cluster answers but refuses this machine "
+                    "(Ray 2.59+ requires a token when the head node has ~/.ray/auth_token), "
+                    "give this machine the same token: copy that file here or set "
+                    "RAY_AUTH_TOKEN"
+                ) from None
+            self._start_local(options)
+        else:
+            self._address = address
 
     def _start_local(self, options: dict[str, Any]) -> None:
         self._ray.init(
