@@ -7,7 +7,9 @@ logs, retries, timeouts, catch and resume must not differ.
 from __future__ import annotations
 
 import itertools
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,8 +28,15 @@ pytestmark = [pytest.mark.service, pytest.mark.slow]
 
 
 def test_without_an_address_a_local_ray_instance_is_started(home: Home):
-    # Runs before the module's cluster exists: `auto` finds none and starts its own.
-    done = home.run_flow("foreach_flow.py", "run", "--executor", "ray", "--max-workers", "2")
+    # A Ray temp dir of its own: `auto` must not find a cluster a developer left running.
+    # (Short, under /tmp: Ray's socket paths live in it.)
+    ray_tmp = tempfile.mkdtemp(prefix="sy-ray-", dir="/tmp")
+    home.env.pop("RAY_ADDRESS", None)
+    home.env["RAY_TMPDIR"] = ray_tmp
+    try:
+        done = home.run_flow("foreach_flow.py", "run", "--executor", "ray", "--max-workers", "2")
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "on a local Ray instance" in done.stdout
     run = Flow("ForeachFlow").latest_run
