@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import socket
 
 import pytest
 
@@ -32,6 +33,7 @@ def test_retry_runs_a_failed_task_again_recording_each_attempt(home: Home):
     assert "first attempt fails" in (task.attempts[0].error or "")
     assert task.logs("stdout", attempt=0).strip() == "attempt 0"
     assert task.logs("stdout", attempt=1).strip() == "attempt 1"
+    assert {a.host for a in task.attempts} == {socket.gethostname()}
 
 
 def test_timeout_fails_a_task_that_runs_too_long(home: Home):

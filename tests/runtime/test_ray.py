@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import socket
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -94,6 +95,7 @@ def test_a_failing_task_is_retried_with_each_attempt_recorded(on_ray: Home):
     ]
     assert task.logs("stdout", attempt=0).strip() == "attempt 0"
     assert "first attempt fails" in (task.attempts[0].error or "")
+    assert {a.host for a in task.attempts} == {socket.gethostname()}  # the Ray node's
 
 
 def test_a_failing_step_fails_the_run_with_the_users_traceback(on_ray: Home):

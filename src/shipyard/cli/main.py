@@ -268,7 +268,7 @@ def _show_task(console: Console, task: Task) -> None:
     console.print(output.fields(rows))
     console.print()
     attempts = output.table(
-        "attempt", "status", "started", "duration", "exit code", "error", title="Attempts"
+        "attempt", "status", "started", "duration", "host", "exit code", "error", title="Attempts"
     )
     for attempt in task.attempts:
         attempts.add_row(
@@ -276,6 +276,7 @@ def _show_task(console: Console, task: Task) -> None:
             output.status(attempt.status.value),
             output.text(output.when(attempt.started_at)),
             output.text(output.duration(attempt.started_at, attempt.finished_at)),
+            output.text(attempt.host or "-"),
             output.text("-" if attempt.exit_code is None else str(attempt.exit_code)),
             output.text(output.last_line(attempt.error), "red"),
         )

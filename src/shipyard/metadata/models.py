@@ -221,6 +221,8 @@ class Attempt(Base):
     stderr_hash: Mapped[str | None] = mapped_column(String)
     exit_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
+    #: The machine the attempt ran on (a Ray node, or the runner's own host).
+    host: Mapped[str | None] = mapped_column(String)
 
 
 class Artifact(Base):

@@ -79,6 +79,7 @@ class AttemptRecord:
     stderr_hash: str | None
     exit_code: int | None
     error: str | None
+    host: str | None = None
 
 
 @dataclass(frozen=True)

@@ -281,6 +281,7 @@ class MetadataStore:
         stderr_hash: str | None,
         exit_code: int | None,
         error: str | None,
+        host: str | None = None,
     ) -> None:
         """Record how an attempt ended and, if it succeeded, the task's artifacts.
 
@@ -310,6 +311,7 @@ class MetadataStore:
                     "stderr_hash": stderr_hash,
                     "exit_code": exit_code,
                     "error": error,
+                    "host": host,
                 },
             )
             if updated.rowcount == 0:
@@ -793,7 +795,13 @@ class _Statements:
             )
             .values(
                 _bound_values(
-                    "status", "finished_at", "stdout_hash", "stderr_hash", "exit_code", "error"
+                    "status",
+                    "finished_at",
+                    "stdout_hash",
+                    "stderr_hash",
+                    "exit_code",
+                    "error",
+                    "host",
                 )
             ),
             finish_task=update(tasks)
@@ -1035,6 +1043,7 @@ def _attempt_record(row: Row[Any]) -> AttemptRecord:
         stderr_hash=row.stderr_hash,
         exit_code=row.exit_code,
         error=row.error,
+        host=row.host,
     )
 
 

@@ -13,6 +13,7 @@ import gc
 import os
 import pickle
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -52,6 +53,7 @@ class LocalExecutor:
             max_tasks=max_workers,
         )
         self._workdir = Path(tempfile.mkdtemp(prefix="shipyard-tasks-"))
+        self._host = socket.gethostname()
         self._running: dict[str, TaskSpec] = {}
         self._requests: Connection | None = None
         self._events: Connection | None = None
@@ -139,6 +141,7 @@ class LocalExecutor:
             exit_code=exit_code,
             stdout_hash=stdout_hash,
             stderr_hash=stderr_hash,
+            host=self._host,
         )
 
     def shutdown(self) -> None:

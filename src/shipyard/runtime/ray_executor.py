@@ -443,6 +443,7 @@ def run_ray_task(spec: TaskSpec, worker: WorkerContext) -> TaskResult:
             exit_code=0 if result.outcome is Outcome.SUCCEEDED else 1,
             stdout_hash=store_log(blobs, stdout),
             stderr_hash=store_log(blobs, stderr),
+            host=socket.gethostname(),
         )
 
 

@@ -339,6 +339,7 @@ class Scheduler:
             stderr_hash=result.stderr_hash,
             exit_code=result.exit_code,
             error=result.error,
+            host=result.host,
         )
         if self.listener:
             self.listener.task_finished(spec, result)

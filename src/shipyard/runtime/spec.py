@@ -74,3 +74,5 @@ class TaskResult:
     exit_code: int | None = None
     stdout_hash: str | None = None
     stderr_hash: str | None = None
+    #: Where the task ran, when the executor knows (a crashed Ray worker's host it may not).
+    host: str | None = None
