@@ -15,15 +15,18 @@ from shipyard.client.context import ClientContext
 from shipyard.client.data import DataArtifact, TaskData
 from shipyard.client.namespace import default_namespace, get_namespace, in_namespace, namespace
 from shipyard.client.objects import Flow, Run, Step, Task, flows, from_pathspec, runs
+from shipyard.metadata.records import RunStatus, TaskStatus
 
 __all__ = [
     "ClientContext",
     "DataArtifact",
     "Flow",
     "Run",
+    "RunStatus",
     "Step",
     "Task",
     "TaskData",
+    "TaskStatus",
     "default_namespace",
     "flows",
     "from_pathspec",

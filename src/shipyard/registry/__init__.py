@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from shipyard.registry.environment import ModelEnvironmentWarning
 from shipyard.registry.refs import ModelRef
 from shipyard.registry.registry import (
     AliasEvent,
@@ -22,6 +23,7 @@ __all__ = [
     "ColumnSpec",
     "Lineage",
     "LoadedModel",
+    "ModelEnvironmentWarning",
     "ModelRef",
     "ModelRegistry",
     "ModelVersion",
