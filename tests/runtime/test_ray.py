@@ -113,9 +113,11 @@ def test_timeout_fails_a_task_that_runs_too_long(on_ray: Home):
 def test_catch_covers_a_worker_that_died(on_ray: Home):
     done = on_ray.run_flow("decorated_flow.py", "run", "--mode", "crash")
     assert done.returncode == 0, done.stdout + done.stderr
-    problem = Flow("DecoratedFlow").latest_run["work"].task.data.problem
-    assert isinstance(problem, StepFailure)
-    assert "Ray worker running the task died" in problem.message
+    task = Flow("DecoratedFlow").latest_run["work"].task
+    assert isinstance(task.data.problem, StepFailure)
+    assert "Ray worker running the task died" in task.data.problem.message
+    # What the step printed before its worker died is kept, as with the local executor.
+    assert task.logs("stdout", attempt=0).strip() == "attempt 0"
 
 
 def test_a_step_that_ignores_its_timeout_is_killed(on_ray: Home):
@@ -124,6 +126,7 @@ def test_a_step_that_ignores_its_timeout_is_killed(on_ray: Home):
     task = Flow("DecoratedFlow").latest_run["work"].task
     assert "ran past its @timeout and was killed" in task.data.problem.message
     assert len(task.attempts) == 3
+    assert task.logs("stdout", attempt=2).strip() == "attempt 2"
 
 
 def test_resume_of_a_run_that_failed_on_ray_reuses_what_finished(on_ray: Home):

@@ -12,6 +12,7 @@ and standard streams are restored afterwards.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
 import logging
 import os
@@ -46,6 +47,8 @@ INSTALL_HINT = "install it with: pip install 'shipyard[ray]'"
 #: How long cluster totals are trusted before asking Ray again (autoscaling clusters grow).
 _LIMITS_TTL_SECONDS = 5.0
 _MB = 1 << 20
+#: How long to wait for the nodes to hand over a dead task's output before giving up on it.
+_SALVAGE_TIMEOUT_SECONDS = 30.0
 
 
 def import_ray() -> Any:
@@ -62,6 +65,7 @@ def import_ray() -> Any:
 
 @dataclass(frozen=True)
 class _Node:
+    node_id: str
     address: str
     cpu: float
     memory_mb: int
@@ -85,6 +89,7 @@ class RayExecutor:
         self._max_workers = max_workers
         self._running: dict[ObjectRef, tuple[TaskSpec, float | None]] = {}
         self._remote: Any = None
+        self._salvage: Any = None
         self._started_local = False
         self._limits: ExecutorLimits | None = None
         self._limits_read_at = 0.0
@@ -117,6 +122,7 @@ class RayExecutor:
                 },
             )
             self._remote = ray.remote(max_retries=0, retry_exceptions=False)(run_ray_task)
+            self._salvage = ray.remote(max_retries=0, num_cpus=0)(salvage_logs)
         except BaseException:
             self.shutdown()
             raise
@@ -172,6 +178,7 @@ class RayExecutor:
             held = node.get("Resources", {})
             nodes.append(
                 _Node(
+                    node_id=node["NodeID"],
                     address=node["NodeManagerAddress"],
                     cpu=float(held.get("CPU", 0)),
                     memory_mb=int(held.get("memory", 0) // _MB),
@@ -247,7 +254,7 @@ class RayExecutor:
             ready, _ = self._ray.wait(refs, num_returns=len(refs), timeout=0)
         for ref in ready:
             spec, _deadline = self._running.pop(ref)
-            finished.append((spec, self._result(ref)))
+            finished.append((spec, self._result(spec, ref)))
         return finished
 
     def _until_deadline(self, timeout: float | None) -> float | None:
@@ -269,10 +276,10 @@ class RayExecutor:
                     f"the task ran past its @timeout and was killed after "
                     f"{spec.kill_after_seconds:g}s\n"
                 )
-                killed.append((spec, TaskResult(Outcome.FAILED, error=error)))
+                killed.append((spec, self._failed(spec, error)))
         return killed
 
-    def _result(self, ref: ObjectRef) -> TaskResult:
+    def _result(self, spec: TaskSpec, ref: ObjectRef) -> TaskResult:
         exceptions = self._ray.exceptions
         try:
             result: TaskResult = self._ray.get(ref)
@@ -280,7 +287,7 @@ class RayExecutor:
         except exceptions.WorkerCrashedError:
             why = (
                 "the Ray worker running the task died (the step exited the process, crashed "
-                "or was killed, e.g. for using too much memory); its output is lost with it\n"
+                "or was killed, e.g. for using too much memory)\n"
             )
         except exceptions.OutOfMemoryError as exc:
             why = f"Ray killed the task for lack of memory: {exc}\n"
@@ -288,7 +295,34 @@ class RayExecutor:
             why = "the task was cancelled on the Ray cluster\n"
         except exceptions.RayError as exc:
             why = f"Ray could not run the task: {exc}\n"
-        return TaskResult(Outcome.FAILED, error=why)
+        return self._failed(spec, why)
+
+    def _failed(self, spec: TaskSpec, why: str) -> TaskResult:
+        """A task whose worker never reported back, with whatever output it left behind."""
+        stdout_hash, stderr_hash = self._salvage_logs(spec)
+        return TaskResult(
+            Outcome.FAILED, error=why, stdout_hash=stdout_hash, stderr_hash=stderr_hash
+        )
+
+    def _salvage_logs(self, spec: TaskSpec) -> tuple[str | None, str | None]:
+        """Store the output a dead worker's task wrote before it died.
+
+        The files are on the node that ran it, which Ray no longer says, so every live node
+        is asked (a CPU-less task each); the one that has them stores them.
+        """
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        refs = [
+            self._salvage.options(
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node.node_id, soft=False)
+            ).remote(spec)
+            for node in self._nodes()
+        ]
+        try:
+            found = self._ray.get(refs, timeout=_SALVAGE_TIMEOUT_SECONDS)
+        except (self._ray.exceptions.RayError, TimeoutError):
+            return None, None
+        return next((hashes for hashes in found if hashes is not None), (None, None))
 
     def shutdown(self) -> None:
         for ref in self._running:
@@ -424,27 +458,54 @@ class WorkerContext:
 def run_ray_task(spec: TaskSpec, worker: WorkerContext) -> TaskResult:
     """Body of a Ray task: run one step with its output captured and stored as logs."""
     blobs = BlobStore(spec.datastore_url)
-    with tempfile.TemporaryDirectory(prefix="shipyard-task-") as tmp:
-        stdout, stderr = Path(tmp, "stdout"), Path(tmp, "stderr")
-        with _process_state_restored(), _captured(stdout, stderr):
-            os.environ.update(worker.environ)
-            if worker.host == socket.gethostname() and os.path.isdir(worker.cwd):
-                os.chdir(worker.cwd)
-            try:
-                flow_class = _load_flow(spec, blobs)
-            except BaseException as exc:
-                error = f"could not load the flow on the Ray worker: {user_traceback(exc)}"
-                sys.stderr.write(error)
-                result = TaskResult(Outcome.FAILED, error=error)
-            else:
-                result = execute_task(flow_class, spec, ArtifactStore(blobs))
-        return replace(
-            result,
-            exit_code=0 if result.outcome is Outcome.SUCCEEDED else 1,
-            stdout_hash=store_log(blobs, stdout),
-            stderr_hash=store_log(blobs, stderr),
-            host=socket.gethostname(),
-        )
+    stdout, stderr = _log_files(spec)
+    stdout.parent.mkdir(parents=True, exist_ok=True)
+    with _process_state_restored(), _captured(stdout, stderr):
+        os.environ.update(worker.environ)
+        if worker.host == socket.gethostname() and os.path.isdir(worker.cwd):
+            os.chdir(worker.cwd)
+        try:
+            flow_class = _load_flow(spec, blobs)
+        except BaseException as exc:
+            error = f"could not load the flow on the Ray worker: {user_traceback(exc)}"
+            sys.stderr.write(error)
+            result = TaskResult(Outcome.FAILED, error=error)
+        else:
+            result = execute_task(flow_class, spec, ArtifactStore(blobs))
+    stdout_hash, stderr_hash = _store_logs(blobs, stdout, stderr)
+    return replace(
+        result,
+        exit_code=0 if result.outcome is Outcome.SUCCEEDED else 1,
+        stdout_hash=stdout_hash,
+        stderr_hash=stderr_hash,
+        host=socket.gethostname(),
+    )
+
+
+def salvage_logs(spec: TaskSpec) -> tuple[str | None, str | None] | None:
+    """Run on a node after a task's worker died: store the output it left here, if any."""
+    stdout, stderr = _log_files(spec)
+    if not (stdout.exists() or stderr.exists()):
+        return None
+    return _store_logs(BlobStore(spec.datastore_url), stdout, stderr)
+
+
+def _log_files(spec: TaskSpec) -> tuple[Path, Path]:
+    """Where a task's output goes on its node: a known place, so it outlives a dead worker.
+
+    Run ids are unique within one datastore only, so the datastore is part of the name.
+    """
+    store = hashlib.sha256(spec.datastore_url.encode()).hexdigest()[:12]
+    folder = Path(tempfile.gettempdir(), "shipyard-logs", f"{store}-{spec.flow_name}-{spec.run_id}")
+    return folder / f"{spec.key}.stdout", folder / f"{spec.key}.stderr"
+
+
+def _store_logs(blobs: BlobStore, stdout: Path, stderr: Path) -> tuple[str | None, str | None]:
+    hashes = store_log(blobs, stdout), store_log(blobs, stderr)
+    for path in (stdout, stderr):
+        path.unlink(missing_ok=True)
+    # The run's folder stays: another task of the run may be about to write into it.
+    return hashes
 
 
 def _load_flow(spec: TaskSpec, blobs: BlobStore) -> type[FlowSpec]:
