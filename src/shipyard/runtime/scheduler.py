@@ -162,7 +162,9 @@ class Scheduler:
             if not self._running:
                 if not self._delayed:
                     break
-                time.sleep(max(0.0, self._delayed[0][0] - time.monotonic()))
+                # In slices, so that a long wait for a retry still beats the heartbeat.
+                due = self._delayed[0][0] - time.monotonic()
+                time.sleep(min(HEARTBEAT_SECONDS, max(0.0, due)))
                 continue
             for spec, result in self.executor.wait(timeout=self._wait_timeout()):
                 self._running -= 1
