@@ -97,7 +97,7 @@ def _execution_options() -> list[click.Parameter]:
             ["--ray-address"],
             default=None,
             metavar="ADDR",
-            help="Ray cluster for --executor ray: host:port, ray://..., 'auto' (this machine's "
+            help="Ray cluster for --executor ray: the head's host:port, 'auto' (this machine's "
             "cluster, else a new local instance) or 'local' (default: SHIPYARD_RAY_ADDRESS, "
             "else auto).",
         ),

@@ -75,9 +75,10 @@ class _Node:
 class RayExecutor:
     """Submits each task as a Ray task sized by the step's `@resources`.
 
-    `address` is a Ray address (`host:port`, `ray://...`), `auto` (the cluster this machine
-    belongs to, else a new local instance) or `local` (always a new local instance, with
-    `max_workers` CPUs if given).
+    `address` is a head node's `host:port` (the driver joins the cluster, so it must reach
+    the cluster's network; Ray Client `ray://` addresses are not supported), `auto` (the
+    cluster this machine belongs to, else a new local instance) or `local` (always a new
+    local instance, with `max_workers` CPUs if given).
     """
 
     def __init__(self, address: str, config: Config, max_workers: int | None = None) -> None:
