@@ -219,6 +219,14 @@ def test_a_driver_without_the_clusters_token_is_told_how_to_get_it(home: Home, c
     assert "give this machine the same token" in done.stderr
 
 
+def test_a_ray_client_address_is_refused_with_what_to_use_instead(home: Home):
+    done = home.run_flow(
+        "branch_flow.py", "run", "--executor", "ray", "--ray-address", "ray://10.0.0.5:10001"
+    )
+    assert done.returncode == 2
+    assert "is a Ray Client address" in done.stderr and "HOST:PORT" in done.stderr
+
+
 def test_local_executor_options_are_refused_with_ray(home: Home):
     done = home.run_flow("branch_flow.py", "run", "--executor", "ray", "--gpus", "1")
     assert done.returncode == 2

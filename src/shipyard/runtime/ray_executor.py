@@ -132,6 +132,12 @@ class RayExecutor:
         """Join the cluster `--ray-address` names, or start a local instance when told to
         (`local`) or when `auto` finds no cluster that answers."""
         address = _find_cluster() if self._address == "auto" else self._address
+        if address is not None and address.startswith("ray://"):
+            raise ShipyardError(
+                f"{address} is a Ray Client address, which Shipyard does not support: run the "
+                "flow on a machine in the cluster's network and give the head node's "
+                "HOST:PORT (e.g. --ray-address 10.0.0.5:6379)"
+            )
         if address is None or address == "local":
             self._start_local(options)
             return
