@@ -398,3 +398,16 @@ def test_debug_lets_the_traceback_through(
 )
 def test_durations_read_like_people_write_them(seconds: float, text: str) -> None:
     assert format_seconds(seconds) == text
+
+
+@pytest.mark.parametrize("command", ["runs", "gc", "models", "serve"])
+def test_every_command_works_when_the_module_is_run_directly(command: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "shipyard.cli.main", command, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"Usage: shipyard {command}" in done.stdout

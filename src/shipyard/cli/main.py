@@ -457,10 +457,6 @@ def _preview(value: Any, *, max_chars: int = 4000) -> str:
     return text
 
 
-if __name__ == "__main__":
-    main()
-
-
 # -- gc ----------------------------------------------------------------------------------
 
 
@@ -517,3 +513,7 @@ cli.add_command(_models_group)
 from shipyard.cli.serve import serve as _serve  # noqa: E402
 
 cli.add_command(_serve)
+
+
+if __name__ == "__main__":  # last: every command above must be registered first
+    main()
