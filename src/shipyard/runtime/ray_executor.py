@@ -34,7 +34,7 @@ from shipyard.exceptions import ShipyardError
 from shipyard.flow.graph import FlowGraph
 from shipyard.flow.spec import FlowSpec
 from shipyard.runtime.capture import redirect_fd, store_log
-from shipyard.runtime.resources import ExecutorLimits, Resources, requested_resources
+from shipyard.runtime.resources import ExecutorLimits, describe_request, first_unfit_step
 from shipyard.runtime.spec import Outcome, TaskResult, TaskSpec
 from shipyard.runtime.task import execute_task, user_traceback
 
@@ -220,18 +220,16 @@ class RayExecutor:
         is free right now simply waits for running tasks to finish.
         """
         nodes = self._nodes()
-        for node in graph:
-            needed = requested_resources(graph, node.name)
-            if any(_node_fits(needed, n) for n in nodes):
-                continue
-            largest = ", ".join(
+        capacities = [ExecutorLimits(n.cpu, n.memory_mb, n.gpu, max_tasks=1) for n in nodes]
+        unfit = first_unfit_step(graph, capacities)
+        if unfit is not None:
+            listing = ", ".join(
                 f"{n.address} (cpu={n.cpu:g}, memory={n.memory_mb} MB, gpu={n.gpu})" for n in nodes
             )
             raise ShipyardError(
-                f"step '{node.name}' asks for cpu={needed.cpu:g}, memory={needed.memory} MB, "
-                f"gpu={needed.gpu}, but no node of {self.description} has that much; its "
-                f"nodes: {largest or 'none'}. Lower the step's @resources or add a node "
-                "that large to the cluster"
+                f"{describe_request(*unfit)}, but no node of {self.description} has that "
+                f"much; its nodes: {listing or 'none'}. Lower the step's @resources or add a "
+                "node that large to the cluster"
             )
 
     # -- running -------------------------------------------------------------------------
@@ -393,10 +391,6 @@ def _absolute_sqlite(url: str) -> str:
     if not url.startswith(prefix) or url.startswith(prefix + "/") or url == prefix:
         return url
     return prefix + str(Path(url.removeprefix(prefix)).resolve())
-
-
-def _node_fits(needed: Resources, node: _Node) -> bool:
-    return needed.fits(ExecutorLimits(node.cpu, node.memory_mb, node.gpu, max_tasks=1))
 
 
 def _local_addresses(ray: Any) -> set[str]:

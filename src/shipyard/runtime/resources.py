@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from shipyard.exceptions import ShipyardError
@@ -44,15 +45,36 @@ def requested_resources(graph: FlowGraph, step_name: str) -> Resources:
     return Resources(declared.cpu, declared.memory, declared.gpu)
 
 
-def check_requests_fit(graph: FlowGraph, limits: ExecutorLimits, where: str) -> None:
-    """Refuse before anything runs a step that could never be started on this executor."""
+def first_unfit_step(
+    graph: FlowGraph, capacities: Iterable[ExecutorLimits]
+) -> tuple[str, Resources] | None:
+    """The first step (and its request) that fits none of `capacities`, if any.
+
+    One capacity is a whole local executor; on a cluster each node is one, since a task
+    runs on a single node.
+    """
+    places = list(capacities)
     for node in graph:
         needed = requested_resources(graph, node.name)
-        if not needed.fits(limits):
-            memory = "unlimited" if limits.memory is None else f"{limits.memory} MB"
-            raise ShipyardError(
-                f"step '{node.name}' asks for cpu={needed.cpu:g}, memory={needed.memory} MB, "
-                f"gpu={needed.gpu}, but {where} has cpu={limits.cpu:g}, memory={memory}, "
-                f"gpu={limits.gpu}. Lower the step's @resources, or give the executor more "
-                "(--max-workers, --max-memory, --gpus)"
-            )
+        if not any(needed.fits(place) for place in places):
+            return node.name, needed
+    return None
+
+
+def describe_request(step_name: str, needed: Resources) -> str:
+    return (
+        f"step '{step_name}' asks for cpu={needed.cpu:g}, memory={needed.memory} MB, "
+        f"gpu={needed.gpu}"
+    )
+
+
+def check_requests_fit(graph: FlowGraph, limits: ExecutorLimits, where: str) -> None:
+    """Refuse before anything runs a step that could never be started on this executor."""
+    unfit = first_unfit_step(graph, [limits])
+    if unfit is not None:
+        memory = "unlimited" if limits.memory is None else f"{limits.memory} MB"
+        raise ShipyardError(
+            f"{describe_request(*unfit)}, but {where} has cpu={limits.cpu:g}, "
+            f"memory={memory}, gpu={limits.gpu}. Lower the step's @resources, or give the "
+            "executor more (--max-workers, --max-memory, --gpus)"
+        )
