@@ -34,9 +34,8 @@ def runner_is_alive(run: RunRecord, now: datetime | None = None) -> bool:
     """Whether the process scheduling `run` is still there, as far as can be told."""
     if run.status is not RunStatus.RUNNING:
         return False
-    stale = run.heartbeat_at is not None and (now or datetime.now(UTC)) - run.heartbeat_at > (
-        LOST_AFTER
-    )
+    now = now or datetime.now(UTC)
+    stale = run.heartbeat_at is not None and now - run.heartbeat_at > LOST_AFTER
     if run.runner_host == socket.gethostname() and run.runner_pid is not None:
         # A live pid with a stale heartbeat is another process that reused the number.
         return _process_exists(run.runner_pid) and not stale
