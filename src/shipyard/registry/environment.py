@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import platform
-import sys
 import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -23,12 +22,10 @@ class ModelEnvironmentWarning(UserWarning):
 
 
 def _module_version(module_name: str) -> str | None:
-    module = sys.modules.get(module_name)
-    if module is None:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            return None
+    try:
+        module = importlib.import_module(module_name)  # at once if already imported
+    except ImportError:
+        return None
     version = getattr(module, "__version__", None)
     return str(version) if version is not None else None
 
