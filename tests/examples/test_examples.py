@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 from shipyard import Flow, models
@@ -16,15 +15,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 def run_script(
     home: Home, script: str | Path, *args: str, expect: int = 0
 ) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLES / script), *args],
-        env=home.env,
-        cwd=home.root,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = home.run_flow(EXAMPLES / script, *args, timeout=300)
     assert done.returncode == expect, done.stdout + done.stderr
     return done
 

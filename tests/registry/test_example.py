@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 from shipyard import Flow
@@ -15,15 +14,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "register_model.py"
 
 
 def run_example(home: Home, *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLE), "run", *args],
-        env=home.env,
-        cwd=home.root,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = home.run_flow(EXAMPLE, "run", *args, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     return done
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -246,8 +247,6 @@ def test_without_ray_installed_the_error_says_how_to_install_it(home: Home):
         f"sys.argv = ['flow.py', 'run', '--executor', 'ray']; "
         f"runpy.run_path({str(FLOWS / 'branch_flow.py')!r}, run_name='__main__')"
     )
-    import subprocess
-
     done = subprocess.run(
         [sys.executable, "-c", hide_ray],
         env=home.env,
