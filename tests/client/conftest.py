@@ -12,8 +12,8 @@ import pytest
 
 from shipyard.client import default_namespace
 from shipyard.datastore import ArtifactStore, BlobStore, snapshot_code
+from shipyard.metadata import MetadataBackend, open_metadata
 from shipyard.metadata.records import ForeachFrame, RunStatus, TaskStatus
-from shipyard.metadata.store import MetadataStore
 
 FLOW_SOURCE = (
     '"""A flow file whose snapshot the tests read back."""\n\nclass TrainFlow:\n    pass\n'
@@ -24,7 +24,7 @@ FLOW_SOURCE = (
 class History:
     """Writes runs, tasks, artifacts, logs and code snapshots into the stores under test."""
 
-    metadata: MetadataStore
+    metadata: MetadataBackend
     artifacts: ArtifactStore
     root: Path
 
@@ -162,7 +162,7 @@ def open_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> History:
     monkeypatch.setenv("SHIPYARD_USER", "alice")
     monkeypatch.setenv("SHIPYARD_CONFIG", str(tmp_path / "absent-config.toml"))
     default_namespace()
-    return History(MetadataStore(metadata_url), ArtifactStore(BlobStore(str(datastore))), tmp_path)
+    return History(open_metadata(metadata_url), ArtifactStore(BlobStore(str(datastore))), tmp_path)
 
 
 @pytest.fixture

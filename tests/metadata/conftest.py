@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shipyard.metadata.store import MetadataStore
+from shipyard.metadata import MetadataBackend, open_metadata
 
 
 @pytest.fixture
@@ -17,7 +17,7 @@ def db_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def store(db_url: str) -> Iterator[MetadataStore]:
-    metadata = MetadataStore(db_url)
+def store(db_url: str) -> Iterator[MetadataBackend]:
+    metadata = open_metadata(db_url)
     yield metadata
     metadata.close()

@@ -16,9 +16,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
 
 from shipyard.exceptions import ShipyardError
+from shipyard.metadata import MetadataBackend, open_metadata
 from shipyard.metadata.migrations import HEAD_REVISION, alembic_config
 from shipyard.metadata.models import Base
-from shipyard.metadata.store import MetadataStore
 
 TABLES = {
     "flows",
@@ -36,7 +36,7 @@ TABLES = {
 
 
 def test_opening_a_store_creates_the_schema_in_an_empty_database(db_url: str) -> None:
-    MetadataStore(db_url).close()
+    open_metadata(db_url).close()
 
     engine = create_engine(db_url)
     try:
@@ -47,7 +47,7 @@ def test_opening_a_store_creates_the_schema_in_an_empty_database(db_url: str) ->
         engine.dispose()
 
 
-def test_migrated_schema_matches_the_models(store: MetadataStore, db_url: str) -> None:
+def test_migrated_schema_matches_the_models(store: MetadataBackend, db_url: str) -> None:
     # Types, nullability, keys, indexes and constraints the migration created are exactly
     # what models.py declares; a model change without a migration fails here.
     engine = create_engine(db_url)
@@ -65,7 +65,9 @@ def test_head_revision_constant_is_the_newest_migration() -> None:
     assert script.get_heads() == [HEAD_REVISION]
 
 
-def test_migrations_downgrade_to_empty_and_upgrade_again(store: MetadataStore, db_url: str) -> None:
+def test_migrations_downgrade_to_empty_and_upgrade_again(
+    store: MetadataBackend, db_url: str
+) -> None:
     store.close()
 
     command.downgrade(alembic_config(url=db_url), "base")
@@ -75,7 +77,7 @@ def test_migrations_downgrade_to_empty_and_upgrade_again(store: MetadataStore, d
     finally:
         engine.dispose()
 
-    with MetadataStore(db_url) as reopened:
+    with open_metadata(db_url) as reopened:
         assert reopened.list_runs() == []
         reopened.create_run("Flow", "alice")
 
@@ -96,19 +98,19 @@ def test_migrations_render_for_postgresql() -> None:
 
 
 def test_database_from_an_unknown_newer_revision_is_refused(db_url: str) -> None:
-    MetadataStore(db_url).close()
+    open_metadata(db_url).close()
     with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
         conn.execute("UPDATE alembic_version SET version_num = '9999'")
 
     with pytest.raises(ShipyardError, match="cannot migrate the metadata database"):
-        MetadataStore(db_url)
+        open_metadata(db_url)
 
 
 _OPEN_AND_REPORT = textwrap.dedent(
     """
     import sys
-    from shipyard.metadata.store import MetadataStore
-    store = MetadataStore(sys.argv[1])
+    from shipyard.metadata import open_metadata
+    store = open_metadata(sys.argv[1])
     store.list_runs()
     print(sorted(m for m in sys.modules if m == "alembic" or m.startswith("alembic.")))
     """
@@ -127,7 +129,7 @@ def _modules_after_opening(db_url: str) -> str:
 
 
 def test_opening_a_store_at_head_does_not_import_alembic(db_url: str) -> None:
-    MetadataStore(db_url).close()
+    open_metadata(db_url).close()
 
     assert _modules_after_opening(db_url) == "[]"
 

@@ -19,8 +19,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.exc import IntegrityError
 
 from shipyard.datastore.refs import ArtifactRef
+from shipyard.metadata import MetadataBackend, MetadataIntegrityError, open_metadata
 from shipyard.metadata.records import RunStatus, TaskStatus
-from shipyard.metadata.store import MetadataStore
 
 pytestmark = pytest.mark.service
 
@@ -28,8 +28,8 @@ FLOW = "TrainFlow"
 
 
 @pytest.fixture
-def store(pg_url: str) -> Iterator[MetadataStore]:
-    metadata = MetadataStore(pg_url)
+def store(pg_url: str) -> Iterator[MetadataBackend]:
+    metadata = open_metadata(pg_url)
     yield metadata
     metadata.close()
 
@@ -38,7 +38,7 @@ def ref(sha: str) -> ArtifactRef:
     return ArtifactRef(sha256=sha, type_name="builtins.int", size=3_000_000_000, encoding="pickle")
 
 
-def test_core_lifecycle_on_postgresql(store: MetadataStore) -> None:
+def test_core_lifecycle_on_postgresql(store: MetadataBackend) -> None:
     run_id = store.create_run(FLOW, "alice", tags=["nightly"], parameters={"alpha": 0.5})
     store.start_task(FLOW, run_id, "start", "1", attempt=0, foreach_stack=(), input_paths=())
     store.finish_task(
@@ -82,7 +82,7 @@ def test_core_lifecycle_on_postgresql(store: MetadataStore) -> None:
     assert store.get_task(FLOW, resumed, "start", "1").origin_pathspec == origin.pathspec
 
 
-def test_retry_reuses_the_task_on_postgresql(store: MetadataStore) -> None:
+def test_retry_reuses_the_task_on_postgresql(store: MetadataBackend) -> None:
     run_id = store.create_run(FLOW, "alice")
     for attempt, status in [(0, TaskStatus.FAILED), (1, TaskStatus.SUCCEEDED)]:
         store.start_task(
@@ -111,12 +111,12 @@ def test_retry_reuses_the_task_on_postgresql(store: MetadataStore) -> None:
     assert store.task_artifacts(FLOW, run_id, "train", "1")["model"].ref == ref("h1")
 
 
-def test_finish_task_is_atomic_on_postgresql(store: MetadataStore) -> None:
+def test_finish_task_is_atomic_on_postgresql(store: MetadataBackend) -> None:
     run_id = store.create_run(FLOW, "alice")
     store.start_task(FLOW, run_id, "start", "1", attempt=0, foreach_stack=(), input_paths=())
     broken = ArtifactRef(sha256=None, type_name="int", size=1, encoding="pickle")  # type: ignore[arg-type]
 
-    with pytest.raises(IntegrityError):
+    with pytest.raises(MetadataIntegrityError) as refused:
         store.finish_task(
             FLOW,
             run_id,
@@ -130,13 +130,14 @@ def test_finish_task_is_atomic_on_postgresql(store: MetadataStore) -> None:
             exit_code=0,
             error=None,
         )
+    assert isinstance(refused.value.__cause__, IntegrityError)  # the database's own refusal
 
     assert store.get_task(FLOW, run_id, "start", "1").status is TaskStatus.RUNNING
     assert store.task_artifacts(FLOW, run_id, "start", "1") == {}
 
 
 def test_migrated_schema_matches_the_models_on_postgresql(
-    store: MetadataStore, pg_url: str
+    store: MetadataBackend, pg_url: str
 ) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
@@ -158,8 +159,8 @@ _CREATOR = textwrap.dedent(
     url, start_at = sys.argv[1], float(sys.argv[2])
     while time.time() < start_at:
         time.sleep(0.001)
-    from shipyard.metadata.store import MetadataStore
-    store = MetadataStore(url)
+    from shipyard.metadata import open_metadata
+    store = open_metadata(url)
     print(" ".join(store.create_run("Flow", "worker") for _ in range(10)))
     store.close()
     """

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from shipyard.exceptions import ObjectNotFound, ShipyardError
-from shipyard.metadata.registry_store import LineageRecord, ModelVersionRecord, RegistryStore
-from shipyard.metadata.store import MetadataStore
+from shipyard.metadata import MetadataBackend, ModelRegistryStore
+from shipyard.metadata.registry_records import LineageRecord, ModelVersionRecord
 
 
 def add_version(
-    registry: RegistryStore, name: str = "ranker", **overrides: Any
+    registry: ModelRegistryStore, name: str = "ranker", **overrides: Any
 ) -> ModelVersionRecord:
     values: dict[str, Any] = {
         "user": "alice",
@@ -31,17 +31,17 @@ def add_version(
 
 
 @pytest.fixture
-def registry(store: MetadataStore) -> RegistryStore:
-    return RegistryStore(store)
+def registry(store: MetadataBackend) -> ModelRegistryStore:
+    return store.models
 
 
-def test_versions_count_from_one_per_model(registry: RegistryStore) -> None:
+def test_versions_count_from_one_per_model(registry: ModelRegistryStore) -> None:
     assert [add_version(registry).version for _ in range(3)] == [1, 2, 3]
     assert add_version(registry, "other").version == 1
     assert registry.get_model("ranker").latest_version == 3
 
 
-def test_a_version_reads_back_exactly_as_written(registry: RegistryStore) -> None:
+def test_a_version_reads_back_exactly_as_written(registry: ModelRegistryStore) -> None:
     lineage = LineageRecord(
         flow_name="TrainFlow",
         run_id="12",
@@ -65,7 +65,7 @@ def test_a_version_reads_back_exactly_as_written(registry: RegistryStore) -> Non
     assert registry.versions_of_run("TrainFlow", "13") == []
 
 
-def test_the_store_offers_no_way_to_change_payload_or_lineage(registry: RegistryStore) -> None:
+def test_the_store_offers_no_way_to_change_payload_or_lineage(registry: ModelRegistryStore) -> None:
     public = {name for name in dir(registry) if not name.startswith("_")}
     writers = {name for name in public if name.startswith(("set_", "create_", "delete_", "roll"))}
     assert writers == {
@@ -80,7 +80,7 @@ def test_the_store_offers_no_way_to_change_payload_or_lineage(registry: Registry
     }
 
 
-def test_alias_moves_and_their_events_commit_together(registry: RegistryStore) -> None:
+def test_alias_moves_and_their_events_commit_together(registry: ModelRegistryStore) -> None:
     add_version(registry)
     add_version(registry)
 
@@ -97,7 +97,7 @@ def test_alias_moves_and_their_events_commit_together(registry: RegistryStore) -
     ]
 
 
-def test_rollback_needs_an_earlier_version(registry: RegistryStore) -> None:
+def test_rollback_needs_an_earlier_version(registry: ModelRegistryStore) -> None:
     add_version(registry)
     registry.set_alias("ranker", "prod", 1, "alice")
 
@@ -106,7 +106,7 @@ def test_rollback_needs_an_earlier_version(registry: RegistryStore) -> None:
 
 
 def test_model_payloads_are_referenced_for_garbage_collection(
-    registry: RegistryStore, store: MetadataStore
+    registry: ModelRegistryStore, store: MetadataBackend
 ) -> None:
     add_version(registry, payload_sha256="12" * 32)
 
@@ -114,7 +114,7 @@ def test_model_payloads_are_referenced_for_garbage_collection(
     assert registry.payload_hashes() == {"12" * 32}
 
 
-def test_concurrent_writers_in_threads_never_share_a_number(registry: RegistryStore) -> None:
+def test_concurrent_writers_in_threads_never_share_a_number(registry: ModelRegistryStore) -> None:
     got: list[int] = []
     lock = threading.Lock()
 

@@ -1,4 +1,4 @@
-"""Specification of `MetadataStore` on a real SQLite file: writes, reads, errors, concurrency."""
+"""Specification of the SQL metadata backend on a real SQLite file: writes, reads, errors."""
 
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ from shipyard.datastore.refs import ArtifactRef
 from shipyard.exceptions import ObjectNotFound, ParameterError, ShipyardError
 from shipyard.metadata import (
     ForeachFrame,
-    MetadataStore,
+    MetadataBackend,
+    MetadataIntegrityError,
     RunStatus,
     TaskStatus,
+    open_metadata,
 )
 
 FLOW = "TrainFlow"
@@ -30,12 +32,12 @@ def ref(sha: str, size: int = 10) -> ArtifactRef:
     return ArtifactRef(sha256=sha, type_name="builtins.int", size=size, encoding="pickle")
 
 
-def start(store: MetadataStore, run_id: str, step: str, task_id: str, attempt: int = 0) -> None:
+def start(store: MetadataBackend, run_id: str, step: str, task_id: str, attempt: int = 0) -> None:
     store.start_task(FLOW, run_id, step, task_id, attempt=attempt, foreach_stack=(), input_paths=())
 
 
 def finish(
-    store: MetadataStore,
+    store: MetadataBackend,
     run_id: str,
     step: str,
     task_id: str,
@@ -63,7 +65,7 @@ def finish(
 # ---------------------------------------------------------------------------------- runs
 
 
-def test_create_run_records_user_tags_system_tags_and_parameters(store: MetadataStore) -> None:
+def test_create_run_records_user_tags_system_tags_and_parameters(store: MetadataBackend) -> None:
     run_id = store.create_run(
         FLOW, "alice", tags=["nightly", "v2"], parameters={"alpha": 0.5, "layers": [1, 2]}
     )
@@ -79,14 +81,14 @@ def test_create_run_records_user_tags_system_tags_and_parameters(store: Metadata
     assert store.list_flows() == [FLOW]
 
 
-def test_run_ids_are_distinct_numeric_strings_across_flows(store: MetadataStore) -> None:
+def test_run_ids_are_distinct_numeric_strings_across_flows(store: MetadataBackend) -> None:
     ids = [store.create_run(flow, "alice") for flow in ("A", "B", "A", "C")]
 
     assert len(set(ids)) == 4
     assert all(run_id.isdigit() for run_id in ids)
 
 
-def test_create_run_records_code_hash_and_resume_origin(store: MetadataStore) -> None:
+def test_create_run_records_code_hash_and_resume_origin(store: MetadataBackend) -> None:
     origin = store.create_run(FLOW, "alice")
 
     run_id = store.create_run(FLOW, "alice", code_hash="code-1", origin_run_id=origin)
@@ -98,7 +100,7 @@ def test_create_run_records_code_hash_and_resume_origin(store: MetadataStore) ->
 
 
 def test_parameters_that_are_not_json_are_refused_before_anything_is_written(
-    store: MetadataStore,
+    store: MetadataBackend,
 ) -> None:
     with pytest.raises(ParameterError, match=r"parameter 'when'.*JSON"):
         store.create_run(FLOW, "alice", parameters={"when": object()})
@@ -106,7 +108,7 @@ def test_parameters_that_are_not_json_are_refused_before_anything_is_written(
     assert store.list_runs() == []
 
 
-def test_finish_run_sets_status_and_end_time(store: MetadataStore) -> None:
+def test_finish_run_sets_status_and_end_time(store: MetadataBackend) -> None:
     run_id = store.create_run(FLOW, "alice")
 
     store.finish_run(FLOW, run_id, RunStatus.SUCCEEDED)
@@ -117,7 +119,7 @@ def test_finish_run_sets_status_and_end_time(store: MetadataStore) -> None:
     assert run.finished_at >= run.created_at
 
 
-def test_timestamps_are_timezone_aware_utc(store: MetadataStore) -> None:
+def test_timestamps_are_timezone_aware_utc(store: MetadataBackend) -> None:
     run_id = store.create_run(FLOW, "alice")
     start(store, run_id, "start", "1")
 
@@ -125,7 +127,7 @@ def test_timestamps_are_timezone_aware_utc(store: MetadataStore) -> None:
     assert store.get_task(FLOW, run_id, "start", "1").attempts[0].started_at.tzinfo is UTC
 
 
-def test_list_runs_is_newest_first_and_honours_limit(store: MetadataStore) -> None:
+def test_list_runs_is_newest_first_and_honours_limit(store: MetadataBackend) -> None:
     ids = [store.create_run(FLOW, "alice") for _ in range(4)]
     store.create_run("OtherFlow", "alice")
 
@@ -134,7 +136,7 @@ def test_list_runs_is_newest_first_and_honours_limit(store: MetadataStore) -> No
     assert len(store.list_runs()) == 5
 
 
-def test_list_runs_keeps_runs_having_all_requested_tags(store: MetadataStore) -> None:
+def test_list_runs_keeps_runs_having_all_requested_tags(store: MetadataBackend) -> None:
     both = store.create_run(FLOW, "alice", tags=["prod", "gpu"])
     store.create_run(FLOW, "alice", tags=["prod"])
     by_bob = store.create_run(FLOW, "bob", tags=["prod", "gpu"])
@@ -148,7 +150,7 @@ def test_list_runs_keeps_runs_having_all_requested_tags(store: MetadataStore) ->
 
 
 def test_task_lifecycle_start_then_finish_records_attempt_and_artifacts(
-    store: MetadataStore,
+    store: MetadataBackend,
 ) -> None:
     run_id = store.create_run(FLOW, "alice")
     frame = ForeachFrame(step="split", var="shard", index=1, num_splits=3)
@@ -187,7 +189,7 @@ def test_task_lifecycle_start_then_finish_records_attempt_and_artifacts(
     assert set(artifacts) == {"model", "score"}
 
 
-def test_retry_adds_an_attempt_to_the_same_task(store: MetadataStore) -> None:
+def test_retry_adds_an_attempt_to_the_same_task(store: MetadataBackend) -> None:
     run_id = store.create_run(FLOW, "alice")
     start(store, run_id, "train", "1")
     finish(store, run_id, "train", "1", status=TaskStatus.FAILED)
@@ -206,7 +208,7 @@ def test_retry_adds_an_attempt_to_the_same_task(store: MetadataStore) -> None:
     assert len(store.list_tasks(FLOW, run_id)) == 1
 
 
-def test_starting_the_same_attempt_twice_is_refused(store: MetadataStore) -> None:
+def test_starting_the_same_attempt_twice_is_refused(store: MetadataBackend) -> None:
     run_id = store.create_run(FLOW, "alice")
     start(store, run_id, "train", "1")
 
@@ -214,7 +216,7 @@ def test_starting_the_same_attempt_twice_is_refused(store: MetadataStore) -> Non
         start(store, run_id, "train", "1")
 
 
-def test_failed_task_records_no_artifacts(store: MetadataStore) -> None:
+def test_failed_task_records_no_artifacts(store: MetadataBackend) -> None:
     run_id = store.create_run(FLOW, "alice")
     start(store, run_id, "train", "1")
 
@@ -225,7 +227,7 @@ def test_failed_task_records_no_artifacts(store: MetadataStore) -> None:
 
 
 def test_finish_task_commits_status_and_artifacts_together_or_not_at_all(
-    store: MetadataStore,
+    store: MetadataBackend,
 ) -> None:
     run_id = store.create_run(FLOW, "alice")
     start(store, run_id, "train", "1")
@@ -233,8 +235,9 @@ def test_finish_task_commits_status_and_artifacts_together_or_not_at_all(
     # updated the attempt and task rows.
     broken = ArtifactRef(sha256=None, type_name="int", size=1, encoding="pickle")  # type: ignore[arg-type]
 
-    with pytest.raises(IntegrityError):
+    with pytest.raises(MetadataIntegrityError) as refused:
         finish(store, run_id, "train", "1", artifacts={"good": ref("ee"), "bad": broken})
+    assert isinstance(refused.value.__cause__, IntegrityError)  # the database's own refusal
 
     task = store.get_task(FLOW, run_id, "train", "1")
     assert task.status is TaskStatus.RUNNING
@@ -245,7 +248,7 @@ def test_finish_task_commits_status_and_artifacts_together_or_not_at_all(
     assert "ee" not in store.referenced_hashes()
 
 
-def test_finishing_an_attempt_that_never_started_is_refused(store: MetadataStore) -> None:
+def test_finishing_an_attempt_that_never_started_is_refused(store: MetadataBackend) -> None:
     run_id = store.create_run(FLOW, "alice")
     start(store, run_id, "train", "1")
 
@@ -253,12 +256,13 @@ def test_finishing_an_attempt_that_never_started_is_refused(store: MetadataStore
         finish(store, run_id, "train", "1", attempt=3)
 
 
-def test_a_finish_that_failed_can_be_repeated(store: MetadataStore) -> None:
+def test_a_finish_that_failed_can_be_repeated(store: MetadataBackend) -> None:
     run_id = store.create_run(FLOW, "alice")
     start(store, run_id, "train", "1")
     broken = ArtifactRef(sha256=None, type_name="int", size=1, encoding="pickle")  # type: ignore[arg-type]
-    with pytest.raises(IntegrityError):
+    with pytest.raises(MetadataIntegrityError) as refused:
         finish(store, run_id, "train", "1", artifacts={"bad": broken})
+    assert isinstance(refused.value.__cause__, IntegrityError)
 
     finish(store, run_id, "train", "1", artifacts={"good": ref("ee")})
 
@@ -267,12 +271,12 @@ def test_a_finish_that_failed_can_be_repeated(store: MetadataStore) -> None:
 
 
 def test_a_task_started_by_one_store_is_finished_by_another(
-    store: MetadataStore, db_url: str
+    store: MetadataBackend, db_url: str
 ) -> None:
     run_id = store.create_run(FLOW, "alice")
     start(store, run_id, "train", "1")
 
-    with MetadataStore(db_url) as other:
+    with open_metadata(db_url) as other:
         finish(other, run_id, "train", "1", status=TaskStatus.FAILED)
         start(other, run_id, "train", "1", attempt=1)
     finish(store, run_id, "train", "1", attempt=1, artifacts={"x": ref("aa")})
@@ -286,7 +290,7 @@ def test_a_task_started_by_one_store_is_finished_by_another(
 
 
 def test_clone_task_records_a_succeeded_copy_pointing_at_its_origin(
-    store: MetadataStore,
+    store: MetadataBackend,
 ) -> None:
     origin_run = store.create_run(FLOW, "alice")
     start(store, origin_run, "train", "4")
@@ -315,7 +319,7 @@ def test_clone_task_records_a_succeeded_copy_pointing_at_its_origin(
     assert store.task_artifacts(FLOW, resumed, "train", "4")["model"].ref == ref("ff")
 
 
-def test_clone_of_a_failed_task_is_refused(store: MetadataStore) -> None:
+def test_clone_of_a_failed_task_is_refused(store: MetadataBackend) -> None:
     origin_run = store.create_run(FLOW, "alice")
     start(store, origin_run, "train", "1")
     finish(store, origin_run, "train", "1", status=TaskStatus.FAILED)
@@ -335,7 +339,7 @@ def test_clone_of_a_failed_task_is_refused(store: MetadataStore) -> None:
         )
 
 
-def test_fail_running_tasks_fails_only_what_is_still_running(store: MetadataStore) -> None:
+def test_fail_running_tasks_fails_only_what_is_still_running(store: MetadataBackend) -> None:
     run_id = store.create_run(FLOW, "alice")
     start(store, run_id, "start", "1")
     finish(store, run_id, "start", "1")
@@ -352,7 +356,7 @@ def test_fail_running_tasks_fails_only_what_is_still_running(store: MetadataStor
     assert attempt.finished_at is not None
 
 
-def test_list_steps_follows_first_task_creation(store: MetadataStore) -> None:
+def test_list_steps_follows_first_task_creation(store: MetadataBackend) -> None:
     run_id = store.create_run(FLOW, "alice")
     for step, task_id in [("start", "1"), ("train", "2"), ("eval", "3"), ("train", "4")]:
         start(store, run_id, step, task_id)
@@ -360,7 +364,7 @@ def test_list_steps_follows_first_task_creation(store: MetadataStore) -> None:
     assert store.list_steps(FLOW, run_id) == ["start", "train", "eval"]
 
 
-def test_list_tasks_is_in_creation_order_and_filters_by_step(store: MetadataStore) -> None:
+def test_list_tasks_is_in_creation_order_and_filters_by_step(store: MetadataBackend) -> None:
     run_id = store.create_run(FLOW, "alice")
     for step, task_id in [("start", "1"), ("train", "10"), ("train", "9"), ("end", "11")]:
         start(store, run_id, step, task_id)
@@ -370,7 +374,7 @@ def test_list_tasks_is_in_creation_order_and_filters_by_step(store: MetadataStor
     assert all(len(t.attempts) == 1 for t in store.list_tasks(FLOW, run_id))
 
 
-def test_artifacts_of_run_are_keyed_by_step_and_task(store: MetadataStore) -> None:
+def test_artifacts_of_run_are_keyed_by_step_and_task(store: MetadataBackend) -> None:
     run_id = store.create_run(FLOW, "alice")
     start(store, run_id, "start", "1")
     finish(store, run_id, "start", "1", artifacts={"a": ref("01")})
@@ -387,7 +391,7 @@ def test_artifacts_of_run_are_keyed_by_step_and_task(store: MetadataStore) -> No
     }
 
 
-def test_referenced_hashes_cover_artifacts_logs_and_code(store: MetadataStore) -> None:
+def test_referenced_hashes_cover_artifacts_logs_and_code(store: MetadataBackend) -> None:
     run_id = store.create_run(FLOW, "alice", code_hash="code")
     start(store, run_id, "start", "1")
     finish(store, run_id, "start", "1", artifacts={"a": ref("art")}, stdout_hash="out")
@@ -398,7 +402,7 @@ def test_referenced_hashes_cover_artifacts_logs_and_code(store: MetadataStore) -
 # --------------------------------------------------------------------------------- tags
 
 
-def test_add_and_remove_user_tags(store: MetadataStore) -> None:
+def test_add_and_remove_user_tags(store: MetadataBackend) -> None:
     run_id = store.create_run(FLOW, "alice", tags=["draft"])
 
     store.add_tags(FLOW, run_id, ["best", "draft"])
@@ -409,7 +413,7 @@ def test_add_and_remove_user_tags(store: MetadataStore) -> None:
     assert run.system_tags == {"user:alice", f"flow:{FLOW}"}
 
 
-def test_removing_a_system_tag_is_refused_and_removes_nothing(store: MetadataStore) -> None:
+def test_removing_a_system_tag_is_refused_and_removes_nothing(store: MetadataBackend) -> None:
     run_id = store.create_run(FLOW, "alice", tags=["draft"])
 
     with pytest.raises(ShipyardError, match=r"'user:alice'.*system tags are permanent"):
@@ -418,7 +422,7 @@ def test_removing_a_system_tag_is_refused_and_removes_nothing(store: MetadataSto
     assert store.get_run(FLOW, run_id).tags == {"draft"}
 
 
-def test_adding_a_tag_with_a_system_prefix_is_refused(store: MetadataStore) -> None:
+def test_adding_a_tag_with_a_system_prefix_is_refused(store: MetadataBackend) -> None:
     run_id = store.create_run(FLOW, "alice")
 
     with pytest.raises(ShipyardError, match="reserved prefix"):
@@ -431,7 +435,7 @@ def test_adding_a_tag_with_a_system_prefix_is_refused(store: MetadataStore) -> N
 
 
 def test_unknown_run_raises_object_not_found_saying_how_to_list_runs(
-    store: MetadataStore,
+    store: MetadataBackend,
 ) -> None:
     with pytest.raises(ObjectNotFound) as excinfo:
         store.get_run(FLOW, "12")
@@ -441,7 +445,7 @@ def test_unknown_run_raises_object_not_found_saying_how_to_list_runs(
     )
 
 
-def test_run_of_another_flow_is_not_found_under_this_flow(store: MetadataStore) -> None:
+def test_run_of_another_flow_is_not_found_under_this_flow(store: MetadataBackend) -> None:
     run_id = store.create_run("OtherFlow", "alice")
 
     with pytest.raises(
@@ -453,7 +457,7 @@ def test_run_of_another_flow_is_not_found_under_this_flow(store: MetadataStore) 
 
 
 def test_run_written_under_its_flow_is_still_not_found_under_another(
-    store: MetadataStore,
+    store: MetadataBackend,
 ) -> None:
     run_id = store.create_run(FLOW, "alice")
     start(store, run_id, "train", "1")
@@ -478,12 +482,12 @@ def test_run_written_under_its_flow_is_still_not_found_under_another(
         )
 
 
-def test_non_numeric_run_id_is_not_found(store: MetadataStore) -> None:
+def test_non_numeric_run_id_is_not_found(store: MetadataBackend) -> None:
     with pytest.raises(ObjectNotFound, match=f"run '{FLOW}/latest' does not exist"):
         store.list_tasks(FLOW, "latest")
 
 
-def test_unknown_task_raises_object_not_found_with_its_pathspec(store: MetadataStore) -> None:
+def test_unknown_task_raises_object_not_found_with_its_pathspec(store: MetadataBackend) -> None:
     run_id = store.create_run(FLOW, "alice")
 
     with pytest.raises(ObjectNotFound, match=f"task '{FLOW}/{run_id}/train/9' does not exist"):
@@ -493,14 +497,14 @@ def test_unknown_task_raises_object_not_found_with_its_pathspec(store: MetadataS
 # ---------------------------------------------------------------------- sqlite and processes
 
 
-def test_sqlite_database_is_in_wal_mode(store: MetadataStore, db_url: str) -> None:
+def test_sqlite_database_is_in_wal_mode(store: MetadataBackend, db_url: str) -> None:
     path = db_url.removeprefix("sqlite:///")
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_store_opened_before_fork_refuses_to_work_in_the_child(store: MetadataStore) -> None:
+def test_store_opened_before_fork_refuses_to_work_in_the_child(store: MetadataBackend) -> None:
     pid = os.fork()
     if pid == 0:  # child: must not touch the parent's pooled connections
         try:
@@ -522,8 +526,8 @@ _WRITER = textwrap.dedent(
     url, start_at, count = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
     while time.time() < start_at:
         time.sleep(0.001)
-    from shipyard.metadata.store import MetadataStore
-    store = MetadataStore(url)
+    from shipyard.metadata import open_metadata
+    store = open_metadata(url)
     for i in range(count):
         run_id = store.create_run("Flow", "worker", tags=[f"n{i}"])
         store.start_task("Flow", run_id, "start", "1", attempt=0, foreach_stack=(), input_paths=())
@@ -557,7 +561,7 @@ def test_two_processes_create_a_new_store_and_write_runs_concurrently(db_url: st
     assert [w.returncode for w in writers] == [0, 0], [err for _, err in outputs]
     run_ids = [line for out, _ in outputs for line in out.split()]
     assert len(run_ids) == len(set(run_ids)) == 50
-    with MetadataStore(db_url) as store:
+    with open_metadata(db_url) as store:
         assert len(store.list_runs("Flow")) == 50
         assert all(
             t.status is TaskStatus.SUCCEEDED for r in run_ids for t in store.list_tasks("Flow", r)
@@ -567,7 +571,7 @@ def test_two_processes_create_a_new_store_and_write_runs_concurrently(db_url: st
 def test_creates_the_parent_directory_of_a_sqlite_file(tmp_path: Path) -> None:
     path = tmp_path / "a" / "b" / "metadata.db"
 
-    with MetadataStore(f"sqlite:///{path}") as store:
+    with open_metadata(f"sqlite:///{path}") as store:
         store.create_run(FLOW, "alice")
 
     assert path.is_file()

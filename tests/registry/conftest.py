@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from shipyard.datastore import ArtifactStore, BlobStore
-from shipyard.metadata.store import MetadataStore
+from shipyard.metadata import open_metadata
 from shipyard.registry import ModelRegistry
 
 FLOWS = Path(__file__).parent / "flows"
@@ -18,7 +18,7 @@ FLOWS = Path(__file__).parent / "flows"
 @pytest.fixture
 def registry(tmp_path: Path) -> Iterator[ModelRegistry]:
     store = tmp_path / "store"
-    metadata = MetadataStore(f"sqlite:///{store / 'metadata.db'}")
+    metadata = open_metadata(f"sqlite:///{store / 'metadata.db'}")
     yield ModelRegistry(metadata, ArtifactStore(BlobStore(str(store))), user="alice")
     metadata.close()
 

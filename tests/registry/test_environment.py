@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sqlalchemy import update
 
 from shipyard.metadata.models import ModelVersion as ModelVersionRow
-from shipyard.metadata.store import MetadataStore
+from shipyard.metadata.sql.backend import SQLMetadataBackend
 from shipyard.registry import ModelRegistry
 from shipyard.registry.environment import ModelEnvironmentWarning
 
@@ -26,8 +26,8 @@ def fitted(frame: pd.DataFrame, labels: list[int]) -> LogisticRegression:
 
 def rewrite_environment(tmp_path: Path, name: str, environment: dict) -> None:
     """What a version registered elsewhere looks like: other releases in its row."""
-    metadata = MetadataStore(f"sqlite:///{tmp_path / 'store' / 'metadata.db'}")
-    with metadata.write_transaction() as conn:
+    metadata = SQLMetadataBackend(f"sqlite:///{tmp_path / 'store' / 'metadata.db'}")
+    with metadata.database.write() as conn:
         conn.execute(
             update(ModelVersionRow)
             .where(ModelVersionRow.model_name == name)

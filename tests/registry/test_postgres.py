@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from shipyard.datastore import ArtifactStore, BlobStore
-from shipyard.metadata.store import MetadataStore
+from shipyard.metadata import open_metadata
 from shipyard.registry import ModelRegistry
 
 from .custom_models import ThresholdModel
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.service
 
 @pytest.fixture
 def pg_registry(pg_url: str, tmp_path: Path) -> Iterator[ModelRegistry]:
-    metadata = MetadataStore(pg_url)
+    metadata = open_metadata(pg_url)
     yield ModelRegistry(metadata, ArtifactStore(BlobStore(str(tmp_path / "store"))), user="bob")
     metadata.close()
 
@@ -49,7 +49,7 @@ def test_register_alias_rollback_and_load_on_postgresql(pg_registry: ModelRegist
 
 
 def test_two_processes_registering_at_once_on_postgresql(pg_url: str, tmp_path: Path) -> None:
-    MetadataStore(pg_url).close()  # the schema exists: the race is over version numbers only
+    open_metadata(pg_url).close()  # the schema exists: the race is over version numbers only
     env = {
         **os.environ,
         "SHIPYARD_DATASTORE": str(tmp_path / "store"),

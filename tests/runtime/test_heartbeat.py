@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shipyard import Flow
+from shipyard.metadata import open_metadata
 from shipyard.metadata.liveness import HEARTBEAT_EVERY
 from shipyard.metadata.records import RunStatus
-from shipyard.metadata.store import MetadataStore
 
 from ..conftest import FLOWS, Home
 
@@ -22,7 +22,7 @@ def test_a_long_task_does_not_make_its_run_look_lost(home: Home):
     done = home.run_flow("sleepy_flow.py", "run")
     assert done.returncode == 0, done.stderr
     run = Flow("SleepyFlow").latest_run
-    store = MetadataStore(home.env["SHIPYARD_METADATA"])
+    store = open_metadata(home.env["SHIPYARD_METADATA"])
     record = store.get_run("SleepyFlow", run.id)
     store.close()
     assert record.heartbeat_at is not None
@@ -42,7 +42,7 @@ def test_waiting_for_a_retry_keeps_the_heartbeat_fresh(home: Home):
     )
     try:
         time.sleep(16)  # the first attempt failed at once; the retry is due after 21 s
-        store = MetadataStore(home.env["SHIPYARD_METADATA"])
+        store = open_metadata(home.env["SHIPYARD_METADATA"])
         record = store.list_runs("PatientFlow")[0]
         store.close()
         assert record.status is RunStatus.RUNNING

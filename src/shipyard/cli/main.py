@@ -474,11 +474,11 @@ def gc(delete: bool, min_age: float) -> None:
     from shipyard.config import Config
     from shipyard.datastore.blobs import BlobStore
     from shipyard.datastore.gc import find_garbage, remove_garbage
-    from shipyard.metadata.store import MetadataStore
+    from shipyard.metadata import open_metadata
 
     config = Config.load()
     blobs = BlobStore(config.datastore)
-    with MetadataStore(config.metadata) as metadata:
+    with open_metadata(config.metadata) as metadata:
         report = find_garbage(blobs, metadata.referenced_hashes(), min_age * 60)
     console = output.console()
     count = len(report.unreferenced) + len(report.temp_files)

@@ -17,8 +17,7 @@ from shipyard.config import Config
 
 if TYPE_CHECKING:
     from shipyard.datastore import ArtifactStore, BlobStore
-    from shipyard.metadata.run_index import RunLister
-    from shipyard.metadata.store import MetadataStore
+    from shipyard.metadata.contract import MetadataBackend, RunLister
 
 __all__ = ["ClientContext", "current_context"]
 
@@ -37,7 +36,7 @@ class ClientContext:
     def __init__(self, datastore: str, metadata: str) -> None:
         self.datastore_url = datastore
         self.metadata_url = metadata
-        self._metadata: MetadataStore | None = None
+        self._metadata: MetadataBackend | None = None
         self._artifacts: ArtifactStore | None = None
         self._listing: RunLister | None = None
         self._lock = threading.Lock()
@@ -48,14 +47,14 @@ class ClientContext:
         return cls(config.datastore, config.metadata)
 
     @property
-    def metadata(self) -> MetadataStore:
+    def metadata(self) -> MetadataBackend:
         """The metadata store, opened (and migrated if needed) on first access."""
         if self._metadata is None:
             with self._lock:
                 if self._metadata is None:
-                    from shipyard.metadata.store import MetadataStore
+                    from shipyard.metadata import open_metadata
 
-                    self._metadata = MetadataStore(self.metadata_url)
+                    self._metadata = open_metadata(self.metadata_url)
         return self._metadata
 
     @property

@@ -1,18 +1,27 @@
-"""Metadata: what ran, when, how it ended and what it produced, kept in an SQL database.
+"""Metadata: what ran, when, how it ended and what it produced, behind small Protocols.
 
-The records are imported eagerly, `MetadataStore` lazily: many modules (the flow layer, the
-client's types) need only the records, and importing the store means importing SQLAlchemy,
-which costs a CLI command that never touches the database a good part of its time budget.
+`open_metadata(url)` gives the backend for a URL; callers type against the Protocols of
+`contract` (`RunRecorder`, `RunReader`, `RunLister`, `ModelRegistryStore`, `MetadataBackend`)
+and receive the frozen records of `records`. Nothing here imports SQLAlchemy: many modules
+(the flow layer, the client's types) need only the records and Protocols, and importing the
+SQL backend costs a CLI command that never touches the database a good part of its time.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from shipyard.lazy import lazy_exports
+from shipyard.metadata.contract import (
+    MetadataBackend,
+    ModelRegistryStore,
+    RunLister,
+    RunReader,
+    RunRecorder,
+)
+from shipyard.metadata.errors import MetadataIntegrityError
+from shipyard.metadata.factory import open_metadata
 from shipyard.metadata.records import (
     ArtifactRecord,
     AttemptRecord,
+    FinishedTask,
     ForeachFrame,
     RunRecord,
     RunStatus,
@@ -20,19 +29,20 @@ from shipyard.metadata.records import (
     TaskStatus,
 )
 
-if TYPE_CHECKING:
-    from shipyard.metadata.store import MetadataStore
-
 __all__ = [
     "ArtifactRecord",
     "AttemptRecord",
+    "FinishedTask",
     "ForeachFrame",
-    "MetadataStore",
+    "MetadataBackend",
+    "MetadataIntegrityError",
+    "ModelRegistryStore",
+    "RunLister",
+    "RunReader",
     "RunRecord",
+    "RunRecorder",
     "RunStatus",
     "TaskRecord",
     "TaskStatus",
+    "open_metadata",
 ]
-
-
-__getattr__ = lazy_exports(__name__, {"MetadataStore": "shipyard.metadata.store"})

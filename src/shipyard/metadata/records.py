@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -107,3 +108,28 @@ class ArtifactRecord:
     name: str
     ref: ArtifactRef
     attempt: int
+
+
+@dataclass(frozen=True)
+class FinishedTask:
+    """How one attempt of a task ended: what `RunRecorder.finish_tasks` records per task.
+
+    On success `artifacts` become the task's artifacts; on failure they are ignored.
+    """
+
+    flow_name: str
+    run_id: str
+    step_name: str
+    task_id: str
+    attempt: int
+    status: TaskStatus
+    artifacts: Mapping[str, ArtifactRef]
+    stdout_hash: str | None
+    stderr_hash: str | None
+    exit_code: int | None
+    error: str | None
+    host: str | None = None
+
+    @property
+    def pathspec(self) -> str:
+        return f"{self.flow_name}/{self.run_id}/{self.step_name}/{self.task_id}"

@@ -1,15 +1,18 @@
-"""Listing flows and runs from a local SQLite metadata database without importing SQLAlchemy.
+"""`SQLiteRunIndex`: the `RunLister` of a local SQLite metadata database, without SQLAlchemy.
 
 Why this exists: importing SQLAlchemy takes about 0.2 s, two thirds of the 0.3 s that
 `shipyard runs` may take from start to answer. Listing needs two read-only queries, which the
 standard library's `sqlite3` runs in a millisecond. So for the embedded default (a SQLite
-file) listings read the database directly; everything else goes through `MetadataStore`.
+file) listings read the database directly; everything else goes through `open_metadata`.
 
-The queries depend on the schema in `models.py` and the migrations beside this module. They
-are used only when the database is at exactly the schema revision this code was written against
-(`INDEX_REVISION`); for any other revision, a database that does not exist yet (the store
-creates it), PostgreSQL, or an unusual SQLite URL, `open_run_index` returns None and the
-caller falls back to the store. A test checks that both return identical records.
+The queries depend on the schema in `models.py` and its migrations. They are used only when the
+database is at `HEAD_REVISION`, the schema the SQL backend itself writes; for an older revision
+(which the SQL backend migrates when it opens the database), a newer one (which it refuses),
+a database that does not exist yet (it creates it), PostgreSQL, or an unusual SQLite URL,
+`open_run_index` returns None and the caller opens the backend instead. Tests in
+`tests/metadata/test_run_index.py` check that at the head revision the index is the one used
+and that its answers equal the SQL backend's, so a migration that breaks these queries fails
+a test instead of silently making `shipyard runs` slow.
 """
 
 from __future__ import annotations
@@ -20,33 +23,24 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, overload
+from typing import Any, overload
 
+from shipyard.metadata.contract import RunLister
+from shipyard.metadata.migrations import HEAD_REVISION
 from shipyard.metadata.records import RunRecord, RunStatus
+from shipyard.metadata.rules import tag_set
+from shipyard.metadata.sql.ids import run_cursor
 
-__all__ = ["RunLister", "SQLiteRunIndex", "open_run_index"]
+__all__ = ["SQLiteRunIndex", "open_run_index"]
 
-# The schema revision the queries below were written against (see the module docstring). A
-# test fails when the metadata's HEAD_REVISION moves on, so that the queries are reviewed.
-INDEX_REVISION = "0004"
 _SQLITE_PREFIXES = ("sqlite:///", "sqlite+pysqlite:///")
 # SQLite limits bound parameters per statement; ids are looked up in batches below that.
 _BATCH = 500
 _BUSY_TIMEOUT_S = 30.0
 
 
-class RunLister(Protocol):
-    """What listing needs from the metadata: the part of `MetadataStore` that lists."""
-
-    def list_flows(self) -> list[str]: ...
-
-    def list_runs(
-        self, flow_name: str | None = None, *, tags: Iterable[str] = (), limit: int | None = None
-    ) -> list[RunRecord]: ...
-
-
 def open_run_index(metadata_url: str) -> SQLiteRunIndex | None:
-    """A direct reader for `metadata_url`, or None when the metadata store must be used."""
+    """A direct reader for `metadata_url`, or None when the backend must be opened instead."""
     path = _sqlite_path(metadata_url)
     if path is None or not path.is_file():
         return None
@@ -54,8 +48,8 @@ def open_run_index(metadata_url: str) -> SQLiteRunIndex | None:
     try:
         revision = index.revision()
     except sqlite3.Error:
-        return None  # not a Shipyard database, or damaged: let the store explain
-    return index if revision == INDEX_REVISION else None
+        return None  # not a Shipyard database, or damaged: let the backend explain
+    return index if revision == HEAD_REVISION else None
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -72,8 +66,8 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(database)
 
 
-class SQLiteRunIndex:
-    """Read-only listing queries on a SQLite metadata database at `INDEX_REVISION`.
+class SQLiteRunIndex(RunLister):
+    """Read-only listing queries on a SQLite metadata database at `HEAD_REVISION`.
 
     Each call opens its own connection: that costs well under a millisecond, and makes the
     index safe to share between threads and across `os.fork()`.
@@ -109,15 +103,21 @@ class SQLiteRunIndex:
             return [row[0] for row in conn.execute("SELECT name FROM flows ORDER BY name")]
 
     def list_runs(
-        self, flow_name: str | None = None, *, tags: Iterable[str] = (), limit: int | None = None
+        self,
+        flow_name: str | None = None,
+        *,
+        tags: Iterable[str] = (),
+        limit: int | None = None,
+        after: str | None = None,
     ) -> list[RunRecord]:
-        """Runs newest first, of one flow or of all, having every one of `tags`."""
+        """Runs newest first, of one flow or of all, having every one of `tags`, older than
+        run `after` if given."""
         where: list[str] = []
         params: list[Any] = []
         if flow_name is not None:
             where.append("flow_name = ?")
             params.append(flow_name)
-        required = sorted(set(tags))
+        required = sorted(tag_set(tags))
         if required:
             marks = ", ".join("?" * len(required))
             where.append(
@@ -125,6 +125,9 @@ class SQLiteRunIndex:
                 "GROUP BY run_id HAVING count(*) = ?)"
             )
             params.extend([*required, len(required)])
+        if after is not None:
+            where.append("id < ?")
+            params.append(run_cursor(after))
         sql = (
             "SELECT id, flow_name, user, status, created_at, finished_at, code_hash, "
             "origin_run_id, runner_host, runner_pid, heartbeat_at FROM runs"
@@ -194,7 +197,7 @@ def _timestamp(value: str) -> datetime: ...
 @overload
 def _timestamp(value: None) -> None: ...
 def _timestamp(value: str | None) -> datetime | None:
-    # The store keeps UTC wall time without an offset in SQLite (see metadata.models).
+    # The SQL backend keeps UTC wall time without an offset in SQLite (see metadata.models).
     if value is None:
         return None
     moment = datetime.fromisoformat(value)

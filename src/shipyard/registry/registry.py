@@ -19,12 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard.config import Config
 from shipyard.exceptions import ObjectNotFound, ShipyardError
-from shipyard.metadata.registry_store import (
+from shipyard.metadata.registry_records import (
     AliasEventRecord,
     LineageRecord,
     ModelRecord,
     ModelVersionRecord,
-    RegistryStore,
 )
 from shipyard.registry.environment import check_environment, current_environment
 from shipyard.registry.flavors import Flavor, FlavorError, detect_flavor, get_flavor
@@ -36,7 +35,7 @@ if TYPE_CHECKING:
 
     from shipyard.client import Run
     from shipyard.datastore import ArtifactStore
-    from shipyard.metadata.store import MetadataStore
+    from shipyard.metadata.contract import MetadataBackend
 
 __all__ = [
     "AliasEvent",
@@ -187,9 +186,9 @@ class ModelRegistry:
     """Registered models over a metadata store (rows) and an artifact store (payload blobs)."""
 
     def __init__(
-        self, metadata: MetadataStore, artifacts: ArtifactStore, *, user: str | None = None
+        self, metadata: MetadataBackend, artifacts: ArtifactStore, *, user: str | None = None
     ) -> None:
-        self._store = RegistryStore(metadata)
+        self._store = metadata.models
         self._metadata = metadata
         self._artifacts = artifacts
         self._user = user
@@ -198,18 +197,18 @@ class ModelRegistry:
     def from_config(cls, config: Config | None = None) -> ModelRegistry:
         """A registry over the stores the configuration names (`Config.load()` by default)."""
         from shipyard.datastore import ArtifactStore, BlobStore
-        from shipyard.metadata.store import MetadataStore
+        from shipyard.metadata import open_metadata
 
         config = config or Config.load()
         return cls(
-            MetadataStore(config.metadata),
+            open_metadata(config.metadata),
             ArtifactStore(BlobStore(config.datastore)),
             user=config.user,
         )
 
     @property
-    def metadata(self) -> MetadataStore:
-        """The metadata store holding the registry's rows."""
+    def metadata(self) -> MetadataBackend:
+        """The metadata backend holding the registry's rows."""
         return self._metadata
 
     @property

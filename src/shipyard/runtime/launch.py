@@ -72,9 +72,9 @@ class FlowRun:
         try:
             self.executor.check_requests(self.graph)
             # Imported after the fork: the warm worker stays small without SQLAlchemy in it.
-            from shipyard.metadata.store import MetadataStore
+            from shipyard.metadata import open_metadata
 
-            self.metadata = MetadataStore(self.config.metadata)
+            self.metadata = open_metadata(self.config.metadata)
             self.plan: ResumePlan | None = None
             if resume is not None:
                 origin = choose_origin(

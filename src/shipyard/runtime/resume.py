@@ -17,7 +17,7 @@ from shipyard.metadata.liveness import runner_is_alive
 from shipyard.metadata.records import ForeachFrame, RunRecord, RunStatus, TaskRecord, TaskStatus
 
 if TYPE_CHECKING:
-    from shipyard.metadata.store import MetadataStore
+    from shipyard.metadata.contract import MetadataBackend
 
 TaskKey = tuple[str, tuple[tuple[str, int], ...]]
 
@@ -54,7 +54,7 @@ def descendants(graph: FlowGraph, step: str) -> set[str]:
 
 
 def plan_resume(
-    graph: FlowGraph, metadata: MetadataStore, origin: RunRecord, from_step: str | None
+    graph: FlowGraph, metadata: MetadataBackend, origin: RunRecord, from_step: str | None
 ) -> ResumePlan:
     """Reuse every succeeded task of `origin` except `from_step` and what follows it."""
     if from_step is not None and from_step not in graph:
@@ -93,7 +93,7 @@ def _foreach_widths(tasks: Iterable[TaskRecord]) -> dict[TaskKey, int]:
 
 
 def choose_origin(
-    metadata: MetadataStore, flow_name: str, user: str, run_id: str | None, from_step: str | None
+    metadata: MetadataBackend, flow_name: str, user: str, run_id: str | None, from_step: str | None
 ) -> RunRecord:
     """The run to resume: the one named, or the user's latest run of the flow."""
     if run_id is None:
@@ -115,7 +115,7 @@ def choose_origin(
     return origin
 
 
-def settle_abandoned_run(metadata: MetadataStore, run: RunRecord) -> None:
+def settle_abandoned_run(metadata: MetadataBackend, run: RunRecord) -> None:
     """Mark a run whose runner died as failed, with its in-flight tasks, before resuming it."""
     if runner_is_alive(run):
         beat = (

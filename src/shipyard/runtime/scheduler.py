@@ -24,7 +24,7 @@ from shipyard.runtime.executor import Executor
 from shipyard.runtime.resources import Resources, requested_resources
 
 if TYPE_CHECKING:
-    from shipyard.metadata.store import MetadataStore
+    from shipyard.metadata.contract import RunRecorder
 from shipyard.runtime.resume import ReusableTask, TaskKey, task_key
 from shipyard.runtime.spec import InputTask, Outcome, TaskResult, TaskSpec
 
@@ -125,7 +125,7 @@ class Scheduler:
         graph: FlowGraph,
         context: RunContext,
         executor: Executor,
-        metadata: MetadataStore,
+        metadata: RunRecorder,
         artifacts: ArtifactStore,
         listener: ProgressListener | None = None,
         reuse: Mapping[TaskKey, ReusableTask] | None = None,

@@ -1,12 +1,15 @@
 """Alembic migrations of the metadata schema, and the one call that applies them.
 
 Importing this package costs nothing: alembic is imported only inside `upgrade_to_head`,
-because `MetadataStore` first compares the database's revision with `HEAD_REVISION` and needs
-alembic only when they differ (a new database, or one made by an older Shipyard).
+because the SQL backend (`metadata.sql.database`) first compares the database's revision with
+`HEAD_REVISION` and needs alembic only when they differ (a new database, or one made by an
+older Shipyard).
 
 Adding a migration: write `versions/NNNN_<what>.py` (`alembic revision` renders
 `script.py.mako` when given `alembic_config(url)`), set its `down_revision` to the current head
-and bump `HEAD_REVISION` below; a test fails until the two agree.
+and bump `HEAD_REVISION` below; a test fails until the two agree. The fast listing
+(`metadata.run_index`) reads the database at `HEAD_REVISION` directly: its tests in
+`tests/metadata/test_run_index.py` then tell whether its queries still hold.
 """
 
 from __future__ import annotations

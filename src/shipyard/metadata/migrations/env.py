@@ -1,10 +1,11 @@
 """Alembic environment of the metadata schema, configured from code instead of alembic.ini.
 
-`MetadataStore` runs the migrations itself and hands its own connection over through
-`config.attributes["connection"]`, so that the upgrade happens inside the transaction holding
-its migration lock and commits (or rolls back) as one unit. Given only `sqlalchemy.url`, for
-example from `shipyard.metadata.migrations.alembic_config(url)`, this script connects on its
-own; in offline mode (`--sql`) it renders the SQL for a DBA to review instead.
+The SQL backend (`metadata.sql.database`) runs the migrations itself and hands its own
+connection over through `config.attributes["connection"]`, so that the upgrade happens inside
+the transaction holding its migration lock and commits (or rolls back) as one unit. Given
+only `sqlalchemy.url`, for example from `shipyard.metadata.migrations.alembic_config(url)`,
+this script connects on its own; in offline mode (`--sql`) it renders the SQL for a DBA to
+review instead.
 """
 
 from __future__ import annotations

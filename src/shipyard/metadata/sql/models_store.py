@@ -1,7 +1,7 @@
-"""SQL access for the model registry: registered models, versions, aliases and alias history.
+"""The SQL backend's `ModelRegistryStore`: registered models, versions, aliases, alias history.
 
-`RegistryStore` shares the engine and transactions of a `MetadataStore`, so the registry lives
-in the same database as the runs it points at and every write has the store's guarantees
+`SQLModelRegistryStore` works in the backend's `Database`, so the registry lives in the same
+database as the runs it points at and every write has the same guarantees as the run records
 (BEGIN IMMEDIATE on SQLite, fork checks). Three rules are enforced here, in SQL:
 
 - version numbers are 1, 2, 3... per model, allocated inside the inserting transaction while
@@ -10,101 +10,37 @@ in the same database as the runs it points at and every write has the store's gu
   its description and tags;
 - an alias move and the event recording it commit together or not at all.
 
-Reads return the frozen records below; the registry package turns them into its user-facing
-types (signatures, lineage).
+Reads return the frozen records of `metadata.registry_records`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from shipyard.exceptions import ObjectNotFound, ShipyardError
+from shipyard.metadata.contract import ModelRegistryStore
 from shipyard.metadata.models import ModelAlias, ModelAliasEvent, ModelVersion, RegisteredModel
-from shipyard.metadata.store import MetadataStore
+from shipyard.metadata.registry_records import (
+    AliasEventRecord,
+    LineageRecord,
+    ModelRecord,
+    ModelVersionRecord,
+)
+from shipyard.metadata.sql.database import Database
+from shipyard.metadata.sql.statements import dialect_insert
 
-__all__ = [
-    "AliasEventRecord",
-    "LineageRecord",
-    "ModelRecord",
-    "ModelVersionRecord",
-    "RegistryStore",
-]
-
-
-@dataclass(frozen=True)
-class LineageRecord:
-    """Where a version came from: the task that produced it and the run's inputs."""
-
-    flow_name: str
-    run_id: str
-    step_name: str
-    task_id: str
-    artifact_name: str | None
-    artifact_sha256: str | None
-    parameters: dict[str, Any]
-    code_hash: str | None
+__all__ = ["SQLModelRegistryStore"]
 
 
-@dataclass(frozen=True)
-class ModelVersionRecord:
-    """One stored version, exactly as its row holds it."""
+class SQLModelRegistryStore(ModelRegistryStore):
+    """The registry's tables in `database`."""
 
-    model_name: str
-    version: int
-    created_at: datetime
-    user: str
-    flavor: str
-    payload_sha256: str
-    payload_size: int
-    signature: dict[str, Any] | None
-    metrics: dict[str, float]
-    description: str
-    tags: dict[str, str]
-    lineage: LineageRecord | None
-    environment: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class ModelRecord:
-    """A registered model with its current aliases and newest version number."""
-
-    name: str
-    created_at: datetime
-    user: str
-    description: str
-    tags: dict[str, str]
-    latest_version: int | None
-    aliases: dict[str, int]
-
-
-@dataclass(frozen=True)
-class AliasEventRecord:
-    """One alias move; `from_version` is None when the alias was created, `to_version` when
-    it was deleted."""
-
-    model_name: str
-    alias: str
-    from_version: int | None
-    to_version: int | None
-    user: str
-    at: datetime
-
-
-class RegistryStore:
-    """The registry's tables in the database of `metadata`."""
-
-    def __init__(self, metadata: MetadataStore) -> None:
-        self._metadata = metadata
-
-    @property
-    def metadata(self) -> MetadataStore:
-        """The metadata store whose database and transactions this store uses."""
-        return self._metadata
+    def __init__(self, database: Database) -> None:
+        self._database = database
 
     # ----------------------------------------------------------------------------- writes
 
@@ -130,7 +66,7 @@ class RegistryStore:
         once get consecutive numbers rather than a conflict.
         """
         now = _now()
-        with self._metadata.write_transaction() as conn:
+        with self._database.write() as conn:
             self._lock_model(conn, model_name, user, now)
             latest = conn.scalar(
                 select(func.max(ModelVersion.version)).where(ModelVersion.model_name == model_name)
@@ -177,7 +113,7 @@ class RegistryStore:
         history, nor history of a move that did not happen.
         """
         now = _now()
-        with self._metadata.write_transaction() as conn:
+        with self._database.write() as conn:
             self._require_version(conn, model_name, version)
             previous = self._point_alias(conn, model_name, alias, version, user, now)
         return previous
@@ -185,7 +121,7 @@ class RegistryStore:
     def delete_alias(self, model_name: str, alias: str, user: str) -> int:
         """Remove `alias` (recording it in its history); return the version it pointed at."""
         now = _now()
-        with self._metadata.write_transaction() as conn:
+        with self._database.write() as conn:
             self._require_model(conn, model_name)
             previous = self._alias_version(conn, model_name, alias)
             if previous is None:
@@ -205,7 +141,7 @@ class RegistryStore:
         cannot both undo the same move.
         """
         now = _now()
-        with self._metadata.write_transaction() as conn:
+        with self._database.write() as conn:
             self._require_model(conn, model_name)
             last = conn.execute(
                 select(ModelAliasEvent.from_version, ModelAliasEvent.to_version)
@@ -253,7 +189,7 @@ class RegistryStore:
 
     def get_version(self, model_name: str, version: int) -> ModelVersionRecord:
         """One version; raises `ObjectNotFound` naming the versions that exist."""
-        with self._metadata.read_transaction() as conn:
+        with self._database.read() as conn:
             row = conn.execute(
                 select(ModelVersion.__table__).where(
                     ModelVersion.model_name == model_name, ModelVersion.version == version
@@ -266,7 +202,7 @@ class RegistryStore:
 
     def latest_version(self, model_name: str) -> ModelVersionRecord:
         """The newest version of a model."""
-        with self._metadata.read_transaction() as conn:
+        with self._database.read() as conn:
             self._require_model(conn, model_name)
             row = conn.execute(
                 select(ModelVersion.__table__)
@@ -280,7 +216,7 @@ class RegistryStore:
 
     def alias_version(self, model_name: str, alias: str) -> int:
         """The version `alias` points at; raises `ObjectNotFound` listing the model's aliases."""
-        with self._metadata.read_transaction() as conn:
+        with self._database.read() as conn:
             self._require_model(conn, model_name)
             version = self._alias_version(conn, model_name, alias)
             if version is None:
@@ -291,7 +227,7 @@ class RegistryStore:
 
     def list_versions(self, model_name: str) -> list[ModelVersionRecord]:
         """Every version of a model, oldest first."""
-        with self._metadata.read_transaction() as conn:
+        with self._database.read() as conn:
             self._require_model(conn, model_name)
             rows = conn.execute(
                 select(ModelVersion.__table__)
@@ -302,7 +238,7 @@ class RegistryStore:
 
     def versions_of_run(self, flow_name: str, run_id: str) -> list[ModelVersionRecord]:
         """The versions registered from one run, in registration order."""
-        with self._metadata.read_transaction() as conn:
+        with self._database.read() as conn:
             rows = conn.execute(
                 select(ModelVersion.__table__)
                 .where(ModelVersion.flow_name == flow_name, ModelVersion.run_id == str(run_id))
@@ -312,7 +248,7 @@ class RegistryStore:
 
     def get_model(self, model_name: str) -> ModelRecord:
         """One registered model with its aliases and newest version."""
-        with self._metadata.read_transaction() as conn:
+        with self._database.read() as conn:
             row = conn.execute(
                 select(RegisteredModel.__table__).where(RegisteredModel.name == model_name)
             ).first()
@@ -322,7 +258,7 @@ class RegistryStore:
 
     def list_models(self) -> list[ModelRecord]:
         """Every registered model, alphabetically."""
-        with self._metadata.read_transaction() as conn:
+        with self._database.read() as conn:
             rows = conn.execute(
                 select(RegisteredModel.__table__).order_by(RegisteredModel.name)
             ).all()
@@ -330,7 +266,7 @@ class RegistryStore:
 
     def alias_history(self, model_name: str, alias: str) -> list[AliasEventRecord]:
         """Every move of `alias`, oldest first."""
-        with self._metadata.read_transaction() as conn:
+        with self._database.read() as conn:
             self._require_model(conn, model_name)
             rows = conn.execute(
                 select(ModelAliasEvent.__table__)
@@ -351,7 +287,7 @@ class RegistryStore:
 
     def payload_hashes(self) -> set[str]:
         """The blob hashes of every version's payload (what garbage collection must keep)."""
-        with self._metadata.read_transaction() as conn:
+        with self._database.read() as conn:
             return set(conn.scalars(select(ModelVersion.payload_sha256)))
 
     # ---------------------------------------------------------------------------- helpers
@@ -366,16 +302,16 @@ class RegistryStore:
         # Two first registrations may race to create the row: the loser waits on the winner's
         # uncommitted insert and then finds the key taken, which ON CONFLICT DO NOTHING absorbs.
         conn.execute(
-            _insert_ignoring_conflict(self._metadata.dialect).values(
-                name=model_name, created_at=now, user=user, description="", tags={}
-            )
+            dialect_insert(self._database.dialect, RegisteredModel)
+            .on_conflict_do_nothing(index_elements=["name"])
+            .values(name=model_name, created_at=now, user=user, description="", tags={})
         )
         conn.scalar(
             select(RegisteredModel.name).where(RegisteredModel.name == model_name).with_for_update()
         )
 
     def _update_model(self, model_name: str, **values: Any) -> None:
-        with self._metadata.write_transaction() as conn:
+        with self._database.write() as conn:
             done = conn.execute(
                 update(RegisteredModel).where(RegisteredModel.name == model_name).values(**values)
             )
@@ -383,7 +319,7 @@ class RegistryStore:
                 raise ObjectNotFound(_missing_model(conn, model_name))
 
     def _update_version(self, model_name: str, version: int, **values: Any) -> None:
-        with self._metadata.write_transaction() as conn:
+        with self._database.write() as conn:
             done = conn.execute(
                 update(ModelVersion)
                 .where(ModelVersion.model_name == model_name, ModelVersion.version == version)
@@ -474,16 +410,6 @@ class _AttrDict(dict[str, Any]):
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _insert_ignoring_conflict(dialect: str) -> Any:
-    if dialect == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.insert(RegisteredModel).on_conflict_do_nothing(index_elements=["name"])
-    from sqlalchemy.dialects import sqlite
-
-    return sqlite.insert(RegisteredModel).on_conflict_do_nothing(index_elements=["name"])
 
 
 def _lineage_columns(lineage: LineageRecord | None) -> dict[str, Any]:

@@ -1,0 +1,189 @@
+"""One SQL database of the SQL backend: engine set-up, SQLite pragmas, transactions, schema.
+
+`Database` is what the SQL backend's run records and domain stores share: one SQLAlchemy
+engine (SQLite in WAL mode by default, PostgreSQL by URL), write and read transactions with
+the same guarantees for all of them, the fork check, and the schema brought to
+`HEAD_REVISION` on opening. It never leaves the `metadata.sql` package.
+
+Start-up is on the path of every CLI command, so opening a database that is already at the
+newest schema costs one `SELECT` and never imports alembic.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect, make_url, text
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+from shipyard.exceptions import ShipyardError
+from shipyard.metadata.errors import MetadataIntegrityError
+from shipyard.metadata.migrations import HEAD_REVISION
+
+__all__ = ["Database"]
+
+_SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Any fixed 64-bit key: ASCII "SHIPYARD". Serializes first-time schema creation on PostgreSQL.
+_PG_MIGRATION_LOCK_KEY = 0x5348_4950_5941_5244
+# Execution option marking a connection whose transaction will write (see _begin_sqlite).
+_WRITE_OPTION = "shipyard_write"
+
+
+class Database:
+    """An SQL database given by SQLAlchemy URL, at the newest schema once opened.
+
+    Opening brings the schema to the newest revision, so a fresh URL just works; two processes
+    opening a new database at the same time both succeed. Thread-safe (each transaction takes
+    its own pooled connection), NOT fork-safe: pooled connections must not be shared between
+    processes, so a transaction begun in a process created by `os.fork()` raises
+    `ShipyardError`.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = make_url(url)
+        self._pid = os.getpid()
+        self._engine = _create_engine(self.url)
+        self.dialect: str = self._engine.dialect.name
+        """"sqlite" or "postgresql": the statements differ in a few places (upserts, locks)."""
+        try:
+            self._ensure_schema()
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    def __repr__(self) -> str:
+        return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+    def close(self) -> None:
+        """Close every pooled connection; SQLite then checkpoints its WAL into the main file.
+
+        In a forked child the pooled connections are the parent's: they are dropped without
+        being closed, since closing them from here would disturb the parent's sessions.
+        """
+        self._engine.dispose(close=os.getpid() == self._pid)
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction (BEGIN IMMEDIATE on SQLite), committed when the block ends.
+
+        A broken schema rule becomes `MetadataIntegrityError`, after the rollback.
+        """
+        try:
+            with self._connect() as conn:
+                conn.execution_options(**{_WRITE_OPTION: True})
+                with conn.begin():
+                    yield conn
+        except IntegrityError as exc:
+            raise MetadataIntegrityError(
+                f"the metadata database refused a write: {exc.orig}; nothing of it was recorded"
+            ) from exc
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction seeing one committed state (a snapshot on both dialects)."""
+        # A transaction even for reads, so that the several queries of one call (a run, then
+        # its tags) see one committed state: SQLite's read transactions are snapshots already,
+        # PostgreSQL's default READ COMMITTED is not.
+        with self._connect() as conn, conn.begin():
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield conn
+
+    def _connect(self) -> Connection:
+        if os.getpid() != self._pid:
+            raise ShipyardError(
+                "this metadata backend was opened before os.fork(); its connections belong to "
+                "the parent process. Call open_metadata() again in the child process."
+            )
+        return self._engine.connect()
+
+    def _ensure_schema(self) -> None:
+        """Migrate to `HEAD_REVISION` unless the database is there already (the common case)."""
+        if self._current_revision() == HEAD_REVISION:
+            return
+        # Imported here: loading the migrations pulls in alembic, which the fast path avoids.
+        from shipyard.metadata.migrations import upgrade_to_head
+
+        with self.write() as conn:
+            # SQLite's write transaction is BEGIN IMMEDIATE and thus already exclusive among
+            # writers; PostgreSQL needs a lock so that two first-time creators do not collide.
+            if self.dialect == "postgresql":
+                conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK_KEY}
+                )
+            # Another process may have migrated while we waited for the lock.
+            if _revision_in(conn) != HEAD_REVISION:
+                upgrade_to_head(conn)
+
+    def _current_revision(self) -> str | None:
+        try:
+            with self._connect() as conn:
+                return conn.scalar(text("SELECT version_num FROM alembic_version"))
+        except (OperationalError, ProgrammingError):
+            # No version table yet. Real problems (bad path, server down) recur and surface
+            # from the migration attempt that follows.
+            return None
+
+
+def _create_engine(url: URL) -> Engine:
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        _create_sqlite_parent_dir(url)
+        engine = create_engine(url, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine, "connect", _configure_sqlite)
+        event.listen(engine, "begin", _begin_sqlite)
+        return engine
+    if backend == "postgresql":
+        # Pre-ping survives a database restart under a long-lived scheduler.
+        return create_engine(url, pool_pre_ping=True)
+    raise ShipyardError(
+        f"unsupported metadata database {url.render_as_string(hide_password=True)!r}: "
+        f"use an sqlite:/// or postgresql:// URL (SHIPYARD_METADATA)"
+    )
+
+
+def _create_sqlite_parent_dir(url: URL) -> None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _configure_sqlite(dbapi_connection: Any, _connection_record: Any) -> None:
+    """Per-connection SQLite settings; journal mode WAL persists in the file once set."""
+    # Take BEGIN away from the sqlite3 module, which would emit it lazily before the first
+    # write only: reads would then see no consistent snapshot and writes could not be IMMEDIATE.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        # First, so that the journal-mode switch below also waits for a concurrent creator.
+        cursor.execute(f"PRAGMA busy_timeout = {_SQLITE_BUSY_TIMEOUT_MS}")
+        (mode,) = cursor.execute("PRAGMA journal_mode").fetchone()
+        if mode.lower() not in ("wal", "memory"):  # in-memory databases cannot use WAL
+            cursor.execute("PRAGMA journal_mode = WAL")
+        # Durable across process crashes; a power cut may lose the last commits, never corrupt.
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _begin_sqlite(conn: Connection) -> None:
+    """Open write transactions with BEGIN IMMEDIATE, read transactions with plain BEGIN.
+
+    IMMEDIATE takes the write lock up front, so a writer waits its turn (busy_timeout) instead
+    of failing with "database is locked" when its read snapshot turns out to be outdated.
+    """
+    immediate = conn.get_execution_options().get(_WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _revision_in(conn: Connection) -> str | None:
+    """The schema revision, read without failing (a failed query would abort a PG transaction)."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.scalar(text("SELECT version_num FROM alembic_version"))
