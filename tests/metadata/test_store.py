@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 import subprocess
@@ -17,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from shipyard.datastore.refs import ArtifactRef
 from shipyard.exceptions import ObjectNotFound, ParameterError, ShipyardError
 from shipyard.metadata import (
+    FinishedTask,
     ForeachFrame,
     MetadataBackend,
     MetadataIntegrityError,
@@ -268,6 +270,65 @@ def test_a_finish_that_failed_can_be_repeated(store: MetadataBackend) -> None:
 
     assert store.get_task(FLOW, run_id, "train", "1").status is TaskStatus.SUCCEEDED
     assert set(store.task_artifacts(FLOW, run_id, "train", "1")) == {"good"}
+
+
+def finished(task_id: str, run_id: str, **artifacts: ArtifactRef) -> FinishedTask:
+    return FinishedTask(
+        FLOW,
+        run_id,
+        "train",
+        task_id,
+        attempt=0,
+        status=TaskStatus.SUCCEEDED,
+        artifacts=artifacts,
+        stdout_hash=None,
+        stderr_hash=None,
+        exit_code=0,
+        error=None,
+    )
+
+
+def test_finish_tasks_records_several_tasks_in_one_call(store: MetadataBackend) -> None:
+    run_id = store.create_run(FLOW, "alice")
+    for task_id in ("1", "2", "3"):
+        start(store, run_id, "train", task_id)
+
+    store.finish_tasks(
+        [finished("1", run_id, x=ref("a1")), finished("2", run_id), finished("3", run_id)]
+    )
+
+    tasks = store.list_tasks(FLOW, run_id)
+    assert [t.status for t in tasks] == [TaskStatus.SUCCEEDED] * 3
+    assert store.artifacts_of_run(FLOW, run_id) == {
+        ("train", "1"): store.task_artifacts(FLOW, run_id, "train", "1")
+    }
+    assert store.task_artifacts(FLOW, run_id, "train", "1")["x"].ref == ref("a1")
+
+
+def test_finish_tasks_records_all_of_the_batch_or_none(store: MetadataBackend) -> None:
+    run_id = store.create_run(FLOW, "alice")
+    for task_id in ("1", "2"):
+        start(store, run_id, "train", task_id)
+    broken = ArtifactRef(sha256=None, type_name="int", size=1, encoding="pickle")  # type: ignore[arg-type]
+
+    with pytest.raises(MetadataIntegrityError):
+        store.finish_tasks([finished("1", run_id, x=ref("a1")), finished("2", run_id, y=broken)])
+
+    assert [t.status for t in store.list_tasks(FLOW, run_id)] == [TaskStatus.RUNNING] * 2
+    assert store.artifacts_of_run(FLOW, run_id) == {}
+    store.finish_tasks([finished("1", run_id, x=ref("a1")), finished("2", run_id)])
+    assert [t.status for t in store.list_tasks(FLOW, run_id)] == [TaskStatus.SUCCEEDED] * 2
+
+
+def test_finish_tasks_refuses_an_unfinished_status_before_writing(store: MetadataBackend) -> None:
+    run_id = store.create_run(FLOW, "alice")
+    start(store, run_id, "train", "1")
+    running = dataclasses.replace(finished("1", run_id), status=TaskStatus.RUNNING)
+
+    with pytest.raises(ShipyardError, match="succeeded or failed, not running"):
+        store.finish_tasks([finished("1", run_id), running])
+
+    assert store.get_task(FLOW, run_id, "train", "1").status is TaskStatus.RUNNING
 
 
 def test_a_task_started_by_one_store_is_finished_by_another(

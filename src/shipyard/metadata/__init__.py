@@ -2,22 +2,17 @@
 
 `open_metadata(url)` gives the backend for a URL; callers type against the Protocols of
 `contract` (`RunRecorder`, `RunReader`, `RunLister`, `ModelRegistryStore`, `MetadataBackend`)
-and receive the frozen records of `records`. Nothing here imports SQLAlchemy: many modules
-(the flow layer, the client's types) need only the records and Protocols, and importing the
-SQL backend costs a CLI command that never touches the database a good part of its time.
+and receive the frozen records of `records`. The records are imported eagerly, the rest lazily:
+many modules (the flow layer, the client's types) need only the records, and every module
+costs start-up time. Nothing here imports SQLAlchemy, which costs a CLI command that never
+touches the database a good part of its time; only opening the SQL backend does.
 """
 
 from __future__ import annotations
 
-from shipyard.metadata.contract import (
-    MetadataBackend,
-    ModelRegistryStore,
-    RunLister,
-    RunReader,
-    RunRecorder,
-)
-from shipyard.metadata.errors import MetadataIntegrityError
-from shipyard.metadata.factory import open_metadata
+from typing import TYPE_CHECKING
+
+from shipyard.lazy import lazy_exports
 from shipyard.metadata.records import (
     ArtifactRecord,
     AttemptRecord,
@@ -28,6 +23,17 @@ from shipyard.metadata.records import (
     TaskRecord,
     TaskStatus,
 )
+
+if TYPE_CHECKING:
+    from shipyard.metadata.contract import (
+        MetadataBackend,
+        ModelRegistryStore,
+        RunLister,
+        RunReader,
+        RunRecorder,
+    )
+    from shipyard.metadata.errors import MetadataIntegrityError
+    from shipyard.metadata.factory import open_metadata
 
 __all__ = [
     "ArtifactRecord",
@@ -46,3 +52,16 @@ __all__ = [
     "TaskStatus",
     "open_metadata",
 ]
+
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        **dict.fromkeys(
+            ("MetadataBackend", "ModelRegistryStore", "RunLister", "RunReader", "RunRecorder"),
+            "shipyard.metadata.contract",
+        ),
+        "MetadataIntegrityError": "shipyard.metadata.errors",
+        "open_metadata": "shipyard.metadata.factory",
+    },
+)

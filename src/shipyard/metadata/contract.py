@@ -19,25 +19,27 @@ Pagination is by key, not by offset, so that a page costs the same at task 100,0
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
-from shipyard.datastore.refs import ArtifactRef
-from shipyard.metadata.records import (
-    ArtifactRecord,
-    FinishedTask,
-    ForeachFrame,
-    RunRecord,
-    RunStatus,
-    TaskRecord,
-    TaskStatus,
-)
-from shipyard.metadata.registry_records import (
-    AliasEventRecord,
-    LineageRecord,
-    ModelRecord,
-    ModelVersionRecord,
-)
+if TYPE_CHECKING:  # annotations only: `shipyard runs` imports this module and stays fast
+    from collections.abc import Iterable, Mapping, Sequence
+
+    from shipyard.datastore.refs import ArtifactRef
+    from shipyard.metadata.records import (
+        ArtifactRecord,
+        FinishedTask,
+        ForeachFrame,
+        RunRecord,
+        RunStatus,
+        TaskRecord,
+        TaskStatus,
+    )
+    from shipyard.metadata.registry_records import (
+        AliasEventRecord,
+        LineageRecord,
+        ModelRecord,
+        ModelVersionRecord,
+    )
 
 __all__ = ["MetadataBackend", "ModelRegistryStore", "RunLister", "RunReader", "RunRecorder"]
 
