@@ -57,10 +57,14 @@ def parse_decorator_spec(spec: str) -> StepDecorator:
     for argument in _ARGUMENT_SEPARATOR.split(arguments) if arguments.strip() else ():
         key, equals, text = argument.partition("=")
         key = key.strip()
-        if not equals or key not in fields:
+        if not equals:
+            raise DecoratorSpecError(
+                f"--with {spec}: give {key!r} a value, as key=value (several: key=1,key2=2)"
+            )
+        if key not in fields:
             raise DecoratorSpecError(
                 f"--with {spec}: @{kind.name} has no argument {key!r}; "
-                f"it takes: {', '.join(sorted(fields)) or 'none'} (as key=value,key2=value2)"
+                f"it takes: {', '.join(sorted(fields)) or 'none'}"
             )
         values[key] = _typed(spec, key, text.strip(), types_by_field[key])
     try:
