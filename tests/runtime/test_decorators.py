@@ -242,6 +242,14 @@ def test_a_flow_decorators_before_run_hook_may_tag_the_run(home: Home):
     assert {"mine", "hooked"} <= Flow("HookedFlow").latest_run.tags
 
 
+def test_an_attempt_whose_launch_hook_asks_for_more_than_the_executor_has_fails(home: Home):
+    done = with_hook_log(home).run_flow("hooked_flow.py", "run", "--max-memory", "32")
+    assert done.returncode == 1
+    assert "ResourcesUnavailable: step 'work' asks for cpu=1, memory=64 MB" in done.stderr
+    attempts = work_task("HookedFlow").attempts
+    assert [a.status for a in attempts] == [TaskStatus.FAILED, TaskStatus.FAILED]
+
+
 # -- --with: step decorators on every step from the command line ---------------------------------
 def test_with_retry_makes_a_flaky_step_succeed(home: Home):
     done = home.run_flow("flaky_flow.py", "run", "--with", "retry")
