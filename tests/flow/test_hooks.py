@@ -209,7 +209,7 @@ def test_with_specs_are_typed_by_the_decorators_fields():
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("nope", "unknown step decorator 'nope'; choose one of: catch, environment, resources,"),
+        ("nope", "unknown step decorator 'nope'; choose one of: .*catch, environment, resources"),
         ("retry:time=1", "@retry has no argument 'time'; it takes: minutes_between_retries, times"),
         ("retry:times", "give 'times' a value, as key=value"),
         ("retry:times=1.5", "times takes a int value, got '1.5'"),
@@ -219,7 +219,7 @@ def test_with_specs_are_typed_by_the_decorators_fields():
     ],
 )
 def test_a_bad_with_spec_says_what_is_valid(spec: str, message: str):
-    with pytest.raises(DecoratorSpecError, match=message.replace("(", r"\(").replace("[", r"\[")):
+    with pytest.raises(DecoratorSpecError, match=message.replace("[", r"\[")):
         parse_decorator_spec(spec)
 
 
