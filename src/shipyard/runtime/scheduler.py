@@ -269,9 +269,6 @@ class Scheduler:
         self._in_use = self._in_use + launch.needed
         self._running_resources[spec.key] = launch.needed
         self._running += 1
-        self._tasks_run += 1
-        if self.listener:
-            self.listener.task_started(spec)
 
     def _refuse(self, task: PendingTask, launch: Launch) -> None:
         """Fail an attempt whose launch hooks asked for more than the executor ever has.
@@ -288,7 +285,7 @@ class Scheduler:
         self._finish(spec, TaskResult(Outcome.FAILED, error=error))
 
     def _start(self, task: PendingTask, launch: Launch) -> TaskSpec:
-        """The attempt's spec, recorded as started in the metadata store."""
+        """The attempt's spec, recorded as started (in the metadata store, for the listener)."""
         ctx = self.context
         needed = launch.needed
         spec = TaskSpec(
@@ -321,6 +318,9 @@ class Scheduler:
             input_paths=[i.pathspec for i in spec.inputs],
             resources={"cpu": needed.cpu, "memory": needed.memory, "gpu": needed.gpu},
         )
+        self._tasks_run += 1
+        if self.listener:
+            self.listener.task_started(spec)
         return spec
 
     # -- finishing ---------------------------------------------------------------------------
