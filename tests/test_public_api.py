@@ -18,6 +18,12 @@ PUBLIC = {
         "TaskStatus", "default_namespace", "flows", "from_pathspec", "get_namespace",
         "in_namespace", "namespace", "runs",
     ],
+    "shipyard.flow.flow_decorators": ["FlowDecorator", "RunStartContext"],
+    "shipyard.flow.hooks": [
+        "CatchFailure", "FailureContext", "FailureDecision", "GiveUp", "LaunchContext",
+        "RetryTask", "StepContext", "StepDecorator", "StepFailure", "TaskFinishedContext",
+        "TaskOutcome",
+    ],
     "shipyard.registry": [
         "AliasEvent", "ColumnSpec", "Lineage", "LoadedModel", "ModelEnvironmentWarning",
         "ModelRef", "ModelRegistry", "ModelVersion", "RegisteredModel", "Signature",

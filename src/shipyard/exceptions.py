@@ -47,6 +47,10 @@ class FlowLintErrors(ShipyardError):
         super().__init__(f"the flow is not valid ({len(errors)} problem(s)):\n{body}")
 
 
+class DecoratorSpecError(ShipyardError):
+    """A `--with name:key=value` names no step decorator, or an argument it does not take."""
+
+
 class ParameterError(ShipyardError):
     """A parameter value is missing or cannot be converted to its declared type."""
 

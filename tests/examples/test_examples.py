@@ -103,3 +103,12 @@ def test_resilient_example_retries_catches_and_resumes(home: Home):
     assert resumed.successful and resumed.origin_run_id == failed.id
     assert all(t.origin_pathspec for t in resumed["fetch"])
     assert resumed["report"].task.origin_pathspec is None
+
+
+def test_custom_decorators_example_retries_with_more_memory_and_tags_the_run(home: Home):
+    done = run_script(home, "custom_decorators.py", "run", "--with", "retry")
+    assert "CustomDecoratorsFlow/1/flaky/2 attempt 0: retrying" in done.stdout
+    run = Flow("CustomDecoratorsFlow").latest_run
+    assert "team-search" in run.tags
+    assert run.data.attempt == 1
+    assert run["flaky"].task.resources == {"cpu": 1, "memory": 256, "gpu": 0}

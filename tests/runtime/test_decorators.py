@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import itertools
+import json
 import socket
 
 import pytest
 
 from shipyard import Flow, FlowSpec, StepFailure, catch, retry, step, timeout
-from shipyard.exceptions import FlowDefinitionError, FlowLintErrors
+from shipyard.exceptions import FlowDefinitionError, FlowLintErrors, ObjectNotFound
 from shipyard.flow.graph import FlowGraph
 from shipyard.flow.lint import lint
 from shipyard.metadata.records import TaskStatus
 
 from ..conftest import Home
+from .flows.hooked_flow import HookedFlow
 
 
 def work_task(flow: str):
@@ -176,3 +178,150 @@ def test_bad_decorator_arguments_are_refused():
         timeout()
     with pytest.raises(ValueError, match="times >= 0"):
         retry(times=-1)
+
+
+# -- lifecycle hooks of a decorator written by the user ----------------------------------------
+def hook_log(home: Home) -> list[dict]:
+    path = home.root / "hooks.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def with_hook_log(home: Home) -> Home:
+    return Home(home.root, {**home.env, "SHIPYARD_TEST_HOOK_LOG": str(home.root / "hooks.jsonl")})
+
+
+def test_a_custom_decorators_hooks_run_in_order_with_their_context(home: Home):
+    done = with_hook_log(home).run_flow("hooked_flow.py", "run")
+    assert done.returncode == 0, done.stderr
+    calls = hook_log(home)
+    # Before the run starts: the step's request as known before any task (checked for fit),
+    # and the flow decorator's before_run.
+    first_task = next(
+        i
+        for i, c in enumerate(calls)
+        if c.get("task") or c["hook"] not in ("before_launch", "before_run")
+    )
+    before = calls[:first_task]
+    assert {c["hook"] for c in before} == {"before_launch", "before_run"}
+    assert {(c.get("task"), c.get("attempt")) for c in before if c["hook"] == "before_launch"} == {
+        (None, 0)
+    }
+    runner = next(c["pid"] for c in before if c["hook"] == "before_run")
+    per_task = [
+        (c["hook"], c["attempt"], c.get("outcome") or c.get("error") or c.get("failure"))
+        for c in calls[first_task:]
+    ]
+    assert per_task == [
+        ("before_launch", 0, None),
+        ("before_step", 0, None),
+        ("after_step", 0, "ValueError"),
+        ("on_failure", 0, "ValueError"),
+        ("after_task", 0, "retrying"),
+        ("before_launch", 1, None),
+        ("before_step", 1, None),
+        ("after_step", 1, None),
+        ("after_task", 1, "succeeded"),
+    ]
+    scheduler_side = {"before_run", "before_launch", "on_failure", "after_task"}
+    assert {c["pid"] == runner for c in calls if c["hook"] in scheduler_side} == {True}
+    assert {c["pid"] != runner for c in calls if c["hook"].endswith("_step")} == {True}
+    run = Flow("HookedFlow").latest_run
+    last = calls[-1]
+    assert last["pathspec"] == run["work"].task.pathspec and last["value"] == "worked"
+    # The launch hook asked for more memory on the retry; the attempt recorded it.
+    assert run["work"].task.resources == {"cpu": 1, "memory": 64, "gpu": 0}
+
+
+def test_a_flow_decorators_before_run_hook_may_tag_the_run(home: Home):
+    assert [type(d).__name__ for d in HookedFlow.flow_decorators()] == ["run_tag"]
+    done = with_hook_log(home).run_flow("hooked_flow.py", "run", "--tag", "mine")
+    assert done.returncode == 0, done.stderr
+    before_run = next(c for c in hook_log(home) if c["hook"] == "before_run")
+    assert before_run["flow"] == "HookedFlow" and before_run["user"] == "tester"
+    assert before_run["tags"] == ["mine"]
+    assert {"mine", "hooked"} <= Flow("HookedFlow").latest_run.tags
+
+
+def test_an_attempt_whose_launch_hook_asks_for_more_than_the_executor_has_fails(home: Home):
+    done = with_hook_log(home).run_flow("hooked_flow.py", "run", "--max-memory", "32")
+    assert done.returncode == 1
+    assert "ResourcesUnavailable: step 'work' asks for cpu=1, memory=64 MB" in done.stderr
+    attempts = work_task("HookedFlow").attempts
+    assert [a.status for a in attempts] == [TaskStatus.FAILED, TaskStatus.FAILED]
+
+
+# -- --with: step decorators on every step from the command line ---------------------------------
+def test_with_retry_makes_a_flaky_step_succeed(home: Home):
+    done = home.run_flow("flaky_flow.py", "run", "--with", "retry")
+    assert done.returncode == 0, done.stderr
+    task = work_task("FlakyFlow")
+    assert task.data.value == 1
+    assert [a.status for a in task.attempts] == [TaskStatus.FAILED, TaskStatus.SUCCEEDED]
+    assert task.logs("stdout", attempt=0).strip() == "attempt 0"
+
+
+def test_with_catch_stores_the_error_in_the_named_artifact(home: Home):
+    done = home.run_flow(
+        "flaky_flow.py",
+        "run",
+        "--failures",
+        "9",
+        "--with",
+        "catch:var=err",
+        "--with",
+        "retry:times=1",
+    )
+    assert done.returncode == 0, done.stderr
+    run = Flow("FlakyFlow").latest_run
+    err = run["work"].task.data.err
+    assert isinstance(err, StepFailure) and err.message == "attempt 1 fails"
+    assert len(run["work"].task.attempts) == 2
+    assert run["start"].task.data.err is None  # set by catch on every step
+
+
+def test_a_step_keeps_its_own_decorator_over_one_given_with(home: Home):
+    done = home.run_flow("retry_only_flow.py", "run", "--with", "retry:times=0")
+    assert done.returncode == 0, done.stderr
+    assert len(work_task("RetryOnlyFlow").attempts) == 2  # its own @retry(times=1)
+
+
+def test_with_a_decorator_the_flow_file_registered(home: Home):
+    done = with_hook_log(home).run_flow("hooked_flow.py", "run", "--with", "audited:retry_memory=8")
+    assert done.returncode == 0, done.stderr
+    steps = {c["step"] for c in hook_log(home) if c["hook"] == "before_step"}
+    assert steps == {"start", "work", "end"}
+    run = Flow("HookedFlow").latest_run
+    assert run["work"].task.resources["memory"] == 64  # its own @audited, not --with's
+
+
+def test_resume_takes_with_too(home: Home):
+    assert home.run_flow("flaky_flow.py", "run").returncode == 1
+    done = home.run_flow("flaky_flow.py", "resume", "--with", "retry")
+    assert done.returncode == 0, done.stderr
+    assert work_task("FlakyFlow").data.value == 1
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("retyr", "unknown step decorator 'retyr'; choose one of: catch, environment,"),
+        ("retry:tims=2", "@retry has no argument 'tims'; it takes: minutes_between_retries, times"),
+        ("retry:times=two", "times takes a int value, got 'two'"),
+        ("timeout", "@timeout needs a positive duration"),
+    ],
+)
+def test_with_an_unknown_decorator_or_argument_is_refused_before_anything_runs(
+    home: Home, given: str, expected: str
+):
+    done = home.run_flow("flaky_flow.py", "run", "--with", given)
+    assert done.returncode == 2
+    assert expected in done.stderr
+    with pytest.raises(ObjectNotFound):
+        Flow("FlakyFlow")
+
+
+def test_with_catch_is_refused_on_a_flow_with_a_foreach_as_in_metaflow(home: Home):
+    done = home.run_flow("foreach_flow.py", "run", "--with", "catch")
+    assert done.returncode == 2
+    assert "@catch cannot be used on a step that starts a foreach" in done.stderr
+    assert "`--with catch` attaches to every step" in done.stderr

@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
-from shipyard.exceptions import FlowLintErrors, ShipyardError
+from shipyard.exceptions import DecoratorSpecError, FlowLintErrors, ShipyardError
+from shipyard.flow.decorator_specs import STEP_DECORATORS, graph_with
 from shipyard.flow.graph import FlowGraph, NodeKind
 from shipyard.flow.parameters import JSONType, Parameter
 from shipyard.flow.spec import FlowSpec
@@ -40,9 +41,12 @@ def _error_console() -> Console:
     return Console(stderr=True)
 
 
-def _linted_graph(flow_class: type[FlowSpec]) -> FlowGraph:
+def _linted_graph(flow_class: type[FlowSpec], with_decorators: tuple[str, ...] = ()) -> FlowGraph:
     try:
-        return flow_class.graph()
+        return graph_with(flow_class, with_decorators)
+    except DecoratorSpecError as exc:
+        _error_console().print(Text(f"error: {exc}", style="red"), soft_wrap=True)
+        raise SystemExit(2) from None
     except FlowLintErrors as exc:
         console = _error_console()
         console.print(f"[bold red]The flow {flow_class.__name__} is not valid:[/]")
@@ -102,6 +106,14 @@ def _execution_options() -> list[click.Parameter]:
             "else auto).",
         ),
         click.Option(["--tag"], multiple=True, help="Tag the run (repeat for several tags)."),
+        click.Option(
+            ["--with", "with_"],
+            multiple=True,
+            metavar="DECORATOR[:key=value,...]",
+            help="Attach a step decorator to every step that has none of that kind "
+            f"(repeatable; one of: {', '.join(sorted(STEP_DECORATORS))}), "
+            "e.g. --with retry:times=2 --with catch:var=error.",
+        ),
         click.Option(["--quiet"], is_flag=True, help="Print only the final summary."),
         click.Option(["--run-id-file"], default=None, hidden=True),
     ]
@@ -116,7 +128,7 @@ def _execute(
     """Validate, run with live progress, report; exits 0 (succeeded), 1 (failed) or 2 (invalid)."""
     from shipyard.runtime.launch import FlowRun, RunOptions
 
-    graph = _linted_graph(flow_class)
+    graph = _linted_graph(flow_class, options["with_"])
     run_options = RunOptions(
         options["max_workers"],
         options["tag"],
@@ -124,6 +136,7 @@ def _execute(
         options["gpus"],
         options["executor"],
         options["ray_address"],
+        with_decorators=options["with_"],
     )
     try:
         flow_run = FlowRun(flow_class, parameters, run_options, resume=resume)
@@ -161,6 +174,7 @@ _EXECUTION_KEYS = (
     "executor",
     "ray_address",
     "tag",
+    "with_",
     "quiet",
     "run_id_file",
 )

@@ -1,77 +1,41 @@
 """Step decorators: retry, catch, timeout, resources, environment.
 
 Each is an independent object that attaches itself to the step's definition; none wraps
-the function, so they compose in any order, above or below `@step`. Behaviour that belongs
-to the task process goes through two hooks taking one `StepContext`; the scheduler reads
-the rest (retries, catching, resources) as plain data.
+the function, so they compose in any order, above or below `@step`. Each works through the
+lifecycle hooks of `shipyard.flow.hooks` only: the scheduler never asks which one it has.
 """
 
 from __future__ import annotations
 
-import inspect
 import os
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
-from shipyard.exceptions import FlowDefinitionError
+from shipyard.flow.hooks import (
+    CatchFailure,
+    FailureContext,
+    LaunchContext,
+    RetryTask,
+    StepContext,
+    StepDecorator,
+    StepFailure,
+)
 
-F = TypeVar("F", bound=Callable[..., Any])
+__all__ = [
+    "KILL_GRACE_SECONDS",
+    "StepFailure",
+    "StepTimeout",
+    "catch",
+    "environment",
+    "resources",
+    "retry",
+    "timeout",
+]
 
-PENDING_ATTRIBUTE = "__shipyard_decorators__"
-
-
-@dataclass
-class StepContext:
-    """What a decorator hook may look at: the running step and its attempt."""
-
-    step_name: str
-    attempt: int
-    flow: Any
-
-
-class StepDecorator:
-    """Base of step decorators: `@retry(...)` puts an instance on the step's definition."""
-
-    name: ClassVar[str] = "decorator"
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        # `@retry` without parentheses hands us the function itself: apply the defaults.
-        if len(args) == 1 and not kwargs and inspect.isfunction(args[0]):
-            return cls()(args[0])
-        return super().__new__(cls)
-
-    def __call__(self, function: F) -> F:
-        pending: list[StepDecorator] = getattr(function, PENDING_ATTRIBUTE, [])
-        if any(type(d) is type(self) for d in pending):
-            raise FlowDefinitionError(
-                f"@{self.name} is applied twice",
-                hint=f"keep one @{self.name} on the step",
-                file=function.__code__.co_filename,
-                line=function.__code__.co_firstlineno,
-                step=function.__name__,
-            )
-        setattr(function, PENDING_ATTRIBUTE, [*pending, self])
-        return function
-
-    def before_step(self, context: StepContext) -> None:
-        """Runs in the task process right before the step function."""
-
-    def after_step(self, context: StepContext) -> None:
-        """Runs in the task process after the step function, whether it raised or not."""
-
-
-@dataclass(frozen=True)
-class StepFailure:
-    """What `@catch` stores instead of failing: the step's error, for later steps to test."""
-
-    exception_type: str
-    message: str
-    traceback: str
-
-    def __str__(self) -> str:
-        return f"{self.exception_type}: {self.message}"
+#: How long a task may outlive its @timeout (it first gets a StepTimeout exception).
+KILL_GRACE_SECONDS = 5.0
 
 
 @dataclass
@@ -86,13 +50,19 @@ class retry(StepDecorator):
         if self.times < 0 or self.minutes_between_retries < 0:
             raise ValueError("@retry takes times >= 0 and minutes_between_retries >= 0")
 
+    def on_failure(self, context: FailureContext) -> RetryTask | None:
+        if context.attempt < self.times:
+            return RetryTask(delay_seconds=60 * self.minutes_between_retries)
+        return None
+
 
 @dataclass
 class catch(StepDecorator):
     """When the last attempt fails, store the error in artifact `var` and carry on.
 
     The artifact holds a `StepFailure` when the step failed and None when it succeeded, so
-    later steps can test it. Artifacts the failed attempt assigned are not kept.
+    later steps can test it. Artifacts the failed attempt assigned are not kept. The decision
+    is the scheduler's, so it also covers a process that crashed or was killed.
     """
 
     var: str = "error"
@@ -105,6 +75,9 @@ class catch(StepDecorator):
 
     def before_step(self, context: StepContext) -> None:
         setattr(context.flow, self.var, None)
+
+    def on_failure(self, context: FailureContext) -> CatchFailure:
+        return CatchFailure(self.var)
 
 
 class StepTimeout(Exception):
@@ -131,6 +104,9 @@ class timeout(StepDecorator):
     def __post_init__(self) -> None:
         if self.total_seconds <= 0:
             raise ValueError("@timeout needs a positive duration (seconds=, minutes= or hours=)")
+
+    def before_launch(self, context: LaunchContext) -> None:
+        context.kill_after_seconds = self.total_seconds + KILL_GRACE_SECONDS
 
     def before_step(self, context: StepContext) -> None:
         limit = self.total_seconds
@@ -161,8 +137,8 @@ class resources(StepDecorator):
         if self.cpu <= 0 or self.memory < 0 or self.gpu < 0:
             raise ValueError("@resources takes cpu > 0, memory >= 0 (MB) and gpu >= 0")
 
-    def as_dict(self) -> dict[str, float]:
-        return {"cpu": self.cpu, "memory": self.memory, "gpu": self.gpu}
+    def before_launch(self, context: LaunchContext) -> None:
+        context.cpu, context.memory, context.gpu = self.cpu, self.memory, self.gpu
 
 
 @dataclass
@@ -174,6 +150,3 @@ class environment(StepDecorator):
 
     def before_step(self, context: StepContext) -> None:
         os.environ.update({str(k): str(v) for k, v in self.vars.items()})
-
-
-DEFAULT_RESOURCES = resources()

@@ -8,6 +8,7 @@ from typing import Any
 
 from shipyard.datastore.refs import ArtifactRef
 from shipyard.exceptions import ArtifactNotFound, MergeArtifactsError
+from shipyard.flow.flow_decorators import FlowDecorator, flow_decorators_of
 from shipyard.flow.graph import FlowGraph
 from shipyard.flow.lint import lint
 from shipyard.flow.parameters import Parameter
@@ -48,6 +49,11 @@ class FlowSpec:
                 if isinstance(value, Parameter):
                     found[value.name] = value
         return found
+
+    @classmethod
+    def flow_decorators(cls) -> tuple[FlowDecorator, ...]:
+        """Flow decorators (`@project`, `@schedule`, ...) in the order they were applied."""
+        return flow_decorators_of(cls)
 
     @property
     def name(self) -> str:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar, overload
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -18,18 +18,27 @@ class StepDefinition:
     """What Shipyard knows about one step before anything runs.
 
     Step decorators (retry, timeout, ...) attach themselves to the function in the order
-    they are applied; they never wrap it, so they compose in any order.
+    they are applied; they never wrap it, so they compose in any order. A run may attach
+    more to every step (`--with`); those come after the step's own.
     """
 
     name: str
     function: Callable[..., Any]
+    #: Decorators a run attached to every step; a kind the step has itself is not added.
+    attached: tuple[Any, ...] = ()
 
     @property
     def decorators(self) -> list[Any]:
         """Step decorators in the order they were applied, wherever they sit around @step."""
-        from shipyard.flow.decorators import PENDING_ATTRIBUTE
+        from shipyard.flow.hooks import PENDING_ATTRIBUTE
 
-        return list(getattr(self.function, PENDING_ATTRIBUTE, []))
+        own: list[Any] = list(getattr(self.function, PENDING_ATTRIBUTE, []))
+        kinds = {type(d) for d in own}
+        return own + [d for d in self.attached if type(d) not in kinds]
+
+    def with_attached(self, decorators: Sequence[Any]) -> StepDefinition:
+        """This step as a run sees it with `decorators` attached (Metaflow's `--with`)."""
+        return replace(self, attached=tuple(decorators))
 
     def decorator(self, kind: type[D]) -> D | None:
         """The decorator of this kind on the step, if any."""

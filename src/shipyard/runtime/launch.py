@@ -14,6 +14,8 @@ from shipyard.datastore.artifacts import ArtifactStore
 from shipyard.datastore.blobs import BlobStore
 from shipyard.datastore.code import snapshot_code
 from shipyard.exceptions import ShipyardError
+from shipyard.flow.decorator_specs import graph_with
+from shipyard.flow.flow_decorators import RunStartContext
 from shipyard.flow.parameters import resolve_parameters
 from shipyard.flow.spec import FlowSpec
 from shipyard.metadata.records import RunStatus
@@ -33,6 +35,8 @@ class RunOptions:
     executor: str | None = None
     #: For the Ray executor; None takes SHIPYARD_RAY_ADDRESS (default `auto`).
     ray_address: str | None = None
+    #: `--with` specs (`retry`, `catch:var=err`): step decorators attached to every step.
+    with_decorators: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,8 @@ class FlowRun:
         resume: ResumeRequest | None = None,
     ) -> None:
         self.config = config or Config.load()
-        self.graph = flow_class.graph()
+        self.graph = graph_with(flow_class, options.with_decorators)
+        self.with_decorators = options.with_decorators
         self.flow_name = flow_class.__name__
         self.tags = _validate_tags(options.tags)
         if resume is None:  # checked before forking, so a typo costs nothing
@@ -86,6 +91,7 @@ class FlowRun:
                     known, {k: v for k, v in origin.parameters.items() if k in known}
                 )
                 self.tags = tuple(dict.fromkeys([*origin.tags, *self.tags]))
+            self._before_run(flow_class)
             self.code_hash = blobs.put_bytes(snapshot_code(Path(self.graph.file)))
             self.run_id = self.metadata.create_run(
                 self.flow_name,
@@ -101,6 +107,20 @@ class FlowRun:
             self.executor.shutdown()
             raise
 
+    def _before_run(self, flow_class: type[FlowSpec]) -> None:
+        """Let the flow's decorators check the run and add tags before it is recorded."""
+        context = RunStartContext(
+            flow_name=self.flow_name,
+            username=self.config.user,
+            parameters=self.parameters,
+            tags=list(self.tags),
+            origin_run_id=self.plan.origin.run_id if self.plan else None,
+        )
+        for decorator in flow_class.flow_decorators():
+            decorator.before_run(context)
+        added = _validate_tags(tag for tag in context.tags if tag not in self.tags)
+        self.tags = (*self.tags, *added)
+
     @property
     def pathspec(self) -> str:
         return f"{self.flow_name}/{self.run_id}"
@@ -115,6 +135,7 @@ class FlowRun:
             parameters=self.parameters,
             origin_run_id=self.plan.origin.run_id if self.plan else None,
             code_hash=self.code_hash,
+            with_decorators=self.with_decorators,
         )
         scheduler = Scheduler(
             self.graph,

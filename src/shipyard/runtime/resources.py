@@ -1,4 +1,4 @@
-"""Resource accounting: what a task asks for (@resources) against what an executor has."""
+"""Resource accounting: what a task asks for (its launch hooks) against what an executor has."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from shipyard.exceptions import ShipyardError
-from shipyard.flow.decorators import DEFAULT_RESOURCES, resources
 from shipyard.flow.graph import FlowGraph
+from shipyard.flow.hooks import LaunchContext, StepHooks
 
 
 @dataclass(frozen=True)
@@ -15,6 +15,11 @@ class Resources:
     cpu: float = 0
     memory: int = 0
     gpu: int = 0
+
+    @classmethod
+    def of(cls, launch: LaunchContext) -> Resources:
+        """What a task asks for, as its decorators' `before_launch` hooks left it."""
+        return cls(launch.cpu, launch.memory, launch.gpu)
 
     def __add__(self, other: Resources) -> Resources:
         return Resources(self.cpu + other.cpu, self.memory + other.memory, self.gpu + other.gpu)
@@ -41,8 +46,8 @@ class ExecutorLimits:
 
 
 def requested_resources(graph: FlowGraph, step_name: str) -> Resources:
-    declared = graph[step_name].definition.decorator(resources) or DEFAULT_RESOURCES
-    return Resources(declared.cpu, declared.memory, declared.gpu)
+    """What every task of the step asks for, as known before the run (attempt 0)."""
+    return Resources.of(StepHooks.of(graph, step_name).launch())
 
 
 def first_unfit_step(

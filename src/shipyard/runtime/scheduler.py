@@ -15,32 +15,30 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from shipyard.datastore.artifacts import ArtifactStore
 from shipyard.datastore.refs import ArtifactRef
-from shipyard.flow.decorators import StepFailure, catch, retry, timeout
 from shipyard.flow.graph import FlowGraph, NodeKind
-from shipyard.flow.steps import StepDefinition
+from shipyard.flow.hooks import (
+    CatchFailure,
+    FailureContext,
+    GiveUp,
+    LaunchContext,
+    RetryTask,
+    StepFailure,
+    StepHooks,
+    TaskFinishedContext,
+    TaskOutcome,
+)
 from shipyard.metadata.liveness import HEARTBEAT_EVERY
 from shipyard.metadata.records import ForeachFrame, RunStatus, TaskStatus
 from shipyard.runtime.executor import Executor
-from shipyard.runtime.resources import Resources, requested_resources
+from shipyard.runtime.resources import Resources, describe_request
 
 if TYPE_CHECKING:
     from shipyard.metadata.contract import RunRecorder
 from shipyard.runtime.resume import ReusableTask, TaskKey, task_key
 from shipyard.runtime.spec import InputTask, Outcome, TaskResult, TaskSpec
 
-#: How long a task may outlive its @timeout (it first gets a StepTimeout exception).
-KILL_GRACE_SECONDS = 5.0
 #: How often the runner tells the metadata store it is alive while the run goes on.
 HEARTBEAT_SECONDS = HEARTBEAT_EVERY.total_seconds()
-
-
-def failure_from(error: str) -> StepFailure:
-    """A `StepFailure` from the error text a failed task left (its last line names the type)."""
-    last = error.strip().splitlines()[-1] if error.strip() else "TaskFailed: no error recorded"
-    kind, _, message = last.partition(": ")
-    if not message or " " in kind:
-        kind, message = "TaskFailed", last
-    return StepFailure(exception_type=kind, message=message, traceback=error)
 
 
 @dataclass(frozen=True)
@@ -55,6 +53,16 @@ class RunContext:
     parameters: dict[str, Any]
     origin_run_id: str | None = None
     code_hash: str | None = None
+    #: `--with` decorator specs; each task attaches them to its step too.
+    with_decorators: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How one attempt is launched: its launch hooks' answer and the resources it holds."""
+
+    context: LaunchContext
+    needed: Resources
 
 
 @dataclass
@@ -64,6 +72,8 @@ class PendingTask:
     inputs: tuple[InputTask, ...]
     foreach_stack: tuple[ForeachFrame, ...]
     attempt: int = 0
+    #: Asked of the launch hooks once per attempt, when the task is first considered.
+    launch: Launch | None = None
 
 
 @dataclass
@@ -97,18 +107,17 @@ class RunSummary:
 
 
 @dataclass(frozen=True)
-class _StepPolicy:
-    """The decorators the scheduler acts on, looked up once per step rather than per task."""
+class _Step:
+    """A step's hooks and what its tasks ask for before any hook sees a task: found once."""
 
-    retry: retry | None
-    catch: catch | None
-    timeout: timeout | None
+    hooks: StepHooks
+    planned: Launch
 
     @classmethod
-    def of(cls, definition: StepDefinition) -> _StepPolicy:
-        return cls(
-            definition.decorator(retry), definition.decorator(catch), definition.decorator(timeout)
-        )
+    def of(cls, graph: FlowGraph, name: str) -> _Step:
+        hooks = StepHooks.of(graph, name)
+        planned = hooks.launch()
+        return cls(hooks, Launch(planned, Resources.of(planned)))
 
 
 @dataclass
@@ -141,8 +150,7 @@ class Scheduler:
         self._ready: deque[PendingTask] = deque()
         self._delayed: list[tuple[float, PendingTask]] = []  # retries waiting for their time
         self._in_use = Resources()
-        self._resources = {n.name: requested_resources(graph, n.name) for n in graph}
-        self._decorators = {n.name: _StepPolicy.of(n.definition) for n in graph}
+        self._steps = {n.name: _Step.of(graph, n.name) for n in graph}
         self._running_resources: dict[str, Resources] = {}
         self._barriers: dict[tuple[Any, ...], _JoinBarrier] = {}
         self._running = 0
@@ -199,15 +207,28 @@ class Scheduler:
                 if reusable is not None:
                     self._reuse(task, reusable)
                     continue
-            needed = self._resources[task.step_name]
-            if (self._in_use + needed).fits(limits):
-                self._submit(task, needed)
+            launch = self._launch(task)
+            if (self._in_use + launch.needed).fits(limits):
+                self._submit(task, launch)
+            elif not launch.needed.fits(limits):
+                self._refuse(task, launch)
             else:
                 waiting.append(task)
         waiting.extend(self._ready)
         self._ready = waiting
 
     # -- submitting --------------------------------------------------------------------------
+    def _launch(self, task: PendingTask) -> Launch:
+        """The attempt's launch: the step's planned one unless a hook may vary it per task."""
+        if task.launch is None:
+            step = self._steps[task.step_name]
+            if step.hooks.before_launch:
+                context = step.hooks.launch(task.attempt, task.task_id)
+                task.launch = Launch(context, Resources.of(context))
+            else:
+                task.launch = step.planned
+        return task.launch
+
     def _enqueue(
         self, step: str, inputs: tuple[InputTask, ...], stack: tuple[ForeachFrame, ...]
     ) -> None:
@@ -242,9 +263,31 @@ class Scheduler:
             )
         )
 
-    def _submit(self, task: PendingTask, needed: Resources) -> None:
+    def _submit(self, task: PendingTask, launch: Launch) -> None:
+        spec = self._start(task, launch)
+        self.executor.submit(spec)
+        self._in_use = self._in_use + launch.needed
+        self._running_resources[spec.key] = launch.needed
+        self._running += 1
+
+    def _refuse(self, task: PendingTask, launch: Launch) -> None:
+        """Fail an attempt whose launch hooks asked for more than the executor ever has.
+
+        The requests of every step were checked before the run; only a hook that asks for
+        more on a later attempt (or for one task) gets here.
+        """
+        spec = self._start(task, launch)
+        error = (
+            f"ResourcesUnavailable: {describe_request(task.step_name, launch.needed)} for "
+            f"attempt {task.attempt} of task {task.task_id}, more than "
+            f"{self.executor.description} has\n"
+        )
+        self._finish(spec, TaskResult(Outcome.FAILED, error=error))
+
+    def _start(self, task: PendingTask, launch: Launch) -> TaskSpec:
+        """The attempt's spec, recorded as started (in the metadata store, for the listener)."""
         ctx = self.context
-        limit = self._decorators[task.step_name].timeout
+        needed = launch.needed
         spec = TaskSpec(
             flow_name=ctx.flow_name,
             run_id=ctx.run_id,
@@ -259,9 +302,11 @@ class Scheduler:
             origin_run_id=ctx.origin_run_id,
             parameters=ctx.parameters if task.step_name == "start" else {},
             parameter_names=frozenset(ctx.parameters),
-            kill_after_seconds=limit.total_seconds + KILL_GRACE_SECONDS if limit else None,
+            kill_after_seconds=launch.context.kill_after_seconds,
             resources=needed,
             code_hash=ctx.code_hash,
+            with_decorators=ctx.with_decorators,
+            fresh_interpreter=launch.context.fresh_interpreter,
         )
         self.metadata.start_task(
             ctx.flow_name,
@@ -273,28 +318,28 @@ class Scheduler:
             input_paths=[i.pathspec for i in spec.inputs],
             resources={"cpu": needed.cpu, "memory": needed.memory, "gpu": needed.gpu},
         )
-        self.executor.submit(spec)
-        self._in_use = self._in_use + needed
-        self._running_resources[spec.key] = needed
-        self._running += 1
         self._tasks_run += 1
         if self.listener:
             self.listener.task_started(spec)
+        return spec
 
     # -- finishing ---------------------------------------------------------------------------
     def _finish(self, spec: TaskSpec, result: TaskResult) -> None:
-        policies = self._decorators[spec.step_name]
+        """Record an attempt; if it failed, act on what the step's `on_failure` hooks decide."""
+        hooks = self._steps[spec.step_name].hooks
+        outcome = TaskOutcome.SUCCEEDED
         if result.outcome is Outcome.FAILED:
-            policy = policies.retry
-            if policy is not None and spec.attempt < policy.times:
-                self._record(spec, result)
-                self._schedule_retry(spec, policy)
-                return
-            handler = policies.catch
-            if handler is not None:
-                result = self._caught(spec, result, handler)
-        self._record(spec, result)
-        if result.outcome is Outcome.FAILED:
+            match hooks.decide(self._failure_context(spec, result)):
+                case RetryTask(delay_seconds=delay):
+                    self._record(spec, result, hooks, TaskOutcome.RETRYING)
+                    self._schedule_retry(spec, delay)
+                    return
+                case CatchFailure(var=var):
+                    result, outcome = self._caught(spec, result, var), TaskOutcome.CAUGHT
+                case GiveUp():
+                    outcome = TaskOutcome.FAILED
+        self._record(spec, result, hooks, outcome)
+        if outcome is TaskOutcome.FAILED:
             self._failures.append((spec, result))
             return
         self._advance(
@@ -308,14 +353,25 @@ class Scheduler:
             )
         )
 
-    def _schedule_retry(self, spec: TaskSpec, policy: retry) -> None:
+    @staticmethod
+    def _failure_context(spec: TaskSpec, result: TaskResult) -> FailureContext:
+        return FailureContext(
+            flow_name=spec.flow_name,
+            run_id=spec.run_id,
+            step_name=spec.step_name,
+            task_id=spec.task_id,
+            attempt=spec.attempt,
+            error=result.error,
+            exit_code=result.exit_code,
+        )
+
+    def _schedule_retry(self, spec: TaskSpec, delay_seconds: float) -> None:
         again = PendingTask(
             spec.step_name, spec.task_id, spec.inputs, spec.foreach_stack, spec.attempt + 1
         )
-        due = time.monotonic() + 60 * policy.minutes_between_retries
-        heapq.heappush(self._delayed, (due, again))
+        heapq.heappush(self._delayed, (time.monotonic() + delay_seconds, again))
 
-    def _caught(self, spec: TaskSpec, result: TaskResult, handler: catch) -> TaskResult:
+    def _caught(self, spec: TaskSpec, result: TaskResult, var: str) -> TaskResult:
         """Turn a final failure into success with the error stored, as `@catch` promises."""
         node = self.graph[spec.step_name]
         artifacts = dict(spec.inputs[0].artifacts) if spec.inputs and not node.is_join else {}
@@ -324,10 +380,13 @@ class Scheduler:
             artifacts = {k: v for k, v in first.items() if k in spec.parameter_names}
         for name, value in spec.parameters.items():
             artifacts[name] = self.artifacts.save(value)
-        artifacts[handler.var] = self.artifacts.save(failure_from(result.error or ""))
+        artifacts[var] = self.artifacts.save(StepFailure.from_error(result.error or ""))
         return replace(result, outcome=Outcome.SUCCEEDED, artifacts=artifacts)
 
-    def _record(self, spec: TaskSpec, result: TaskResult) -> None:
+    def _record(
+        self, spec: TaskSpec, result: TaskResult, hooks: StepHooks, outcome: TaskOutcome
+    ) -> None:
+        """Record the attempt, tell the listener, then the step's `after_task` hooks."""
         succeeded = result.outcome is Outcome.SUCCEEDED
         self.metadata.finish_task(
             spec.flow_name,
@@ -345,6 +404,20 @@ class Scheduler:
         )
         if self.listener:
             self.listener.task_finished(spec, result)
+        if hooks.after_task:
+            hooks.finished(
+                TaskFinishedContext(
+                    flow_name=spec.flow_name,
+                    run_id=spec.run_id,
+                    step_name=spec.step_name,
+                    task_id=spec.task_id,
+                    attempt=spec.attempt,
+                    outcome=outcome,
+                    artifacts=result.artifacts if succeeded else {},
+                    error=result.error,
+                    store=self.artifacts,
+                )
+            )
 
     def _advance(self, done: FinishedTask) -> None:
         """Queue what a finished task unlocks: its successors, or its share of a join."""

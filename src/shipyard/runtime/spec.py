@@ -47,6 +47,9 @@ class TaskSpec:
     resources: Resources = field(default_factory=Resources)
     #: Blob of the run's code snapshot, from which remote workers import the flow.
     code_hash: str | None = None
+    #: `--with` step decorator specs (`name:key=value,...`) the task attaches to its step.
+    with_decorators: tuple[str, ...] = ()
+    fresh_interpreter: bool = False
 
     @property
     def pathspec(self) -> str:

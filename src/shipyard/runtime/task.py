@@ -17,8 +17,9 @@ from shipyard.datastore.artifacts import ArtifactStore
 from shipyard.datastore.refs import ArtifactRef
 from shipyard.exceptions import ArtifactNotFound, StepTransitionError
 from shipyard.flow.current import TaskIdentity, current
-from shipyard.flow.decorators import StepContext, StepDecorator
+from shipyard.flow.decorator_specs import graph_with
 from shipyard.flow.graph import Node, NodeKind
+from shipyard.flow.hooks import StepContext, run_step
 from shipyard.flow.scope import bind_scope, stored_values
 from shipyard.flow.spec import FlowSpec, Inputs, InputView
 from shipyard.runtime.spec import InputTask, Outcome, TaskResult, TaskSpec
@@ -139,7 +140,7 @@ class TaskScope:
 
 def execute_task(flow_class: type[FlowSpec], spec: TaskSpec, store: ArtifactStore) -> TaskResult:
     """Run one step for one task and return its outcome; never raises for user errors."""
-    node = flow_class.graph()[spec.step_name]
+    node = graph_with(flow_class, spec.with_decorators)[spec.step_name]
     scope = TaskScope(spec, node, store)
     flow = flow_class(use_cli=False)
     bind_scope(flow, scope)
@@ -173,25 +174,17 @@ def execute_task(flow_class: type[FlowSpec], spec: TaskSpec, store: ArtifactStor
 
 
 def _call_step(flow: FlowSpec, node: Node, spec: TaskSpec, store: ArtifactStore) -> None:
-    """Call the step between its decorators' hooks (after-hooks run in reverse, always)."""
+    """Call the step between its decorators' `before_step` and `after_step` hooks."""
     method = getattr(flow, node.name)
     context = StepContext(step_name=node.name, attempt=spec.attempt, flow=flow)
-    entered: list[StepDecorator] = []
-    try:
-        for decorator in node.definition.decorators:
-            decorator.before_step(context)
-            entered.append(decorator)
-        if node.is_join:
-            views = [
-                InputView(task.step_name, task.pathspec, _StoredArtifacts(task, store))
-                for task in spec.inputs
-            ]
-            method(Inputs(views))
-        else:
-            method()
-    finally:
-        for decorator in reversed(entered):
-            decorator.after_step(context)
+    if node.is_join:
+        views = [
+            InputView(task.step_name, task.pathspec, _StoredArtifacts(task, store))
+            for task in spec.inputs
+        ]
+        run_step(node.definition.decorators, context, lambda: method(Inputs(views)))
+    else:
+        run_step(node.definition.decorators, context, method)
 
 
 def _check_transition(flow: FlowSpec, node: Node, scope: TaskScope) -> int | None:
