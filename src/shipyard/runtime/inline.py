@@ -45,7 +45,7 @@ class InlineExecutor:
     CPUs, `max_memory_mb`, `gpus`), but only one task runs at a time.
     """
 
-    description = "this process, one task at a time (inline)"
+    description = "this process (inline, one task at a time)"
 
     def __init__(
         self,
