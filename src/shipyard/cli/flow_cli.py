@@ -135,7 +135,7 @@ def _execute(
     if options["run_id_file"]:
         _write_atomically(Path(options["run_id_file"]), flow_run.run_id)
     console = Console()
-    if not options["quiet"] and flow_run.executor_name != DEFAULT_EXECUTOR:
+    if not options["quiet"] and flow_run.executor_kind.name != DEFAULT_EXECUTOR:
         console.print(f"Tasks run on {flow_run.executor.description}", highlight=False)
     if flow_run.plan is not None:
         reused = len(flow_run.plan.reusable)
@@ -150,7 +150,8 @@ def _execute(
     else:
         from shipyard.cli.progress import RunProgress
 
-        with RunProgress(graph, flow_run.pathspec, console, not console.is_terminal) as live:
+        plain = not console.is_terminal or flow_run.executor_kind.shares_terminal
+        with RunProgress(graph, flow_run.pathspec, console, plain) as live:
             summary = flow_run.execute(live)
     _report(console, flow_run.pathspec, summary, time.monotonic() - started)
     raise SystemExit(0 if not summary.failures and summary.status.value == "succeeded" else 1)

@@ -41,6 +41,9 @@ class ExecutorKind:
     #: One line for `--help`: where this kind runs tasks.
     help: str
     make: Callable[[ExecutorRequest], Executor]
+    #: Tasks run in the runner and share its terminal (pdb): progress must be plain lines,
+    #: not a live display redrawn over what the step prints and reads.
+    shares_terminal: bool = False
 
 
 def _local(request: ExecutorRequest) -> Executor:
@@ -85,7 +88,9 @@ def _ray(request: ExecutorRequest) -> Executor:
 EXECUTORS: dict[str, ExecutorKind] = {
     kind.name: kind
     for kind in (
-        ExecutorKind("inline", "in this process, one task at a time (for pdb)", _inline),
+        ExecutorKind(
+            "inline", "in this process, one task at a time (for pdb)", _inline, shares_terminal=True
+        ),
         ExecutorKind("local", "forked local processes", _local),
         ExecutorKind("ray", "a Ray cluster", _ray),
     )

@@ -17,7 +17,6 @@ from shipyard.exceptions import ShipyardError
 from shipyard.flow.parameters import resolve_parameters
 from shipyard.flow.spec import FlowSpec
 from shipyard.metadata.records import RunStatus
-from shipyard.runtime.executor import Executor
 from shipyard.runtime.executors import ExecutorRequest, executor_kind
 from shipyard.runtime.resume import ResumePlan, choose_origin, plan_resume
 from shipyard.runtime.scheduler import ProgressListener, RunContext, RunSummary, Scheduler
@@ -68,9 +67,10 @@ class FlowRun:
             self.parameters = resolve_parameters(flow_class.parameters(), given_parameters)
         blobs = BlobStore(self.config.datastore)
         self.artifacts = ArtifactStore(blobs)
-        #: The executor kind's name (`runtime.executors`), e.g. to say where tasks run.
-        self.executor_name = options.executor or self.config.executor
-        self.executor = _make_executor(flow_class, blobs, options, self.config)
+        self.executor_kind = executor_kind(options.executor or self.config.executor)
+        self.executor = self.executor_kind.make(
+            ExecutorRequest(flow_class, blobs, options, self.config)
+        )
         self.executor.start()
         try:
             self.executor.check_requests(self.graph)
@@ -137,13 +137,6 @@ class FlowRun:
         finally:
             self.executor.shutdown()
             self.metadata.close()
-
-
-def _make_executor(
-    flow_class: type[FlowSpec], blobs: BlobStore, options: RunOptions, config: Config
-) -> Executor:
-    kind = executor_kind(options.executor or config.executor)
-    return kind.make(ExecutorRequest(flow_class, blobs, options, config))
 
 
 def _validate_tags(tags: Iterable[str]) -> tuple[str, ...]:
