@@ -52,7 +52,7 @@ def run_task(
     with captured(logs):
         try:
             flow = flow_class or import_flow(blobs, spec.code_hash, spec.flow_name)
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit too: a flow file that runs its CLI on import
             error = f"could not import the flow from the run's code snapshot: {user_traceback(exc)}"
             sys.stderr.write(error)
             result = TaskResult(Outcome.FAILED, error=error)
