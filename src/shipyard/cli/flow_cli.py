@@ -18,6 +18,7 @@ from shipyard.flow.decorator_specs import STEP_DECORATORS, graph_with
 from shipyard.flow.graph import FlowGraph, NodeKind
 from shipyard.flow.parameters import JSONType, Parameter
 from shipyard.flow.spec import FlowSpec
+from shipyard.runtime.executors import DEFAULT_EXECUTOR, EXECUTORS
 
 
 def run_flow_cli(flow_class: type[FlowSpec], args: list[str] | None = None) -> None:
@@ -92,10 +93,11 @@ def _execution_options() -> list[click.Parameter]:
         click.Option(["--gpus"], type=click.IntRange(min=0), default=0, help="GPUs tasks may use."),
         click.Option(
             ["--executor"],
-            type=click.Choice(["local", "ray"]),
+            type=click.Choice(list(EXECUTORS)),
             default=None,
-            help="Where tasks run: forked local processes, or a Ray cluster "
-            "(default: SHIPYARD_EXECUTOR, else local).",
+            help="Where tasks run: "
+            + "; ".join(f"{kind.name}: {kind.help}" for kind in EXECUTORS.values())
+            + f" (default: SHIPYARD_EXECUTOR, else {DEFAULT_EXECUTOR}).",
         ),
         click.Option(
             ["--ray-address"],
@@ -130,12 +132,12 @@ def _execute(
 
     graph = _linted_graph(flow_class, options["with_"])
     run_options = RunOptions(
-        options["max_workers"],
-        options["tag"],
-        options["max_memory"],
-        options["gpus"],
-        options["executor"],
-        options["ray_address"],
+        max_workers=options["max_workers"],
+        tags=options["tag"],
+        max_memory_mb=options["max_memory"],
+        gpus=options["gpus"],
+        executor=options["executor"],
+        ray_address=options["ray_address"],
         with_decorators=options["with_"],
     )
     try:
@@ -146,7 +148,7 @@ def _execute(
     if options["run_id_file"]:
         _write_atomically(Path(options["run_id_file"]), flow_run.run_id)
     console = Console()
-    if not options["quiet"] and flow_run.executor.description != "the local executor":
+    if not options["quiet"] and flow_run.executor_kind.name != DEFAULT_EXECUTOR:
         console.print(f"Tasks run on {flow_run.executor.description}", highlight=False)
     if flow_run.plan is not None:
         reused = len(flow_run.plan.reusable)
@@ -161,7 +163,8 @@ def _execute(
     else:
         from shipyard.cli.progress import RunProgress
 
-        with RunProgress(graph, flow_run.pathspec, console, not console.is_terminal) as live:
+        plain = not console.is_terminal or flow_run.executor_kind.shares_terminal
+        with RunProgress(graph, flow_run.pathspec, console, plain) as live:
             summary = flow_run.execute(live)
     _report(console, flow_run.pathspec, summary, time.monotonic() - started)
     raise SystemExit(0 if not summary.failures and summary.status.value == "succeeded" else 1)

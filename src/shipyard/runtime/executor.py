@@ -10,10 +10,12 @@ from shipyard.runtime.spec import TaskResult, TaskSpec
 
 
 class Executor(Protocol):
-    """Runs tasks somewhere (forked local workers, a Ray cluster) and reports them back.
+    """Runs tasks somewhere (this process, forked local workers, a Ray cluster) and reports
+    them back. The kinds a run can choose are listed in `runtime.executors`.
 
     `start` is called before the scheduler starts any thread or opens the metadata store,
-    so that an executor may fork.
+    so that an executor may fork. A task that needs another interpreter runs through the
+    task entrypoint (`runtime.worker`) from its JSON spec.
     """
 
     @property

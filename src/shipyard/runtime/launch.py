@@ -19,19 +19,19 @@ from shipyard.flow.flow_decorators import RunStartContext
 from shipyard.flow.parameters import resolve_parameters
 from shipyard.flow.spec import FlowSpec
 from shipyard.metadata.records import RunStatus
-from shipyard.runtime.executor import Executor
-from shipyard.runtime.local import LocalExecutor
+from shipyard.runtime.executors import ExecutorRequest, executor_kind
 from shipyard.runtime.resume import ResumePlan, choose_origin, plan_resume
 from shipyard.runtime.scheduler import ProgressListener, RunContext, RunSummary, Scheduler
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunOptions:
     max_workers: int | None = None
     tags: tuple[str, ...] = ()
     max_memory_mb: int | None = None
     gpus: int = 0
-    #: `local` or `ray`; None takes the configuration's (SHIPYARD_EXECUTOR, default local).
+    #: A name from `runtime.executors.EXECUTORS`; None takes the configuration's
+    #: (SHIPYARD_EXECUTOR, default local).
     executor: str | None = None
     #: For the Ray executor; None takes SHIPYARD_RAY_ADDRESS (default `auto`).
     ray_address: str | None = None
@@ -72,7 +72,10 @@ class FlowRun:
             self.parameters = resolve_parameters(flow_class.parameters(), given_parameters)
         blobs = BlobStore(self.config.datastore)
         self.artifacts = ArtifactStore(blobs)
-        self.executor = _make_executor(flow_class, blobs, options, self.config)
+        self.executor_kind = executor_kind(options.executor or self.config.executor)
+        self.executor = self.executor_kind.make(
+            ExecutorRequest(flow_class, blobs, options, self.config)
+        )
         self.executor.start()
         try:
             self.executor.check_requests(self.graph)
@@ -155,32 +158,6 @@ class FlowRun:
         finally:
             self.executor.shutdown()
             self.metadata.close()
-
-
-EXECUTORS = ("local", "ray")
-
-
-def _make_executor(
-    flow_class: type[FlowSpec], blobs: BlobStore, options: RunOptions, config: Config
-) -> Executor:
-    kind = options.executor or config.executor
-    if kind == "ray":
-        from shipyard.runtime.ray_executor import RayExecutor
-
-        if options.max_memory_mb or options.gpus:
-            raise ShipyardError(
-                "--max-memory and --gpus size the local executor; a Ray cluster offers what "
-                "its nodes have (use @resources to ask for memory or GPUs)"
-            )
-        return RayExecutor(options.ray_address or config.ray_address, config, options.max_workers)
-    if kind != "local":
-        raise ShipyardError(
-            f"unknown executor {kind!r} (from --executor or SHIPYARD_EXECUTOR); "
-            f"choose one of: {', '.join(EXECUTORS)}"
-        )
-    return LocalExecutor(
-        flow_class, blobs, options.max_workers, options.max_memory_mb, options.gpus
-    )
 
 
 def _validate_tags(tags: Iterable[str]) -> tuple[str, ...]:

@@ -3,31 +3,33 @@
 The fork server is forked from the runner right after the flow was imported and before
 any thread or database connection exists, so each task starts in a millisecond with the
 user's imports already done, and a crash in user code (segfault, `os._exit`) only ends
-that task's process.
+that task's process. A task whose spec asks for a fresh interpreter (`fresh_interpreter`)
+is started by the fork server on the task entrypoint (`python -m shipyard.runtime.worker`)
+instead, and is watched, killed and collected like the forked ones.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import os
-import pickle
 import signal
 import socket
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from multiprocessing.connection import Connection, Pipe, wait
 from pathlib import Path
 
-from shipyard.datastore.artifacts import ArtifactStore
 from shipyard.datastore.blobs import BlobStore
 from shipyard.flow.graph import FlowGraph
 from shipyard.flow.spec import FlowSpec
-from shipyard.runtime.capture import redirect_fd, store_log
+from shipyard.runtime.capture import LogFiles
 from shipyard.runtime.resources import ExecutorLimits, check_requests_fit
 from shipyard.runtime.spec import Outcome, TaskResult, TaskSpec
-from shipyard.runtime.task import execute_task
+from shipyard.runtime.worker import exit_status, run_task, write_result
 
 
 class LocalExecutor:
@@ -41,17 +43,9 @@ class LocalExecutor:
         max_memory_mb: int | None = None,
         gpus: int = 0,
     ) -> None:
-        max_workers = max_workers or os.cpu_count() or 1
-        if max_workers < 1:
-            raise ValueError("--max-workers must be at least 1")
         self._flow_class = flow_class
         self._blobs = blobs
-        self._limits = ExecutorLimits(
-            cpu=max_workers,
-            memory=max_memory_mb or _physical_memory_mb(),
-            gpu=gpus,
-            max_tasks=max_workers,
-        )
+        self._limits = machine_limits(max_workers, max_memory_mb, gpus)
         self._workdir = Path(tempfile.mkdtemp(prefix="shipyard-tasks-"))
         self._host = socket.gethostname()
         self._running: dict[str, TaskSpec] = {}
@@ -122,27 +116,23 @@ class LocalExecutor:
         return lost
 
     def _collect(self, spec: TaskSpec, exit_code: int) -> TaskResult:
-        """Turn what a finished task process left behind into a result with stored logs."""
-        paths = _TaskFiles(self._workdir, spec.key)
-        stdout_hash = store_log(self._blobs, paths.stdout)
-        stderr_hash = store_log(self._blobs, paths.stderr)
-        result: TaskResult
-        if paths.result.exists():
-            with paths.result.open("rb") as fh:
-                result = pickle.load(fh)
-        else:
-            result = TaskResult(Outcome.FAILED, error=_describe_death(exit_code))
-        paths.remove()
-        return TaskResult(
-            outcome=result.outcome,
-            artifacts=result.artifacts,
-            foreach_num_splits=result.foreach_num_splits,
-            error=result.error,
-            exit_code=exit_code,
-            stdout_hash=stdout_hash,
-            stderr_hash=stderr_hash,
-            host=self._host,
-        )
+        """Turn what a finished task process left behind into a result with stored logs.
+
+        A task that finished stored its own logs; one that died left them in its files.
+        """
+        files = _TaskFiles(self._workdir, spec.key)
+        try:
+            result = TaskResult.from_json(json.loads(files.result.read_text()))
+        except FileNotFoundError:
+            stdout_hash, stderr_hash = files.logs.store(self._blobs)
+            result = TaskResult(
+                Outcome.FAILED,
+                error=_describe_death(exit_code),
+                stdout_hash=stdout_hash,
+                stderr_hash=stderr_hash,
+            )
+        files.remove()
+        return replace(result, exit_code=exit_code, host=self._host)
 
     def shutdown(self) -> None:
         if self._requests is not None:
@@ -163,6 +153,23 @@ class LocalExecutor:
             self._workdir.rmdir()
 
 
+def machine_limits(
+    max_workers: int | None, max_memory_mb: int | None, gpus: int, max_tasks: int | None = None
+) -> ExecutorLimits:
+    """What tasks on this machine may use at once: `max_workers` CPUs (default: all of them),
+    `max_memory_mb` (default: all memory) and `gpus`; at most `max_tasks` (default:
+    `max_workers`) tasks at a time."""
+    cpus = max_workers or os.cpu_count() or 1
+    if cpus < 1:
+        raise ValueError("--max-workers must be at least 1")
+    return ExecutorLimits(
+        cpu=cpus,
+        memory=max_memory_mb or _physical_memory_mb(),
+        gpu=gpus,
+        max_tasks=max_tasks or cpus,
+    )
+
+
 def _physical_memory_mb() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1 << 20)
 
@@ -175,15 +182,16 @@ def _describe_death(exit_code: int) -> str:
 
 
 class _TaskFiles:
-    """Where a task process leaves its logs and result for the executor to pick up."""
+    """Where a task process finds its spec and leaves its logs and result for the executor."""
 
     def __init__(self, workdir: Path, key: str) -> None:
-        self.stdout = workdir / f"{key}.stdout"
-        self.stderr = workdir / f"{key}.stderr"
-        self.result = workdir / f"{key}.result"
+        self.logs = LogFiles.in_folder(workdir, key)
+        self.spec = workdir / f"{key}.spec.json"
+        self.result = workdir / f"{key}.result.json"
 
     def remove(self) -> None:
-        for path in (self.stdout, self.stderr, self.result):
+        self.logs.remove()
+        for path in (self.spec, self.result):
             path.unlink(missing_ok=True)
 
 
@@ -235,9 +243,18 @@ class _ForkServer:
             return False
         if spec is None:
             return False
-        pid = os.fork()
-        if pid == 0:
-            _run_child(self.flow_class, spec, _TaskFiles(self.workdir, spec.key))
+        files = _TaskFiles(self.workdir, spec.key)
+        if spec.fresh_interpreter:
+            try:
+                pid = _spawn_worker(spec, files)
+            except OSError as exc:  # reported as a task that died at once, with why
+                files.logs.stderr.write_text(f"could not start {sys.executable}: {exc}\n")
+                self.events.send((spec.key, 127))
+                return True
+        else:
+            pid = os.fork()
+            if pid == 0:
+                _run_child(self.flow_class, spec, files)
         self.children[pid] = spec.key
         if spec.kill_after_seconds is not None:
             self.deadlines[pid] = time.monotonic() + spec.kill_after_seconds
@@ -272,26 +289,48 @@ class _ForkServer:
 
 
 def _run_child(flow_class: type[FlowSpec], spec: TaskSpec, files: _TaskFiles) -> None:
-    """Body of a task process; always leaves through os._exit."""
+    """Body of a forked task process; always leaves through os._exit."""
     code = 1
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-        redirect_fd(1, files.stdout)
-        redirect_fd(2, files.stderr)
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(AttributeError, ValueError):
-                stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
-        store = ArtifactStore(BlobStore(spec.datastore_url))
-        result = execute_task(flow_class, spec, store)
-        tmp = files.result.with_suffix(".tmp")
-        with tmp.open("wb") as fh:
-            pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(files.result)
-        code = 0 if result.outcome is Outcome.SUCCEEDED else 1
+        result = run_task(spec, files.logs, flow_class)
+        write_result(files.result, json.dumps(result.to_json()))
+        code = exit_status(result)
     finally:
         with contextlib.suppress(Exception):
             sys.stdout.flush()
             sys.stderr.flush()
         os._exit(code)
+
+
+def _spawn_worker(spec: TaskSpec, files: _TaskFiles) -> int:
+    """Start a new interpreter on the task entrypoint; returns its pid.
+
+    Its descriptors 1 and 2 go to the task's log files from the start, so even an
+    interpreter that fails before running the task leaves its error in the logs.
+    """
+    files.spec.write_text(json.dumps(spec.to_json()))
+    command = [
+        sys.executable,
+        "-m",
+        "shipyard.runtime.worker",
+        str(files.spec),
+        str(files.result),
+        "--stdout",
+        str(files.logs.stdout),
+        "--stderr",
+        str(files.logs.stderr),
+    ]
+    created = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    return os.posix_spawn(
+        sys.executable,
+        command,
+        os.environ,
+        file_actions=[
+            (os.POSIX_SPAWN_OPEN, 1, str(files.logs.stdout), created, 0o644),
+            (os.POSIX_SPAWN_OPEN, 2, str(files.logs.stderr), created, 0o644),
+        ],
+        setsigdef=(signal.SIGINT, signal.SIGCHLD),
+    )

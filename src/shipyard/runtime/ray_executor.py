@@ -1,8 +1,9 @@
 """The Ray executor: every task becomes a Ray task on a cluster (or a local Ray instance).
 
-The driver only schedules; workers load the flow from the run's code snapshot in the
-datastore and read and write artifacts there directly, so nothing large passes through the
-driver and a worker needs nothing but the datastore URL and an installed Shipyard.
+The driver only schedules; each Ray task calls the task entrypoint (`runtime.worker`)
+in-process with the spec as JSON: it loads the flow from the run's code snapshot in the
+datastore and reads and writes artifacts there directly, so nothing large passes through
+the driver and a worker needs nothing but the datastore URL and an installed Shipyard.
 
 Ray worker processes are reused from task to task (that is what makes a Ray task cheap), so
 a task leaves the process as it found it: environment, working directory, signal handlers
@@ -12,31 +13,23 @@ and standard streams are restored afterwards.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import importlib.util
+import json
 import logging
 import os
-import signal
 import socket
-import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipyard.config import Config
-from shipyard.datastore.artifacts import ArtifactStore
 from shipyard.datastore.blobs import BlobStore
-from shipyard.datastore.code import CodePackage
 from shipyard.exceptions import ShipyardError
 from shipyard.flow.graph import FlowGraph
-from shipyard.flow.spec import FlowSpec
-from shipyard.runtime.capture import redirect_fd, store_log
+from shipyard.runtime.process_state import restored_process_state
 from shipyard.runtime.resources import ExecutorLimits, describe_request, first_unfit_step
 from shipyard.runtime.spec import Outcome, TaskResult, TaskSpec
-from shipyard.runtime.task import execute_task, user_traceback
+from shipyard.runtime.worker import run_task_json, task_log_files
 
 if TYPE_CHECKING:
     from ray import ObjectRef
@@ -240,7 +233,7 @@ class RayExecutor:
         options: dict[str, Any] = {"num_cpus": needed.cpu, "num_gpus": needed.gpu}
         if needed.memory:
             options["memory"] = needed.memory * _MB
-        ref = self._remote.options(**options).remote(spec, self._worker)
+        ref = self._remote.options(**options).remote(json.dumps(spec.to_json()), self._worker)
         deadline = time.monotonic() + spec.kill_after_seconds if spec.kill_after_seconds else None
         self._running[ref] = (spec, deadline)
 
@@ -287,8 +280,7 @@ class RayExecutor:
     def _result(self, spec: TaskSpec, ref: ObjectRef) -> TaskResult:
         exceptions = self._ray.exceptions
         try:
-            result: TaskResult = self._ray.get(ref)
-            return result
+            return TaskResult.from_json(json.loads(self._ray.get(ref)))
         except exceptions.WorkerCrashedError:
             why = (
                 "the Ray worker running the task died (the step exited the process, crashed "
@@ -438,9 +430,6 @@ def check_datastore_reachable(url: str, node_addresses: list[str], local: set[st
 
 # -- the worker side ---------------------------------------------------------------------------
 
-#: Flow classes a worker process has imported, by (code hash, flow name).
-_loaded_flows: dict[tuple[str, str], type[FlowSpec]] = {}
-
 
 @dataclass(frozen=True)
 class WorkerContext:
@@ -456,129 +445,25 @@ class WorkerContext:
     environ: dict[str, str]
 
 
-def run_ray_task(spec: TaskSpec, worker: WorkerContext) -> TaskResult:
-    """Body of a Ray task: run one step with its output captured and stored as logs."""
-    blobs = BlobStore(spec.datastore_url)
-    stdout, stderr = _log_files(spec)
-    stdout.parent.mkdir(parents=True, exist_ok=True)
-    with _process_state_restored(), _captured(stdout, stderr):
+def run_ray_task(spec_json: str, worker: WorkerContext) -> str:
+    """Body of a Ray task: the task entrypoint, in this reused worker, which it leaves tidy.
+
+    Takes and returns JSON documents (`TaskSpec`, `TaskResult`) as the entrypoint does; the
+    output goes to the task's known log files (`task_log_files`), which `salvage_logs`
+    finds if the worker dies.
+    """
+    with restored_process_state():
         os.environ.update(worker.environ)
         if worker.host == socket.gethostname() and os.path.isdir(worker.cwd):
             os.chdir(worker.cwd)
-        try:
-            flow_class = _load_flow(spec, blobs)
-        except BaseException as exc:
-            error = f"could not load the flow on the Ray worker: {user_traceback(exc)}"
-            sys.stderr.write(error)
-            result = TaskResult(Outcome.FAILED, error=error)
-        else:
-            result = execute_task(flow_class, spec, ArtifactStore(blobs))
-    stdout_hash, stderr_hash = _store_logs(blobs, stdout, stderr)
-    return replace(
-        result,
-        exit_code=0 if result.outcome is Outcome.SUCCEEDED else 1,
-        stdout_hash=stdout_hash,
-        stderr_hash=stderr_hash,
-        host=socket.gethostname(),
-    )
+        return run_task_json(spec_json)
 
 
 def salvage_logs(spec: TaskSpec) -> tuple[str | None, str | None] | None:
     """Run on a node after a task's worker died: store the output it left here, if any."""
-    stdout, stderr = _log_files(spec)
-    if not (stdout.exists() or stderr.exists()):
+    logs = task_log_files(spec)
+    if not logs.exist():
         return None
-    return _store_logs(BlobStore(spec.datastore_url), stdout, stderr)
-
-
-def _log_files(spec: TaskSpec) -> tuple[Path, Path]:
-    """Where a task's output goes on its node: a known place, so it outlives a dead worker.
-
-    Run ids are unique within one datastore only, so the datastore is part of the name.
-    """
-    store = hashlib.sha256(spec.datastore_url.encode()).hexdigest()[:12]
-    folder = Path(tempfile.gettempdir(), "shipyard-logs", f"{store}-{spec.flow_name}-{spec.run_id}")
-    return folder / f"{spec.key}.stdout", folder / f"{spec.key}.stderr"
-
-
-def _store_logs(blobs: BlobStore, stdout: Path, stderr: Path) -> tuple[str | None, str | None]:
-    hashes = store_log(blobs, stdout), store_log(blobs, stderr)
-    for path in (stdout, stderr):
-        path.unlink(missing_ok=True)
-    # The run's folder stays: another task of the run may be about to write into it.
+    hashes = logs.store(BlobStore(spec.datastore_url))
+    logs.remove()
     return hashes
-
-
-def _load_flow(spec: TaskSpec, blobs: BlobStore) -> type[FlowSpec]:
-    """Import the flow from the run's code snapshot, once per worker process."""
-    if spec.code_hash is None:
-        raise ShipyardError("the task carries no code snapshot; the Ray executor needs one")
-    key = (spec.code_hash, spec.flow_name)
-    cached = _loaded_flows.get(key)
-    if cached is not None:
-        return cached
-    package = CodePackage(bytes(blobs.get(spec.code_hash)))
-    root = Path(tempfile.gettempdir(), "shipyard-code", spec.code_hash)
-    if not root.is_dir():
-        root.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{spec.code_hash[:12]}-", dir=root.parent))
-        package.extract(staging)
-        try:
-            staging.rename(root)
-        except OSError:  # another worker on this node extracted it first
-            import shutil
-
-            shutil.rmtree(staging, ignore_errors=True)
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))  # the flow's sibling modules import as they did locally
-    module_name = f"_shipyard_flow_{spec.code_hash[:16]}"
-    module_spec = importlib.util.spec_from_file_location(module_name, root / package.script_name)
-    assert module_spec is not None and module_spec.loader is not None
-    module = importlib.util.module_from_spec(module_spec)
-    sys.modules[module_name] = module
-    module_spec.loader.exec_module(module)
-    flow_class = getattr(module, spec.flow_name, None)
-    if not (isinstance(flow_class, type) and issubclass(flow_class, FlowSpec)):
-        raise ShipyardError(
-            f"{package.script_name} in the code snapshot defines no flow {spec.flow_name!r}"
-        )
-    _loaded_flows[key] = flow_class
-    return flow_class
-
-
-@contextlib.contextmanager
-def _process_state_restored() -> Iterator[None]:
-    """Undo what a step may change in the reused worker: env, cwd, SIGALRM, its timer."""
-    environ = dict(os.environ)
-    cwd = os.getcwd()
-    alarm = signal.getsignal(signal.SIGALRM)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, alarm)
-        os.environ.clear()
-        os.environ.update(environ)
-        with contextlib.suppress(OSError):
-            os.chdir(cwd)
-
-
-@contextlib.contextmanager
-def _captured(stdout: Path, stderr: Path) -> Iterator[None]:
-    """Send fds 1 and 2 to files for the task (C code included), then put them back."""
-    saved = []
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    for fd, path in ((1, stdout), (2, stderr)):
-        saved.append((fd, os.dup(fd)))
-        redirect_fd(fd, path)
-    try:
-        yield
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        for fd, copy in saved:
-            os.dup2(copy, fd)
-            os.close(copy)

@@ -1,0 +1,114 @@
+"""The inline executor: every task runs in the runner's own process, one after another.
+
+`python flow.py run --executor inline` is for debugging: a `breakpoint()` or an IDE
+breakpoint inside a step stops right there, with the terminal still the terminal. So the
+standard streams are not redirected; what Python code prints is copied into the task's
+logs as it goes to the terminal (`capture.teed`), and output that C code writes straight to
+the file descriptors is not in the stored logs.
+
+The flow class is the one the runner imported, so breakpoints set in the flow file hit.
+After each task the environment, working directory, signal handlers and alarm timer are
+put back; module-level state a step changes stays, as it would not with forked tasks.
+`@timeout` works (SIGALRM in the main thread), but a step stuck in C code past it cannot be
+killed: there is no other process to kill. Ctrl-C inside a step fails that task, as an
+exception raised there would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import tempfile
+import time
+from collections import deque
+from dataclasses import replace
+from pathlib import Path
+
+from shipyard.datastore.artifacts import ArtifactStore
+from shipyard.datastore.blobs import BlobStore
+from shipyard.flow.graph import FlowGraph
+from shipyard.flow.spec import FlowSpec
+from shipyard.runtime.capture import LogFiles, teed
+from shipyard.runtime.local import machine_limits
+from shipyard.runtime.process_state import restored_process_state
+from shipyard.runtime.resources import ExecutorLimits, check_requests_fit
+from shipyard.runtime.spec import TaskResult, TaskSpec
+from shipyard.runtime.task import execute_task
+from shipyard.runtime.worker import exit_status
+
+
+class InlineExecutor:
+    """Runs each submitted task, in submission order, when the scheduler waits for one.
+
+    Requests are checked against this machine as with the local executor (`max_workers`
+    CPUs, `max_memory_mb`, `gpus`), but only one task runs at a time.
+    """
+
+    description = "this process (inline, one task at a time)"
+
+    def __init__(
+        self,
+        flow_class: type[FlowSpec],
+        blobs: BlobStore,
+        max_workers: int | None = None,
+        max_memory_mb: int | None = None,
+        gpus: int = 0,
+    ) -> None:
+        self._flow_class = flow_class
+        self._blobs = blobs
+        self._store = ArtifactStore(blobs)
+        self._limits = machine_limits(max_workers, max_memory_mb, gpus, max_tasks=1)
+        self._queue: deque[TaskSpec] = deque()
+        self._workdir: Path | None = None
+        self._host = socket.gethostname()
+
+    @property
+    def datastore_url(self) -> str:
+        return self._blobs.url
+
+    @property
+    def limits(self) -> ExecutorLimits:
+        return self._limits
+
+    def start(self) -> None:
+        self._workdir = Path(tempfile.mkdtemp(prefix="shipyard-inline-"))
+
+    def check_requests(self, graph: FlowGraph) -> None:
+        check_requests_fit(graph, self._limits, self.description)
+
+    def submit(self, spec: TaskSpec) -> None:
+        self._queue.append(spec)
+
+    def wait(self, timeout: float | None) -> list[tuple[TaskSpec, TaskResult]]:
+        """Run the oldest submitted task to its end (however long it takes) and return it."""
+        if not self._queue:
+            if timeout:
+                time.sleep(timeout)
+            return []
+        spec = self._queue.popleft()
+        return [(spec, self._run(spec))]
+
+    def _run(self, spec: TaskSpec) -> TaskResult:
+        assert self._workdir is not None, "start() the executor first"
+        logs = LogFiles.in_folder(self._workdir, spec.key)
+        try:
+            with restored_process_state(), teed(logs):
+                result = execute_task(self._flow_class, spec, self._store)
+            stdout_hash, stderr_hash = logs.store(self._blobs)
+        finally:
+            logs.remove()
+        return replace(
+            result,
+            exit_code=exit_status(result),
+            stdout_hash=stdout_hash,
+            stderr_hash=stderr_hash,
+            host=self._host,
+        )
+
+    def shutdown(self) -> None:
+        self._queue.clear()
+        if self._workdir is not None:
+            with contextlib.suppress(OSError):
+                shutil.rmtree(self._workdir)
+            self._workdir = None
