@@ -32,6 +32,8 @@ from shipyard.registry.signature import ColumnSpec, Signature, SignatureError
 if TYPE_CHECKING:
     import pandas
 
+    from shipyard.client import Run
+
 __all__ = [
     "AliasEvent",
     "ColumnSpec",
@@ -45,6 +47,7 @@ __all__ = [
     "SignatureError",
     "alias_history",
     "delete_alias",
+    "from_run",
     "get",
     "list_models",
     "load",
@@ -120,6 +123,15 @@ def load(ref: str | ModelRef) -> LoadedModel:
 def versions(name: str) -> list[ModelVersion]:
     """Every version of model `name`, oldest first."""
     return registry().versions(name)
+
+
+def from_run(run: Run) -> list[ModelVersion]:
+    """The versions registered from `run`, in registration order (what `run.models` lists).
+
+    Read from the stores the run itself was read from, whatever the configuration now.
+    """
+    registry = ModelRegistry(run.context.metadata, run.context.artifacts)
+    return registry.versions_of_run(run.flow_name, run.id)
 
 
 def list_models() -> list[RegisteredModel]:
