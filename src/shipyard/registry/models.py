@@ -6,8 +6,8 @@
     ranker.predict(frame)
 
 Every function opens the registry of the configuration in force (`SHIPYARD_DATASTORE`,
-`SHIPYARD_METADATA`), sharing the client's cached stores, so a change of configuration (a new
-project, a test) is picked up by the next call. Inside a running step, `register` records where
+`SHIPYARD_METADATA`), sharing the client's cached stores, so a reloaded configuration (a test,
+`Config.reload()`) is picked up by the next call. Inside a running step, `register` records where
 the model came from: the flow, run, step and task, the model's artifact hash, and the run's
 parameters and code hash.
 """
@@ -70,7 +70,7 @@ def registry() -> ModelRegistry:
     context = current_context()
     # Inside a step, versions and alias moves belong to whoever started the run.
     user = current.username if current.is_running_flow and current.username else None
-    return ModelRegistry(context.metadata, context.artifacts, user=user or Config.load().user)
+    return ModelRegistry(context.metadata, context.artifacts, user=user or Config.current().user)
 
 
 def register(

@@ -463,6 +463,7 @@ def run_ray_task(spec: TaskSpec, worker: WorkerContext) -> TaskResult:
     stdout.parent.mkdir(parents=True, exist_ok=True)
     with _process_state_restored(), _captured(stdout, stderr):
         os.environ.update(worker.environ)
+        Config.reload()  # the worker process is reused: this run's configuration, not the last's
         if worker.host == socket.gethostname() and os.path.isdir(worker.cwd):
             os.chdir(worker.cwd)
         try:
