@@ -8,21 +8,25 @@
 Everything here only reads the metadata store and the datastore (tags are the one thing it
 writes), so it works the same from a notebook, the `shipyard` CLI or the web UI.
 
-The objects load on first use: `import shipyard` imports `client.related`, which runs this
-file, and must stay light. The namespace functions are imported here because one of them
-shares its name with its module, which would otherwise shadow it once imported.
+Names load on first use: `import shipyard` imports `client.related`, which runs this file,
+and must stay as light as the authoring API.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from shipyard.client.namespace import default_namespace, get_namespace, in_namespace, namespace
 from shipyard.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from shipyard.client.context import ClientContext
     from shipyard.client.data import DataArtifact, TaskData
+    from shipyard.client.namespaces import (
+        default_namespace,
+        get_namespace,
+        in_namespace,
+        namespace,
+    )
     from shipyard.client.objects import Flow, Run, Step, Task, flows, from_pathspec, runs
     from shipyard.metadata.records import RunStatus, TaskStatus
 
@@ -51,6 +55,10 @@ __getattr__ = lazy_exports(
         "ClientContext": "shipyard.client.context",
         "DataArtifact": "shipyard.client.data",
         "TaskData": "shipyard.client.data",
+        "default_namespace": "shipyard.client.namespaces",
+        "get_namespace": "shipyard.client.namespaces",
+        "in_namespace": "shipyard.client.namespaces",
+        "namespace": "shipyard.client.namespaces",
         "Flow": "shipyard.client.objects",
         "Run": "shipyard.client.objects",
         "Step": "shipyard.client.objects",

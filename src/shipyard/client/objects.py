@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from shipyard.client.base import ClientObject, RecordObject
 from shipyard.client.context import ClientContext, current_context
 from shipyard.client.data import DataArtifact, TaskData, missing_artifact
-from shipyard.client.namespace import check_namespace, get_namespace
+from shipyard.client.namespaces import check_namespace, get_namespace
 from shipyard.client.pathspec import parse_pathspec, split_pathspec
 from shipyard.client.related import models_of_run
 from shipyard.exceptions import ObjectNotFound
