@@ -26,6 +26,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests examples benchmarks
 	$(VENV)/bin/ruff format --check src tests examples benchmarks
 	$(VENV)/bin/mypy src
+	$(VENV)/bin/lint-imports
 
 MLFLOW_VENV := .venv-mlflow
 

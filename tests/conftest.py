@@ -12,7 +12,17 @@ from pathlib import Path
 
 import pytest
 
+from shipyard.config import Config
+
 FLOWS = Path(__file__).parent / "runtime" / "flows"
+
+
+@pytest.fixture(autouse=True)
+def configuration_read_again_after_each_test() -> Iterator[None]:
+    """The configuration is read once per process; a test that changes SHIPYARD_* (through
+    monkeypatch, undone before this runs) must not leave its configuration to the next."""
+    yield
+    Config.reload()
 
 
 @pytest.fixture(scope="session")
@@ -91,6 +101,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
     }
     for key, value in settings.items():
         monkeypatch.setenv(key, value)
+    Config.reload()
     from shipyard.client import default_namespace
 
     default_namespace()

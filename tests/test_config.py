@@ -38,3 +38,13 @@ def test_a_custom_local_datastore_keeps_its_metadata_beside_it(
 ) -> None:
     monkeypatch.setenv("SHIPYARD_DATASTORE", str(tmp_path / "store"))
     assert Config.load().metadata == f"sqlite:///{tmp_path / 'store' / 'metadata.db'}"
+
+
+def test_the_process_reads_its_configuration_once_until_told_to_reload(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read = Config.reload()
+    monkeypatch.setenv("SHIPYARD_USER", "zoe")
+    assert Config.current() is read
+    assert Config.reload().user == "zoe"
+    assert Config.current().user == "zoe"

@@ -2,12 +2,16 @@
 
 The authoring API is imported eagerly (it is small); the client and the runner load on
 first use so that `python flow.py show` and the `shipyard` command start fast.
+
+The root sits above every layer, so it is also where the few upward calls are wired: the
+command line of flow files and the model registry's view of a run (see `shipyard.plugs`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from shipyard.client.related import models_of_run
 from shipyard.flow.current import current
 from shipyard.flow.decorators import (
     StepFailure,
@@ -19,7 +23,7 @@ from shipyard.flow.decorators import (
     timeout,
 )
 from shipyard.flow.parameters import JSONType, Parameter
-from shipyard.flow.spec import FlowSpec
+from shipyard.flow.spec import FlowSpec, command_line
 from shipyard.flow.steps import step
 from shipyard.lazy import lazy_exports
 
@@ -34,7 +38,7 @@ if TYPE_CHECKING:
         get_namespace,
         namespace,
     )
-    from shipyard.registry import models
+    from shipyard.registry import ModelVersion, models
     from shipyard.runtime.runner import Runner
 
 __all__ = [
@@ -77,3 +81,21 @@ __getattr__ = lazy_exports(
         "models": "shipyard.registry.models",
     },
 )
+
+
+# The upward calls, plugged in here; each imports its package on first use (click and rich,
+# SQLAlchemy), which keeps `import shipyard` as light as the authoring API.
+def _run_flow_command_line(flow_class: type[FlowSpec]) -> None:
+    from shipyard.cli.flow_cli import run_flow_cli
+
+    run_flow_cli(flow_class)
+
+
+def _models_of_run(run: Run) -> list[ModelVersion]:
+    from shipyard.registry.models import from_run
+
+    return from_run(run)
+
+
+command_line.install(_run_flow_command_line)
+models_of_run.install(_models_of_run)

@@ -1,4 +1,10 @@
-"""The one configuration object: environment, then ~/.shipyard/config.toml, then defaults."""
+"""The one configuration object: environment, then ~/.shipyard/config.toml, then defaults.
+
+It is read once per process (`Config.current()`), not by every object that needs it: parsing
+the file and looking up the user cost more than a client object itself. A process that
+changes `SHIPYARD_*` afterwards says so with `Config.reload()`. Forked task workers inherit
+the configuration of the run that forked them; child processes read their own environment.
+"""
 
 from __future__ import annotations
 
@@ -51,7 +57,23 @@ class Config:
     ray_address: str = "auto"
 
     @classmethod
+    def current(cls) -> Config:
+        """The configuration of this process, read on first use."""
+        global _current
+        if _current is None:
+            _current = cls.load()
+        return _current
+
+    @classmethod
+    def reload(cls) -> Config:
+        """Read the configuration again and make it this process's; returns it."""
+        global _current
+        _current = cls.load()
+        return _current
+
+    @classmethod
     def load(cls) -> Config:
+        """Read the environment and the file now (`current()` is what callers want)."""
         settings = _file_settings()
         for key in _KEYS:
             value = os.environ.get(_ENV_PREFIX + key.upper())
@@ -62,3 +84,6 @@ class Config:
             # A custom local datastore keeps its metadata beside it unless told otherwise.
             known["metadata"] = f"sqlite:///{Path(known['datastore']) / 'metadata.db'}"
         return cls(**known)
+
+
+_current: Config | None = None

@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 from shipyard.cli.main import cli
 from shipyard.cli.output import format_seconds
 from shipyard.client import default_namespace
+from shipyard.config import Config
 from shipyard.metadata.records import TaskStatus
 
 from ..client.conftest import History, open_history
@@ -28,6 +29,7 @@ def history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[History
 
 
 def shipyard(*args: str) -> Result:
+    Config.reload()  # as a `shipyard` process would, which reads it when it starts
     # Wide enough that rich never folds a pathspec across lines.
     return CliRunner().invoke(cli, list(args), env={"COLUMNS": "200"})
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from shipyard.client import default_namespace
+from shipyard.config import Config
 from shipyard.datastore import ArtifactStore, BlobStore, snapshot_code
 from shipyard.metadata import MetadataBackend, open_metadata
 from shipyard.metadata.records import ForeachFrame, RunStatus, TaskStatus
@@ -153,7 +154,7 @@ class History:
 def open_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> History:
     """Point the configuration at fresh stores under `tmp_path`, as user alice, and open them.
 
-    Also resets the namespace, which is process-wide and may have been changed by a test.
+    Also re-reads the configuration, and resets the namespace a test may have changed.
     """
     datastore = tmp_path / "store"
     metadata_url = f"sqlite:///{tmp_path / 'metadata.db'}"
@@ -161,6 +162,7 @@ def open_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> History:
     monkeypatch.setenv("SHIPYARD_METADATA", metadata_url)
     monkeypatch.setenv("SHIPYARD_USER", "alice")
     monkeypatch.setenv("SHIPYARD_CONFIG", str(tmp_path / "absent-config.toml"))
+    Config.reload()
     default_namespace()
     return History(open_metadata(metadata_url), ArtifactStore(BlobStore(str(datastore))), tmp_path)
 

@@ -14,6 +14,7 @@ from shipyard.client import (
     in_namespace,
     namespace,
 )
+from shipyard.config import Config
 from shipyard.exceptions import NamespaceMismatch
 
 from .conftest import History
@@ -27,6 +28,7 @@ def test_the_default_namespace_follows_the_configured_user(
     history: History, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SHIPYARD_USER", "carol")
+    Config.reload()
     assert get_namespace() == "user:carol"
 
 

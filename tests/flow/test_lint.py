@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
-from shipyard import FlowSpec, step
+from shipyard import FlowSpec, retry, step
 from shipyard.exceptions import FlowLintErrors
 from shipyard.flow.graph import FlowGraph, NodeKind
 from shipyard.flow.lint import lint
@@ -359,3 +361,97 @@ def test_all_problems_are_reported_at_once_with_locations():
     rendered = str(FlowLintErrors(errors))
     assert "test_lint.py:" in rendered
     assert "hint:" in rendered
+
+
+def test_errors_point_at_the_def_line_below_the_decorators():
+    class Decorated(FlowSpec):
+        @retry(times=2)
+        @step
+        def start(self):
+            self.x = 1
+
+        @step
+        def end(self):
+            pass
+
+    error = only_error(Decorated)
+    source, first = inspect.getsourcelines(Decorated.start)
+    assert source[error.line - first].strip() == "def start(self):"
+
+
+def test_a_step_missing_next_is_one_error_not_also_unreachable_end():
+    class Forgot(FlowSpec):
+        @step
+        def start(self):
+            self.x = 1
+
+        @step
+        def end(self):
+            pass
+
+    error = only_error(Forgot)
+    assert (error.step, error.message) == ("start", "the step never calls self.next()")
+
+
+def test_a_branch_missing_next_is_one_error_not_also_a_short_join():
+    class ForgotInBranch(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.a, self.b)
+
+        @step
+        def a(self):
+            self.x = 1
+
+        @step
+        def b(self):
+            self.next(self.join)
+
+        @step
+        def join(self, inputs):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    error = only_error(ForgotInBranch)
+    assert (error.step, error.message) == ("a", "the step never calls self.next()")
+
+
+def test_a_cycle_is_one_error_not_also_unreachable_end():
+    class Loop(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.a)
+
+        @step
+        def a(self):
+            self.next(self.start)
+
+        @step
+        def end(self):
+            pass
+
+    assert "cycle: start -> a -> start" in only_error(Loop).message
+
+
+def test_an_orphan_missing_next_is_still_reported_as_unreachable():
+    class Orphan(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def orphan(self):
+            self.x = 1
+
+        @step
+        def end(self):
+            pass
+
+    errors = lint_errors(Orphan)
+    assert sorted((e.step, e.message) for e in errors) == [
+        ("orphan", "the step is never reached from 'start'"),
+        ("orphan", "the step never calls self.next()"),
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -211,6 +212,28 @@ def test_runner_runs_a_flow_from_python(home: Home):
     assert run.successful
     assert run.data.k == 7
     assert run["middle"].task.data.total == pytest.approx(1.5)
+
+
+def test_the_run_id_file_holds_the_id_and_the_attribute_file_the_whole_run(home: Home):
+    # --run-id-file keeps Metaflow's meaning; Runner reads the JSON attribute file.
+    id_file, attribute_file = home.root / "run_id", home.root / "run.json"
+    completed = home.run_flow(
+        "linear_flow.py",
+        "run",
+        "--count",
+        "1",
+        "--run-id-file",
+        str(id_file),
+        "--runner-attribute-file",
+        str(attribute_file),
+    )
+    assert completed.returncode == 0
+    run_id = id_file.read_text()
+    assert json.loads(attribute_file.read_text()) == {
+        "flow_name": "LinearFlow",
+        "run_id": run_id,
+        "pathspec": f"LinearFlow/{run_id}",
+    }
 
 
 def test_runner_returns_failed_runs_too(home: Home):

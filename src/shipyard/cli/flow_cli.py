@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -117,7 +118,10 @@ def _execution_options() -> list[click.Parameter]:
             "e.g. --with retry:times=2 --with catch:var=error.",
         ),
         click.Option(["--quiet"], is_flag=True, help="Print only the final summary."),
+        # As in Metaflow: --run-id-file holds the run id alone; --runner-attribute-file holds
+        # what `Runner` needs to find the run, as JSON (flow_name, run_id, pathspec).
         click.Option(["--run-id-file"], default=None, hidden=True),
+        click.Option(["--runner-attribute-file"], default=None, hidden=True),
     ]
 
 
@@ -147,6 +151,13 @@ def _execute(
         raise SystemExit(2) from None
     if options["run_id_file"]:
         _write_atomically(Path(options["run_id_file"]), flow_run.run_id)
+    if options["runner_attribute_file"]:
+        attributes = {
+            "flow_name": flow_class.__name__,
+            "run_id": flow_run.run_id,
+            "pathspec": flow_run.pathspec,
+        }
+        _write_atomically(Path(options["runner_attribute_file"]), json.dumps(attributes))
     console = Console()
     if not options["quiet"] and flow_run.executor_kind.name != DEFAULT_EXECUTOR:
         console.print(f"Tasks run on {flow_run.executor.description}", highlight=False)
@@ -180,6 +191,7 @@ _EXECUTION_KEYS = (
     "with_",
     "quiet",
     "run_id_file",
+    "runner_attribute_file",
 )
 
 

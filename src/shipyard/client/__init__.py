@@ -7,15 +7,28 @@
 
 Everything here only reads the metadata store and the datastore (tags are the one thing it
 writes), so it works the same from a notebook, the `shipyard` CLI or the web UI.
+
+Names load on first use: `import shipyard` imports `client.related`, which runs this file,
+and must stay as light as the authoring API.
 """
 
 from __future__ import annotations
 
-from shipyard.client.context import ClientContext
-from shipyard.client.data import DataArtifact, TaskData
-from shipyard.client.namespace import default_namespace, get_namespace, in_namespace, namespace
-from shipyard.client.objects import Flow, Run, Step, Task, flows, from_pathspec, runs
-from shipyard.metadata.records import RunStatus, TaskStatus
+from typing import TYPE_CHECKING
+
+from shipyard.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from shipyard.client.context import ClientContext
+    from shipyard.client.data import DataArtifact, TaskData
+    from shipyard.client.namespaces import (
+        default_namespace,
+        get_namespace,
+        in_namespace,
+        namespace,
+    )
+    from shipyard.client.objects import Flow, Run, Step, Task, flows, from_pathspec, runs
+    from shipyard.metadata.records import RunStatus, TaskStatus
 
 __all__ = [
     "ClientContext",
@@ -35,3 +48,25 @@ __all__ = [
     "namespace",
     "runs",
 ]
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "ClientContext": "shipyard.client.context",
+        "DataArtifact": "shipyard.client.data",
+        "TaskData": "shipyard.client.data",
+        "default_namespace": "shipyard.client.namespaces",
+        "get_namespace": "shipyard.client.namespaces",
+        "in_namespace": "shipyard.client.namespaces",
+        "namespace": "shipyard.client.namespaces",
+        "Flow": "shipyard.client.objects",
+        "Run": "shipyard.client.objects",
+        "Step": "shipyard.client.objects",
+        "Task": "shipyard.client.objects",
+        "flows": "shipyard.client.objects",
+        "from_pathspec": "shipyard.client.objects",
+        "runs": "shipyard.client.objects",
+        "RunStatus": "shipyard.metadata.records",
+        "TaskStatus": "shipyard.metadata.records",
+    },
+)

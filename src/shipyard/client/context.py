@@ -3,8 +3,8 @@
 Opening a metadata store imports SQLAlchemy and opening an artifact store imports fsspec;
 each is paid only when first needed (the `shipyard runs` command never touches blobs).
 Contexts are cached by their URLs, so objects created under the same configuration share
-one connection pool, and a change of `SHIPYARD_DATASTORE`/`SHIPYARD_METADATA` (a new test,
-another project) is picked up by the next object created.
+one connection pool, and a reloaded configuration (`Config.reload()` after a change of
+`SHIPYARD_DATASTORE`/`SHIPYARD_METADATA`) is picked up by the next object created.
 """
 
 from __future__ import annotations
@@ -105,12 +105,12 @@ _cache_lock = threading.Lock()
 
 
 def current_context() -> ClientContext:
-    """The context for the configuration in force now (`Config.load()`), cached by its URLs.
+    """The context for the process's configuration (`Config.current()`), cached by its URLs.
 
     The process id is part of the key because a metadata store's pooled connections must not
     cross `os.fork()`: a forked worker gets contexts of its own.
     """
-    config = Config.load()
+    config = Config.current()
     key = (os.getpid(), config.datastore, config.metadata)
     evicted: list[ClientContext] = []
     with _cache_lock:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard.client.base import ClientObject
 from shipyard.client.context import ClientContext, current_context
-from shipyard.client.namespace import check_namespace
+from shipyard.client.namespaces import check_namespace
 from shipyard.client.pathspec import parse_pathspec
 from shipyard.exceptions import ArtifactNotFound
 

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from shipyard.client.base import ClientObject, RecordObject
 from shipyard.client.context import ClientContext, current_context
 from shipyard.client.data import DataArtifact, TaskData, missing_artifact
-from shipyard.client.namespace import check_namespace, get_namespace
+from shipyard.client.namespaces import check_namespace, get_namespace
 from shipyard.client.pathspec import parse_pathspec, split_pathspec
+from shipyard.client.related import models_of_run
 from shipyard.exceptions import ObjectNotFound
 from shipyard.metadata.liveness import is_lost, shown_status
 from shipyard.metadata.records import (
@@ -34,7 +35,6 @@ from shipyard.metadata.records import (
 
 if TYPE_CHECKING:
     from shipyard.datastore import CodePackage
-    from shipyard.registry import ModelVersion
 
 __all__ = ["Flow", "Run", "Step", "Task", "flows", "from_pathspec", "runs"]
 
@@ -208,12 +208,10 @@ class Run(RecordObject[RunRecord]):
         return CodePackage(bytes(self._context.blobs.get(self._record.code_hash)))
 
     @property
-    def models(self) -> list[ModelVersion]:
-        """The model versions registered from this run, in registration order."""
-        from shipyard.registry import ModelRegistry
-
-        registry = ModelRegistry(self._context.metadata, self._context.artifacts)
-        return registry.versions_of_run(self.flow_name, self.id)
+    def models(self) -> list[Any]:
+        """The model versions (`shipyard.registry.ModelVersion`) registered from this run, in
+        registration order."""
+        return models_of_run(self)
 
     # -- steps -------------------------------------------------------------------------
 

@@ -167,7 +167,7 @@ def _parse_node(definition: StepDefinition) -> Node:
         name=definition.name,
         definition=definition,
         file=definition.source_file,
-        line=first,
+        line=offset + function.lineno,  # the `def` line, below any decorators
         next_calls=calls,
         next_is_last_statement=next_is_last,
     )

@@ -2,6 +2,10 @@
 
 Each rule is a small function yielding `FlowDefinitionError`s that name the file, the line,
 the step and a fix, so that all problems can be shown in one pass.
+
+One mistake is one error: where a step's transition is already reported as broken (no
+`self.next`, a malformed one, a cycle), the rules that follow edges do not also report what
+only that unknown edge explains ('end' never reached, a join missing that branch's input).
 """
 
 from __future__ import annotations
@@ -98,12 +102,32 @@ def _has_unresolved_names(graph: FlowGraph) -> bool:
     return any(target not in graph for node in graph for target in node.out)
 
 
+def _broken_steps(graph: FlowGraph) -> set[str]:
+    """Steps whose way on is already reported as wrong, so where they lead is unknown: no
+    `self.next()` outside 'end', a malformed one, or a place in a cycle."""
+    broken = {
+        node.name
+        for node in graph
+        if node.name != "end"
+        and (not node.next_calls or node.next_calls[-1].problems or not node.next_calls[-1].targets)
+    }
+    return broken | set(find_cycle(graph) or ())
+
+
 def check_reachability(graph: FlowGraph) -> Iterator[FlowDefinitionError]:
     # With a misspelt target, "unreachable" would only echo that one mistake.
     if "start" not in graph or "end" not in graph or _has_unresolved_names(graph):
         return
+    broken = _broken_steps(graph)
     reached = graph.reachable_from_start()
-    reaches_end = _closure(graph, "end", lambda n: tuple(n.in_nodes))
+    if reached & broken:
+        # A broken step that runs might have been meant to lead to any step: none is
+        # known to be unreachable until it is fixed.
+        reached = set(graph.nodes)
+    # A broken step counts as leading to 'end': whatever it was meant to call would.
+    reaches_end = set().union(
+        *(_closure(graph, name, lambda n: tuple(n.in_nodes)) for name in {"end", *broken})
+    )
     for node in graph:
         if node.name not in reached:
             yield _error(
@@ -218,7 +242,11 @@ def _check_joins(graph: FlowGraph) -> Iterator[FlowDefinitionError]:
             )
         if node.is_join and node.in_nodes:
             closed = graph.closed_split(node.name)
-            if closed and graph[closed].kind is NodeKind.BRANCH:
+            if (
+                closed
+                and graph[closed].kind is NodeKind.BRANCH
+                and not _broken_between(graph, closed, node.name)
+            ):
                 branches = len(graph[closed].out)
                 if len(node.in_nodes) != branches:
                     yield _error(
@@ -235,6 +263,12 @@ def _check_joins(graph: FlowGraph) -> Iterator[FlowDefinitionError]:
                 "add a join step (`def join(self, inputs)`) before 'end'",
                 split.next_calls[0].line if split.next_calls else None,
             )
+
+
+def _broken_between(graph: FlowGraph, split: str, join: str) -> bool:
+    """Whether a broken step inside the split may be the branch the join is missing."""
+    inside = _closure(graph, split, lambda n: n.out) - _closure(graph, join, lambda n: n.out)
+    return bool(inside & _broken_steps(graph))
 
 
 def check_decorators(graph: FlowGraph) -> Iterator[FlowDefinitionError]:

@@ -13,8 +13,13 @@ from shipyard.flow.graph import FlowGraph
 from shipyard.flow.lint import lint
 from shipyard.flow.parameters import Parameter
 from shipyard.flow.scope import ArtifactScope, ArtifactSource, scope_of
+from shipyard.plugs import Plug
 
 _RESERVED = frozenset({"next", "input", "index", "foreach_stack", "merge_artifacts", "name"})
+
+#: What `MyFlow()` runs in a flow file: parse the command line (`run`, `show`, ...) for the
+#: class and run the command. The command line sits above this layer, in `shipyard.cli`.
+command_line: Plug[[type[FlowSpec]], None] = Plug("the command line of flow files")
 
 
 class FlowSpec:
@@ -26,9 +31,7 @@ class FlowSpec:
 
     def __init__(self, use_cli: bool = True) -> None:
         if use_cli:
-            from shipyard.cli.flow_cli import run_flow_cli
-
-            run_flow_cli(type(self))
+            command_line(type(self))
 
     # -- class-level structure -------------------------------------------------------------
     @classmethod

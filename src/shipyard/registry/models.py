@@ -6,8 +6,8 @@
     ranker.predict(frame)
 
 Every function opens the registry of the configuration in force (`SHIPYARD_DATASTORE`,
-`SHIPYARD_METADATA`), sharing the client's cached stores, so a change of configuration (a new
-project, a test) is picked up by the next call. Inside a running step, `register` records where
+`SHIPYARD_METADATA`), sharing the client's cached stores, so a reloaded configuration (a test,
+`Config.reload()`) is picked up by the next call. Inside a running step, `register` records where
 the model came from: the flow, run, step and task, the model's artifact hash, and the run's
 parameters and code hash.
 """
@@ -32,6 +32,8 @@ from shipyard.registry.signature import ColumnSpec, Signature, SignatureError
 if TYPE_CHECKING:
     import pandas
 
+    from shipyard.client import Run
+
 __all__ = [
     "AliasEvent",
     "ColumnSpec",
@@ -45,6 +47,7 @@ __all__ = [
     "SignatureError",
     "alias_history",
     "delete_alias",
+    "from_run",
     "get",
     "list_models",
     "load",
@@ -67,7 +70,7 @@ def registry() -> ModelRegistry:
     context = current_context()
     # Inside a step, versions and alias moves belong to whoever started the run.
     user = current.username if current.is_running_flow and current.username else None
-    return ModelRegistry(context.metadata, context.artifacts, user=user or Config.load().user)
+    return ModelRegistry(context.metadata, context.artifacts, user=user or Config.current().user)
 
 
 def register(
@@ -120,6 +123,15 @@ def load(ref: str | ModelRef) -> LoadedModel:
 def versions(name: str) -> list[ModelVersion]:
     """Every version of model `name`, oldest first."""
     return registry().versions(name)
+
+
+def from_run(run: Run) -> list[ModelVersion]:
+    """The versions registered from `run`, in registration order (what `run.models` lists).
+
+    Read from the stores the run itself was read from, whatever the configuration now.
+    """
+    registry = ModelRegistry(run.context.metadata, run.context.artifacts)
+    return registry.versions_of_run(run.flow_name, run.id)
 
 
 def list_models() -> list[RegisteredModel]:

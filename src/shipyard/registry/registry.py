@@ -195,11 +195,11 @@ class ModelRegistry:
 
     @classmethod
     def from_config(cls, config: Config | None = None) -> ModelRegistry:
-        """A registry over the stores the configuration names (`Config.load()` by default)."""
+        """A registry over the stores the configuration names (`Config.current()` by default)."""
         from shipyard.datastore import ArtifactStore, BlobStore
         from shipyard.metadata import open_metadata
 
-        config = config or Config.load()
+        config = config or Config.current()
         return cls(
             open_metadata(config.metadata),
             ArtifactStore(BlobStore(config.datastore)),
@@ -219,7 +219,7 @@ class ModelRegistry:
     @property
     def user(self) -> str:
         """Who registrations and alias moves are recorded as."""
-        return self._user or Config.load().user
+        return self._user or Config.current().user
 
     # ------------------------------------------------------------------------- register
 

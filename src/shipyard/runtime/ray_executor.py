@@ -454,6 +454,7 @@ def run_ray_task(spec_json: str, worker: WorkerContext) -> str:
     """
     with restored_process_state():
         os.environ.update(worker.environ)
+        Config.reload()  # the worker process is reused: this run's configuration, not the last's
         if worker.host == socket.gethostname() and os.path.isdir(worker.cwd):
             os.chdir(worker.cwd)
         return run_task_json(spec_json)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -54,9 +55,9 @@ class Runner:
         from shipyard.client import Run
 
         with tempfile.TemporaryDirectory(prefix="shipyard-runner-") as tmp:
-            id_file = Path(tmp) / "run_id"
+            attribute_file = Path(tmp) / "run.json"
             command = [sys.executable, str(self.flow_file), "run", "--quiet"]
-            command += ["--run-id-file", str(id_file)]
+            command += ["--runner-attribute-file", str(attribute_file)]
             if max_workers:
                 command += ["--max-workers", str(max_workers)]
             if executor:
@@ -77,36 +78,15 @@ class Runner:
             )
             self.stdout, self.stderr = completed.stdout, completed.stderr
             self.returncode = completed.returncode
-            if not id_file.exists():
+            if not attribute_file.exists():
                 raise ShipyardError(
                     f"the flow {self.flow_file.name} did not start:\n{completed.stderr.strip()}"
                 )
-            run_id = id_file.read_text().strip()
-        flow_name = _flow_name(self.stdout) or self._flow_name_from_file()
-        return Run(f"{flow_name}/{run_id}")
-
-    def _flow_name_from_file(self) -> str:
-        import ast
-
-        tree = ast.parse(self.flow_file.read_text())
-        for node in tree.body:
-            if isinstance(node, ast.ClassDef) and any(
-                getattr(base, "id", getattr(base, "attr", "")) == "FlowSpec" for base in node.bases
-            ):
-                return node.name
-        raise ShipyardError(f"{self.flow_file} defines no FlowSpec subclass")
-
-
-def _flow_name(output: str) -> str | None:
-    for line in output.splitlines():
-        if line.startswith("✓ Run ") or line.startswith("✗ Run "):
-            return line.split()[2].split("/")[0]
-    return None
+            attributes = json.loads(attribute_file.read_text())
+        return Run(attributes["pathspec"])
 
 
 def _cli_value(value: Any) -> str:
-    import json
-
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str | int | float):

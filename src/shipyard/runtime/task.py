@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import shipyard
 from shipyard.datastore.artifacts import ArtifactStore
 from shipyard.datastore.refs import ArtifactRef
 from shipyard.exceptions import ArtifactNotFound, StepTransitionError
@@ -24,7 +23,8 @@ from shipyard.flow.scope import bind_scope, stored_values
 from shipyard.flow.spec import FlowSpec, Inputs, InputView
 from shipyard.runtime.spec import InputTask, Outcome, TaskResult, TaskSpec
 
-_OWN_CODE = str(Path(shipyard.__file__).parent)
+# Shipyard's own frames are cut from a step's traceback: this file is shipyard/runtime/task.py.
+_OWN_CODE = str(Path(__file__).parents[1])
 
 
 class _StoredArtifacts:

@@ -4,14 +4,17 @@ A namespace is a run tag. By default it is `user:<current user>`, so that on a s
 metadata store a user's `Flow("TrainFlow").latest_run` is *their* latest run, not a
 colleague's. `namespace(None)` is the global namespace that sees every run.
 
-This is process-wide state on purpose: it mirrors Metaflow's `namespace()`, which notebooks
-and scripts set once at the top and then rely on for every object they create.
+The namespace belongs to the execution context (a `ContextVar`): as with Metaflow's
+`namespace()`, a script or notebook sets it once at the top and every object it creates after
+that sees it, while a server answering requests for different users on threads or asyncio
+tasks sees only the namespace its own request chose. A thread starts in the default.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Final
 
 from shipyard.config import Config
@@ -39,13 +42,19 @@ class _Default:
 
 _DEFAULT: Final = _Default()
 
-# Kept unresolved while on the default, so that a change of SHIPYARD_USER (a new shell, a
-# test) is seen without calling `default_namespace()` again.
-_current: str | _Default | None = _DEFAULT
+# Kept unresolved while on the default, so that a reloaded configuration (another
+# SHIPYARD_USER) is seen without calling `default_namespace()` again.
+_current: ContextVar[str | _Default | None] = ContextVar("shipyard_namespace", default=_DEFAULT)
 
 
 def _user_namespace() -> str:
-    return f"user:{Config.load().user}"
+    return f"user:{Config.current().user}"
+
+
+def _checked(ns: str | None) -> str | None:
+    if ns is not None and (not isinstance(ns, str) or not ns):
+        raise ValueError(f"a namespace is a non-empty tag such as 'user:alice' or None, not {ns!r}")
+    return ns
 
 
 def namespace(ns: str | None) -> str | None:
@@ -55,24 +64,21 @@ def namespace(ns: str | None) -> str | None:
     Runs are listed only if they carry the tag, and reaching a run outside it raises
     `NamespaceMismatch`.
     """
-    global _current
-    if ns is not None and (not isinstance(ns, str) or not ns):
-        raise ValueError(f"a namespace is a non-empty tag such as 'user:alice' or None, not {ns!r}")
-    _current = ns
+    _current.set(_checked(ns))
     return ns
 
 
 def get_namespace() -> str | None:
     """The current namespace: a tag, or None for the global namespace."""
-    if isinstance(_current, _Default):
+    chosen = _current.get()
+    if isinstance(chosen, _Default):
         return _user_namespace()
-    return _current
+    return chosen
 
 
 def default_namespace() -> str:
     """Go back to the default namespace, `user:<current user>`, and return it."""
-    global _current
-    _current = _DEFAULT
+    _current.set(_DEFAULT)
     return _user_namespace()
 
 
@@ -83,13 +89,11 @@ def in_namespace(ns: str | None) -> Iterator[str | None]:
     Tools such as the `shipyard` CLI look up an explicit pathspec in the global namespace
     without changing what the rest of the process sees.
     """
-    global _current
-    previous = _current
-    namespace(ns)
+    token = _current.set(_checked(ns))
     try:
         yield ns
     finally:
-        _current = previous
+        _current.reset(token)
 
 
 def in_current_namespace(run: RunRecord) -> bool:
