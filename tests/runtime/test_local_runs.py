@@ -236,6 +236,12 @@ def test_the_run_id_file_holds_the_id_and_the_attribute_file_the_whole_run(home:
     }
 
 
+def test_runner_attaches_decorators_to_every_step_as_with_does(home: Home):
+    run = Runner(FLOWS / "flaky_flow.py", cwd=home.root).run(with_=["retry:times=2"], failures=2)
+    assert run.successful
+    assert run["work"].task.data.value == 2
+
+
 def test_runner_returns_failed_runs_too(home: Home):
     run = Runner(FLOWS / "failing_flow.py", cwd=home.root).run()
     assert not run.successful

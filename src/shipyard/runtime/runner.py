@@ -46,11 +46,14 @@ class Runner:
         tags: Sequence[str] = (),
         executor: str | None = None,
         ray_address: str | None = None,
+        with_: Sequence[str] = (),
         **parameters: Any,
     ) -> Run:
         """Run the flow with these parameters; returns the `Run`, successful or not.
 
         `executor="ray"` (and optionally `ray_address`) runs the tasks on a Ray cluster.
+        `with_` attaches step decorators to every step, as `--with` does on the command
+        line: `with_=["retry", "catch:var=err"]`.
         """
         from shipyard.client import Run
 
@@ -66,6 +69,8 @@ class Runner:
                 command += ["--ray-address", ray_address]
             for tag in tags:
                 command += ["--tag", tag]
+            for decorator in with_:
+                command += ["--with", decorator]
             for name, value in parameters.items():
                 command += [f"--{name}", _cli_value(value)]
             completed = subprocess.run(
