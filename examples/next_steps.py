@@ -22,5 +22,11 @@ breast-cancer`); serve it with `.venv/bin/shipyard serve breast-cancer@productio
 The same sweep runs on a Ray cluster (this machine's, else a local one) with no code change:
 
   .venv/bin/python examples/train_flow.py run --executor ray
+
+To stop in a debugger inside a step (`breakpoint()`), run every task in this process, one at
+a time; to make every step retry twice, attach the decorator from the command line:
+
+  .venv/bin/python examples/train_flow.py run --executor inline
+  .venv/bin/python examples/train_flow.py run --with retry:times=2
 """
 )
