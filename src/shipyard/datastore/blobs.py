@@ -165,9 +165,14 @@ class BlobStore:
 
     def _create(self, temp: str) -> Any:
         if self._is_local:
-            os.makedirs(self._blob_root, exist_ok=True)
             # Plain files: fsspec's local layer adds overhead per call for nothing here.
-            return open(temp, "xb")
+            # The folder is made only when missing: a mkdir that finds it costs a write lock
+            # on the folder, which every task writing a blob would otherwise contend for.
+            try:
+                return open(temp, "xb")
+            except FileNotFoundError:
+                os.makedirs(self._blob_root, exist_ok=True)
+                return open(temp, "xb")
         self._fs.makedirs(self._blob_root, exist_ok=True)
         return self._fs.open(temp, "wb")
 
@@ -186,10 +191,13 @@ class BlobStore:
             with contextlib.suppress(FileNotFoundError):
                 os.utime(final)
             return
-        os.makedirs(os.path.dirname(final), exist_ok=True)
         try:
             # Atomic; if another process won the race, its blob holds identical bytes.
-            os.replace(temp, final)
+            try:
+                os.replace(temp, final)
+            except FileNotFoundError:  # the first blob of its folder (see _create)
+                os.makedirs(os.path.dirname(final), exist_ok=True)
+                os.replace(temp, final)
         except OSError:
             # Windows refuses to replace a file another process holds open; that file
             # already has our content.
