@@ -23,6 +23,7 @@ from shipyard.metadata import (
     MetadataBackend,
     MetadataIntegrityError,
     RunStatus,
+    StartedTask,
     TaskStatus,
     open_metadata,
 )
@@ -329,6 +330,68 @@ def test_finish_tasks_refuses_an_unfinished_status_before_writing(store: Metadat
         store.finish_tasks([finished("1", run_id), running])
 
     assert store.get_task(FLOW, run_id, "train", "1").status is TaskStatus.RUNNING
+
+
+def started(task_id: str, run_id: str, attempt: int = 0) -> StartedTask:
+    return StartedTask(
+        FLOW, run_id, "train", task_id, attempt=attempt, foreach_stack=(), input_paths=()
+    )
+
+
+def test_record_tasks_records_a_round_of_finishes_and_starts_in_order(
+    store: MetadataBackend,
+) -> None:
+    run_id = store.create_run(FLOW, "alice")
+    start(store, run_id, "train", "1")
+    start(store, run_id, "train", "2")
+    failed = dataclasses.replace(finished("2", run_id), status=TaskStatus.FAILED, error="boom")
+
+    store.record_tasks(
+        [
+            finished("1", run_id, x=ref("a1")),
+            failed,
+            started("2", run_id, attempt=1),  # the retry of the attempt that just failed
+            started("3", run_id),
+            started("4", run_id),
+            finished("4", run_id, y=ref("b4")),  # started and finished in one call
+        ]
+    )
+
+    tasks = {t.task_id: t for t in store.list_tasks(FLOW, run_id)}
+    assert {k: t.status for k, t in tasks.items()} == {
+        "1": TaskStatus.SUCCEEDED,
+        "2": TaskStatus.RUNNING,
+        "3": TaskStatus.RUNNING,
+        "4": TaskStatus.SUCCEEDED,
+    }
+    assert [(a.attempt, a.status) for a in tasks["2"].attempts] == [
+        (0, TaskStatus.FAILED),
+        (1, TaskStatus.RUNNING),
+    ]
+    assert set(store.artifacts_of_run(FLOW, run_id)) == {("train", "1"), ("train", "4")}
+    finish(store, run_id, "train", "2", attempt=1)
+    finish(store, run_id, "train", "3")
+    assert {t.status for t in store.list_tasks(FLOW, run_id)} == {TaskStatus.SUCCEEDED}
+
+
+def test_record_tasks_records_all_of_the_round_or_none(store: MetadataBackend) -> None:
+    run_id = store.create_run(FLOW, "alice")
+    start(store, run_id, "train", "1")
+
+    with pytest.raises(ShipyardError, match=r"attempt 0 of task .* was already started"):
+        store.record_tasks(
+            [finished("1", run_id, x=ref("a1")), started("2", run_id), started("1", run_id)]
+        )
+
+    assert [(t.task_id, t.status) for t in store.list_tasks(FLOW, run_id)] == [
+        ("1", TaskStatus.RUNNING)
+    ]
+    assert store.artifacts_of_run(FLOW, run_id) == {}
+    store.record_tasks([finished("1", run_id, x=ref("a1")), started("2", run_id)])
+    assert [(t.task_id, t.status) for t in store.list_tasks(FLOW, run_id)] == [
+        ("1", TaskStatus.SUCCEEDED),
+        ("2", TaskStatus.RUNNING),
+    ]
 
 
 def test_a_task_started_by_one_store_is_finished_by_another(

@@ -54,14 +54,12 @@ class RunProgress:
         counts.reused += 1
         if self.plain:
             self._line(f"{step_name}/{task_id} reused from {origin}")
-        self._refresh()
 
     def task_started(self, spec: TaskSpec) -> None:
         self.steps[spec.step_name].started += 1
         self._task_started[spec.key] = time.monotonic()
         if self.plain:
             self._line(f"{spec.step_name}/{spec.task_id} started")
-        self._refresh()
 
     def task_finished(self, spec: TaskSpec, result: TaskResult) -> None:
         counts = self.steps[spec.step_name]
@@ -75,11 +73,12 @@ class RunProgress:
             counts.failed += 1
             if self.plain:
                 self._line(f"{spec.step_name}/{spec.task_id} FAILED after {took:.2f}s")
-        self._refresh()
 
     # -- display ---------------------------------------------------------------------------
     def __enter__(self) -> RunProgress:
         if not self.plain:
+            # Live redraws itself 8 times a second from its own thread; redrawing on every
+            # task event as well cost the runner more than the rest of a small task.
             self._live = Live(self, console=self.console, refresh_per_second=8, transient=False)
             self._live.__enter__()
         return self
@@ -89,10 +88,6 @@ class RunProgress:
             self._live.update(self, refresh=True)
             self._live.__exit__(*exc)
             self._live = None
-
-    def _refresh(self) -> None:
-        if self._live is not None:
-            self._live.refresh()
 
     def _line(self, message: str) -> None:
         elapsed = time.monotonic() - self.started_at

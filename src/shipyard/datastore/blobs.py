@@ -16,6 +16,7 @@ import re
 import secrets
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from shipyard.exceptions import BlobNotFound, CorruptBlobError
@@ -41,6 +42,24 @@ _REST = re.compile(r"[0-9a-f]{62}")
 _TEMP_PREFIX = ".tmp-"
 
 
+def _absolute_local_path(url: str) -> str | None:
+    """The path of a store given as an absolute local path (`/data/store`, `file:///data/store`),
+    as fsspec would name it; None for anything else (remote, relative, chained URLs)."""
+    path = url.removeprefix("file://")
+    if not path.startswith("/") or "://" in path or "::" in path:
+        return None
+    return path
+
+
+def _url_to_fs(url: str) -> tuple[AbstractFileSystem, str]:
+    # fsspec costs ~0.1 s to import; paying it only when a store needs it keeps
+    # `import shipyard` fast.
+    import fsspec.core
+
+    fs, root = fsspec.core.url_to_fs(url)
+    return fs, root
+
+
 def _as_bytes_view(chunk: Chunk) -> memoryview:
     """A flat byte view of `chunk`, so lengths are in bytes whatever the exporter's format.
 
@@ -63,17 +82,25 @@ class BlobStore:
     """
 
     def __init__(self, url: str) -> None:
-        # fsspec costs ~0.1 s to import; paying it only when a store is opened keeps
-        # `import shipyard` fast.
-        import fsspec.core
-        from fsspec.implementations.local import LocalFileSystem
-
-        fs, root = fsspec.core.url_to_fs(url)
         self._url = url
-        self._fs: AbstractFileSystem = fs
-        self._is_local = isinstance(fs, LocalFileSystem)
+        root = _absolute_local_path(url)
+        # A store at an absolute local path never needs fsspec (0.1 s to import, ~5 MB):
+        # the local executor's fork server opens one, and forking costs by its size.
+        self._is_local = root is not None
+        if root is None:
+            from fsspec.implementations.local import LocalFileSystem
+
+            fs, root = _url_to_fs(url)
+            self._fs = fs
+            self._is_local = isinstance(fs, LocalFileSystem)
         self._root = root.rstrip("/") or "/"
         self._blob_root = f"{self._root.rstrip('/')}/blobs"
+
+    @cached_property
+    def _fs(self) -> AbstractFileSystem:
+        """The fsspec filesystem: opened in __init__ for remote stores; for a local one only if
+        a method without a plain-`os` path asks for it."""
+        return _url_to_fs(self._url)[0]
 
     @property
     def url(self) -> str:
@@ -165,9 +192,14 @@ class BlobStore:
 
     def _create(self, temp: str) -> Any:
         if self._is_local:
-            os.makedirs(self._blob_root, exist_ok=True)
             # Plain files: fsspec's local layer adds overhead per call for nothing here.
-            return open(temp, "xb")
+            # The folder is made only when missing: a mkdir that finds it costs a write lock
+            # on the folder, which every task writing a blob would otherwise contend for.
+            try:
+                return open(temp, "xb")
+            except FileNotFoundError:
+                os.makedirs(self._blob_root, exist_ok=True)
+                return open(temp, "xb")
         self._fs.makedirs(self._blob_root, exist_ok=True)
         return self._fs.open(temp, "wb")
 
@@ -186,10 +218,13 @@ class BlobStore:
             with contextlib.suppress(FileNotFoundError):
                 os.utime(final)
             return
-        os.makedirs(os.path.dirname(final), exist_ok=True)
         try:
             # Atomic; if another process won the race, its blob holds identical bytes.
-            os.replace(temp, final)
+            try:
+                os.replace(temp, final)
+            except FileNotFoundError:  # the first blob of its folder (see _create)
+                os.makedirs(os.path.dirname(final), exist_ok=True)
+                os.replace(temp, final)
         except OSError:
             # Windows refuses to replace a file another process holds open; that file
             # already has our content.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any, TypeVar, overload
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -44,9 +45,13 @@ class StepDefinition:
         """The decorator of this kind on the step, if any."""
         return next((d for d in self.decorators if isinstance(d, kind)), None)
 
-    @property
+    @cached_property
     def is_join(self) -> bool:
-        """A join step takes `inputs` besides `self`."""
+        """A join step takes `inputs` besides `self`.
+
+        Cached: the scheduler and every task ask, and `inspect.signature` costs tens of
+        microseconds each time.
+        """
         return len(inspect.signature(self.function).parameters) == 2
 
     @property

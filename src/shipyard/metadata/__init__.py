@@ -20,6 +20,7 @@ from shipyard.metadata.records import (
     ForeachFrame,
     RunRecord,
     RunStatus,
+    StartedTask,
     TaskRecord,
     TaskStatus,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "RunRecord",
     "RunRecorder",
     "RunStatus",
+    "StartedTask",
     "TaskRecord",
     "TaskStatus",
     "open_metadata",

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # annotations only: `shipyard runs` imports this module and s
         ForeachFrame,
         RunRecord,
         RunStatus,
+        StartedTask,
         TaskRecord,
         TaskStatus,
     )
@@ -106,6 +107,17 @@ class RunRecorder(Protocol):
 
     def finish_tasks(self, finished: Sequence[FinishedTask]) -> None:
         """`finish_task` for several tasks in one commit: all of them are recorded or none."""
+        ...
+
+    def record_tasks(self, changes: Sequence[StartedTask | FinishedTask]) -> None:
+        """`start_task` and `finish_task` for each of `changes`, in their order, in one commit:
+        all of them are recorded or none.
+
+        What a scheduler records per round (the tasks that finished, the tasks it starts
+        next) costs one commit instead of one per task; a task's artifacts still appear
+        together with its final status. A retry's start may follow its failed attempt's
+        finish in the same call.
+        """
         ...
 
     def clone_task(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -108,6 +108,27 @@ class ArtifactRecord:
     name: str
     ref: ArtifactRef
     attempt: int
+
+
+@dataclass(frozen=True)
+class StartedTask:
+    """The start of one attempt of a task: what `RunRecorder.record_tasks` records for it.
+
+    The first attempt creates the task; a retry's start reuses it.
+    """
+
+    flow_name: str
+    run_id: str
+    step_name: str
+    task_id: str
+    attempt: int
+    foreach_stack: Sequence[ForeachFrame]
+    input_paths: Sequence[str]
+    resources: Mapping[str, float] | None = None
+
+    @property
+    def pathspec(self) -> str:
+        return f"{self.flow_name}/{self.run_id}/{self.step_name}/{self.task_id}"
 
 
 @dataclass(frozen=True)

@@ -62,12 +62,11 @@ def captured(files: LogFiles) -> Iterator[None]:
     launcher opened the same files for it) stays in the log. Python's streams are made
     line-buffered meanwhile, so a task killed outright still leaves the lines it printed.
     """
-    files.stdout.parent.mkdir(parents=True, exist_ok=True)
     streams = (sys.stdout, sys.stderr)
     _flush(streams)
     saved = [(fd, os.dup(fd)) for fd in (1, 2)]
     for fd, path in ((1, files.stdout), (2, files.stderr)):
-        target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        target = _open_appending(path)
         os.dup2(target, fd)
         os.close(target)
     buffering = [_line_buffered(stream, True) for stream in streams]
@@ -80,6 +79,17 @@ def captured(files: LogFiles) -> Iterator[None]:
         for fd, copy in saved:
             os.dup2(copy, fd)
             os.close(copy)
+
+
+def _open_appending(path: Path) -> int:
+    """A descriptor appending to `path`, made with its folder if missing (a mkdir that finds
+    the folder would still take a write lock on it, once per task)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+    try:
+        return os.open(path, flags, 0o644)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, flags, 0o644)
 
 
 @contextlib.contextmanager

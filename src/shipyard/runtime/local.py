@@ -6,6 +6,11 @@ user's imports already done, and a crash in user code (segfault, `os._exit`) onl
 that task's process. A task whose spec asks for a fresh interpreter (`fresh_interpreter`)
 is started by the fork server on the task entrypoint (`python -m shipyard.runtime.worker`)
 instead, and is watched, killed and collected like the forked ones.
+
+A task costs no file created, deleted or truncated (on ext4, creating files while others
+are being deleted cost more than the rest of a small task): a forked task hands its result
+back through a pipe, and its output goes to the log files of its slot, which the next task
+of the slot reuses.
 """
 
 from __future__ import annotations
@@ -19,17 +24,18 @@ import socket
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, Pipe, wait
 from pathlib import Path
 
+from shipyard.datastore.artifacts import ArtifactStore
 from shipyard.datastore.blobs import BlobStore
 from shipyard.flow.graph import FlowGraph
 from shipyard.flow.spec import FlowSpec
 from shipyard.runtime.capture import LogFiles
 from shipyard.runtime.resources import ExecutorLimits, check_requests_fit
 from shipyard.runtime.spec import Outcome, TaskResult, TaskSpec
-from shipyard.runtime.worker import exit_status, run_task, write_result
+from shipyard.runtime.worker import exit_status, run_task
 
 
 class LocalExecutor:
@@ -49,6 +55,9 @@ class LocalExecutor:
         self._workdir = Path(tempfile.mkdtemp(prefix="shipyard-tasks-"))
         self._host = socket.gethostname()
         self._running: dict[str, TaskSpec] = {}
+        #: The slot (see _SlotFiles) of each running task; freed once the task is collected.
+        self._slots: dict[str, int] = {}
+        self._free_slots: list[int] = []
         self._requests: Connection | None = None
         self._events: Connection | None = None
         self._server_pid: int | None = None
@@ -77,7 +86,11 @@ class LocalExecutor:
             event_reader.close()
             code = 0
             try:
-                _ForkServer(self._flow_class, self._workdir, request_reader, event_writer).serve()
+                store = ArtifactStore(self._blobs)
+                server = _ForkServer(
+                    self._flow_class, store, self._workdir, request_reader, event_writer
+                )
+                server.serve()
             except BaseException:
                 code = 1
             os._exit(code)
@@ -89,8 +102,10 @@ class LocalExecutor:
 
     def submit(self, spec: TaskSpec) -> None:
         assert self._requests is not None, "start() the executor first"
+        slot = self._free_slots.pop() if self._free_slots else len(self._slots)
+        self._slots[spec.key] = slot
         self._running[spec.key] = spec
-        self._requests.send(spec)
+        self._requests.send((spec, slot))
 
     def wait(self, timeout: float | None) -> list[tuple[TaskSpec, TaskResult]]:
         assert self._events is not None, "start() the executor first"
@@ -99,12 +114,12 @@ class LocalExecutor:
             return finished
         while self._events.poll():
             try:
-                key, exit_code = self._events.recv()
+                key, exit_code, result_json = self._events.recv()
             except EOFError:
                 finished.extend(self._server_died())
                 break
             spec = self._running.pop(key)
-            finished.append((spec, self._collect(spec, exit_code)))
+            finished.append((spec, self._collect(spec, exit_code, result_json)))
         return finished
 
     def _server_died(self) -> list[tuple[TaskSpec, TaskResult]]:
@@ -115,23 +130,26 @@ class LocalExecutor:
         self._running.clear()
         return lost
 
-    def _collect(self, spec: TaskSpec, exit_code: int) -> TaskResult:
+    def _collect(self, spec: TaskSpec, exit_code: int, result_json: bytes) -> TaskResult:
         """Turn what a finished task process left behind into a result with stored logs.
 
-        A task that finished stored its own logs; one that died left them in its files.
+        A task that finished stored its own logs and handed over its whole result; one that
+        died handed over nothing or a result cut short (a JSON object cut short never
+        parses: its closing brace comes last) and left its logs in its slot's files.
         """
-        files = _TaskFiles(self._workdir, spec.key)
+        slot = self._slots.pop(spec.key)
         try:
-            result = TaskResult.from_json(json.loads(files.result.read_text()))
-        except FileNotFoundError:
-            stdout_hash, stderr_hash = files.logs.store(self._blobs)
+            result = TaskResult.from_json(json.loads(result_json))
+        except ValueError:
+            logs = _SlotFiles(self._workdir, slot).logs
+            stdout_hash, stderr_hash = logs.store(self._blobs)
             result = TaskResult(
                 Outcome.FAILED,
                 error=_describe_death(exit_code),
                 stdout_hash=stdout_hash,
                 stderr_hash=stderr_hash,
             )
-        files.remove()
+        self._free_slots.append(slot)  # only now: the next task of the slot empties its logs
         return replace(result, exit_code=exit_code, host=self._host)
 
     def shutdown(self) -> None:
@@ -181,31 +199,90 @@ def _describe_death(exit_code: int) -> str:
     return f"the task process exited with code {exit_code} before finishing the step\n"
 
 
-class _TaskFiles:
-    """Where a task process finds its spec and leaves its logs and result for the executor."""
+class _SlotFiles:
+    """The files of a slot: where the task running in it writes its logs, and where a task in a
+    fresh interpreter finds its spec and leaves its result.
 
-    def __init__(self, workdir: Path, key: str) -> None:
-        self.logs = LogFiles.in_folder(workdir, key)
-        self.spec = workdir / f"{key}.spec.json"
-        self.result = workdir / f"{key}.result.json"
+    A slot is one of the executor's places for a running task; when a task ends, the next
+    task takes its slot and the same files, which the fork server empties before starting it.
+    """
 
-    def remove(self) -> None:
-        self.logs.remove()
-        for path in (self.spec, self.result):
-            path.unlink(missing_ok=True)
+    def __init__(self, workdir: Path, slot: int) -> None:
+        self.logs = LogFiles.in_folder(workdir, str(slot))
+        self.spec = workdir / f"{slot}.spec.json"
+        self.result = workdir / f"{slot}.result.json"
+
+    def empty_logs(self) -> None:
+        """Empty (or create) the logs for the slot's next task. Done before the task starts,
+        so that one dying before it redirects its output shows no logs of the task before."""
+        for path in (self.logs.stdout, self.logs.stderr):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
+
+    def take_result(self) -> bytes:
+        """The result a fresh interpreter left, removed; empty if it left none."""
+        try:
+            result = self.result.read_bytes()
+        except FileNotFoundError:
+            return b""
+        self.result.unlink()
+        return result
+
+
+@dataclass
+class _Child:
+    """A running task process as the fork server follows it."""
+
+    key: str
+    files: _SlotFiles
+    #: Read end of the pipe a forked task sends its result through (None for a task in a
+    #: fresh interpreter, which leaves its result in its slot's file).
+    result_fd: int | None
+    result: list[bytes] = field(default_factory=list)
+    #: Whether the pipe reached its end, so there is nothing more to read.
+    sent: bool = False
+
+    def read_result(self) -> None:
+        """Take what the pipe holds now. A pipe buffers only 64 KiB, so this runs whenever data
+        arrives, not only once the task has ended."""
+        while self.result_fd is not None and not self.sent:
+            try:
+                piece = os.read(self.result_fd, 1 << 16)
+            except BlockingIOError:
+                return
+            if piece:
+                self.result.append(piece)
+            else:
+                self.sent = True
+
+    def ended(self) -> bytes:
+        """The task's whole result, or what it sent before it died."""
+        if self.result_fd is None:
+            return self.files.take_result()
+        # Whatever the task wrote before it ended is in the pipe now. Its end of the pipe
+        # may outlive it (in a process it forked), so this reads what is there, not to EOF.
+        self.read_result()
+        os.close(self.result_fd)
+        return b"".join(self.result)
 
 
 class _ForkServer:
     """Single-threaded loop in the warm process: fork a child per request, report exits."""
 
     def __init__(
-        self, flow_class: type[FlowSpec], workdir: Path, requests: Connection, events: Connection
+        self,
+        flow_class: type[FlowSpec],
+        store: ArtifactStore,
+        workdir: Path,
+        requests: Connection,
+        events: Connection,
     ) -> None:
         self.flow_class = flow_class
+        #: Opened once, here, and inherited by every forked task.
+        self.store = store
         self.workdir = workdir
         self.requests = requests
         self.events = events
-        self.children: dict[int, str] = {}
+        self.children: dict[int, _Child] = {}
         #: pid -> monotonic time after which the task is killed (its @timeout plus grace).
         self.deadlines: dict[int, float] = {}
 
@@ -221,13 +298,21 @@ class _ForkServer:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner decides what Ctrl-C means
         accepting = True
         while accepting or self.children:
+            sending = {
+                c.result_fd: c
+                for c in self.children.values()
+                if c.result_fd is not None and not c.sent
+            }
             ready = wait(
-                [self.requests, wake_reader] if accepting else [wake_reader],
+                [self.requests, wake_reader, *sending] if accepting else [wake_reader, *sending],
                 self._until_next_deadline(),
             )
             self._kill_overdue()
             if self.requests in ready:
                 accepting = self._accept()
+            for fd in ready:
+                if isinstance(fd, int) and fd in sending:
+                    sending[fd].read_result()
             if wake_reader in ready:
                 with contextlib.suppress(BlockingIOError):
                     os.read(wake_reader, 4096)
@@ -235,27 +320,34 @@ class _ForkServer:
 
     def _accept(self) -> bool:
         try:
-            spec = self.requests.recv()
+            request: tuple[TaskSpec, int] | None = self.requests.recv()
         except EOFError:  # the runner is gone: nobody will record these tasks
             for pid in self.children:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             return False
-        if spec is None:
+        if request is None:
             return False
-        files = _TaskFiles(self.workdir, spec.key)
+        spec, slot = request
+        files = _SlotFiles(self.workdir, slot)
+        files.empty_logs()
         if spec.fresh_interpreter:
             try:
                 pid = _spawn_worker(spec, files)
             except OSError as exc:  # reported as a task that died at once, with why
                 files.logs.stderr.write_text(f"could not start {sys.executable}: {exc}\n")
-                self.events.send((spec.key, 127))
+                self.events.send((spec.key, 127, b""))
                 return True
+            self.children[pid] = _Child(spec.key, files, None)
         else:
+            result_reader, result_writer = os.pipe()
             pid = os.fork()
             if pid == 0:
-                _run_child(self.flow_class, spec, files)
-        self.children[pid] = spec.key
+                os.close(result_reader)
+                _run_child(self.flow_class, self.store, spec, files.logs, result_writer)
+            os.close(result_writer)
+            os.set_blocking(result_reader, False)
+            self.children[pid] = _Child(spec.key, files, result_reader)
         if spec.kill_after_seconds is not None:
             self.deadlines[pid] = time.monotonic() + spec.kill_after_seconds
         return True
@@ -282,21 +374,29 @@ class _ForkServer:
                 return
             if pid == 0:
                 return
-            key = self.children.pop(pid, None)
+            child = self.children.pop(pid, None)
             self.deadlines.pop(pid, None)
-            if key is not None:
-                self.events.send((key, os.waitstatus_to_exitcode(status)))
+            if child is not None:
+                code = os.waitstatus_to_exitcode(status)
+                self.events.send((child.key, code, child.ended()))
 
 
-def _run_child(flow_class: type[FlowSpec], spec: TaskSpec, files: _TaskFiles) -> None:
+def _run_child(
+    flow_class: type[FlowSpec],
+    store: ArtifactStore,
+    spec: TaskSpec,
+    logs: LogFiles,
+    result_fd: int,
+) -> None:
     """Body of a forked task process; always leaves through os._exit."""
     code = 1
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-        result = run_task(spec, files.logs, flow_class)
-        write_result(files.result, json.dumps(result.to_json()))
+        result = run_task(spec, logs, flow_class, store)
+        with os.fdopen(result_fd, "wb") as pipe:  # blocks while the pipe is full
+            pipe.write(json.dumps(result.to_json()).encode())
         code = exit_status(result)
     finally:
         with contextlib.suppress(Exception):
@@ -305,7 +405,7 @@ def _run_child(flow_class: type[FlowSpec], spec: TaskSpec, files: _TaskFiles) ->
         os._exit(code)
 
 
-def _spawn_worker(spec: TaskSpec, files: _TaskFiles) -> int:
+def _spawn_worker(spec: TaskSpec, files: _SlotFiles) -> int:
     """Start a new interpreter on the task entrypoint; returns its pid.
 
     Its descriptors 1 and 2 go to the task's log files from the start, so even an

@@ -28,7 +28,8 @@ from shipyard.flow.hooks import (
     TaskOutcome,
 )
 from shipyard.metadata.liveness import HEARTBEAT_EVERY
-from shipyard.metadata.records import ForeachFrame, RunStatus, TaskStatus
+from shipyard.metadata.records import FinishedTask as TaskEnd
+from shipyard.metadata.records import ForeachFrame, RunStatus, StartedTask, TaskStatus
 from shipyard.runtime.executor import Executor
 from shipyard.runtime.resources import Resources, describe_request
 
@@ -121,6 +122,22 @@ class _Step:
 
 
 @dataclass
+class _Round:
+    """What one scheduling round records in one commit, and what waits for that commit.
+
+    The tasks that finished and those that start next are recorded together (a commit costs
+    more than the rows of a small task); a task is submitted, and listeners and `after_task`
+    hooks hear of it, only once its record is committed, so no task runs unrecorded.
+    """
+
+    changes: list[StartedTask | TaskEnd] = field(default_factory=list)
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+    #: An `after_task` hook waits for this commit; it must run before the launch hooks of
+    #: the tasks started next, so the finishes are committed on their own first.
+    hooks_waiting: bool = False
+
+
+@dataclass
 class _JoinBarrier:
     expected: int
     arrived: dict[int, FinishedTask] = field(default_factory=dict)
@@ -156,17 +173,29 @@ class Scheduler:
         self._running = 0
         self._failures: list[tuple[TaskSpec, TaskResult]] = []
         self._tasks_run = 0
+        self._round = _Round()
 
     def run(self) -> RunSummary:
         self._enqueue("start", (), ())
         last_beat = time.monotonic()
-        while self._ready or self._running or self._delayed:
-            if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
-                self.metadata.beat(self.context.flow_name, self.context.run_id)
-                last_beat = time.monotonic()
+        finished: list[tuple[TaskSpec, TaskResult]] = []
+        while True:
+            for spec, result in finished:
+                self._running -= 1
+                self._in_use = self._in_use - self._running_resources.pop(spec.key)
+                self._finish(spec, result)
+            if self._round.hooks_waiting:
+                self._commit_round()
             self._release_due_retries()
             if not self._failures:
                 self._submit_what_fits()
+            self._commit_round()
+            if not (self._ready or self._running or self._delayed):
+                break
+            if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                self.metadata.beat(self.context.flow_name, self.context.run_id)
+                last_beat = time.monotonic()
+            finished = []
             if not self._running:
                 if not self._delayed:
                     break
@@ -174,13 +203,24 @@ class Scheduler:
                 due = self._delayed[0][0] - time.monotonic()
                 time.sleep(min(HEARTBEAT_SECONDS, max(0.0, due)))
                 continue
-            for spec, result in self.executor.wait(timeout=self._wait_timeout()):
-                self._running -= 1
-                self._in_use = self._in_use - self._running_resources.pop(spec.key)
-                self._finish(spec, result)
+            finished = self.executor.wait(timeout=self._wait_timeout())
         status = RunStatus.FAILED if self._failures or self._ready else RunStatus.SUCCEEDED
         self.metadata.finish_run(self.context.flow_name, self.context.run_id, status)
         return RunSummary(self.context.run_id, status, self._failures, self._tasks_run)
+
+    def _commit_round(self) -> None:
+        """Record the round's starts and finishes in one commit, then act on them."""
+        done, self._round = self._round, _Round()
+        if done.changes:
+            self.metadata.record_tasks(done.changes)
+        for act in done.after_commit:
+            act()
+
+    def _tell(self, event: Callable[[ProgressListener], None]) -> None:
+        """Tell the listener once the round is committed, in order with its other events."""
+        listener = self.listener
+        if listener is not None:
+            self._round.after_commit.append(lambda: event(listener))
 
     def _wait_timeout(self) -> float:
         if not self._delayed:
@@ -233,8 +273,7 @@ class Scheduler:
         self, step: str, inputs: tuple[InputTask, ...], stack: tuple[ForeachFrame, ...]
     ) -> None:
         self._ready.append(PendingTask(step, str(self._ids()), inputs, stack))
-        if self.listener:
-            self.listener.task_queued(step)
+        self._tell(lambda listener: listener.task_queued(step))
 
     def _reuse(self, task: PendingTask, origin: ReusableTask) -> None:
         """Record a task of the origin run as this run's own and move on without running it."""
@@ -250,8 +289,10 @@ class Scheduler:
             foreach_stack=task.foreach_stack,
             input_paths=[i.pathspec for i in task.inputs],
         )
-        if self.listener:
-            self.listener.task_reused(task.step_name, task.task_id, origin.record.pathspec)
+        origin_pathspec = origin.record.pathspec
+        self._tell(
+            lambda listener: listener.task_reused(task.step_name, task.task_id, origin_pathspec)
+        )
         self._advance(
             FinishedTask(
                 task.step_name,
@@ -265,7 +306,7 @@ class Scheduler:
 
     def _submit(self, task: PendingTask, launch: Launch) -> None:
         spec = self._start(task, launch)
-        self.executor.submit(spec)
+        self._round.after_commit.append(lambda: self.executor.submit(spec))
         self._in_use = self._in_use + launch.needed
         self._running_resources[spec.key] = launch.needed
         self._running += 1
@@ -285,7 +326,7 @@ class Scheduler:
         self._finish(spec, TaskResult(Outcome.FAILED, error=error))
 
     def _start(self, task: PendingTask, launch: Launch) -> TaskSpec:
-        """The attempt's spec, recorded as started (in the metadata store, for the listener)."""
+        """The attempt's spec, recorded as started in the round (then for the listener)."""
         ctx = self.context
         needed = launch.needed
         spec = TaskSpec(
@@ -308,19 +349,20 @@ class Scheduler:
             with_decorators=ctx.with_decorators,
             fresh_interpreter=launch.context.fresh_interpreter,
         )
-        self.metadata.start_task(
-            ctx.flow_name,
-            ctx.run_id,
-            spec.step_name,
-            spec.task_id,
-            attempt=spec.attempt,
-            foreach_stack=spec.foreach_stack,
-            input_paths=[i.pathspec for i in spec.inputs],
-            resources={"cpu": needed.cpu, "memory": needed.memory, "gpu": needed.gpu},
+        self._round.changes.append(
+            StartedTask(
+                ctx.flow_name,
+                ctx.run_id,
+                spec.step_name,
+                spec.task_id,
+                attempt=spec.attempt,
+                foreach_stack=spec.foreach_stack,
+                input_paths=[i.pathspec for i in spec.inputs],
+                resources={"cpu": needed.cpu, "memory": needed.memory, "gpu": needed.gpu},
+            )
         )
         self._tasks_run += 1
-        if self.listener:
-            self.listener.task_started(spec)
+        self._tell(lambda listener: listener.task_started(spec))
         return spec
 
     # -- finishing ---------------------------------------------------------------------------
@@ -386,38 +428,47 @@ class Scheduler:
     def _record(
         self, spec: TaskSpec, result: TaskResult, hooks: StepHooks, outcome: TaskOutcome
     ) -> None:
-        """Record the attempt, tell the listener, then the step's `after_task` hooks."""
+        """Record the attempt in the round; once committed, tell the listener, then the step's
+        `after_task` hooks."""
         succeeded = result.outcome is Outcome.SUCCEEDED
-        self.metadata.finish_task(
-            spec.flow_name,
-            spec.run_id,
-            spec.step_name,
-            spec.task_id,
-            attempt=spec.attempt,
-            status=TaskStatus.SUCCEEDED if succeeded else TaskStatus.FAILED,
-            artifacts=result.artifacts if succeeded else {},
-            stdout_hash=result.stdout_hash,
-            stderr_hash=result.stderr_hash,
-            exit_code=result.exit_code,
-            error=result.error,
-            host=result.host,
-        )
-        if self.listener:
-            self.listener.task_finished(spec, result)
-        if hooks.after_task:
-            hooks.finished(
-                TaskFinishedContext(
-                    flow_name=spec.flow_name,
-                    run_id=spec.run_id,
-                    step_name=spec.step_name,
-                    task_id=spec.task_id,
-                    attempt=spec.attempt,
-                    outcome=outcome,
-                    artifacts=result.artifacts if succeeded else {},
-                    error=result.error,
-                    store=self.artifacts,
-                )
+        self._round.changes.append(
+            TaskEnd(
+                spec.flow_name,
+                spec.run_id,
+                spec.step_name,
+                spec.task_id,
+                attempt=spec.attempt,
+                status=TaskStatus.SUCCEEDED if succeeded else TaskStatus.FAILED,
+                artifacts=result.artifacts if succeeded else {},
+                stdout_hash=result.stdout_hash,
+                stderr_hash=result.stderr_hash,
+                exit_code=result.exit_code,
+                error=result.error,
+                host=result.host,
             )
+        )
+        self._tell(lambda listener: listener.task_finished(spec, result))
+        if hooks.after_task:
+            self._round.after_commit.append(lambda: self._after_task(spec, result, hooks, outcome))
+            self._round.hooks_waiting = True
+
+    def _after_task(
+        self, spec: TaskSpec, result: TaskResult, hooks: StepHooks, outcome: TaskOutcome
+    ) -> None:
+        succeeded = result.outcome is Outcome.SUCCEEDED
+        hooks.finished(
+            TaskFinishedContext(
+                flow_name=spec.flow_name,
+                run_id=spec.run_id,
+                step_name=spec.step_name,
+                task_id=spec.task_id,
+                attempt=spec.attempt,
+                outcome=outcome,
+                artifacts=result.artifacts if succeeded else {},
+                error=result.error,
+                store=self.artifacts,
+            )
+        )
 
     def _advance(self, done: FinishedTask) -> None:
         """Queue what a finished task unlocks: its successors, or its share of a join."""

@@ -40,15 +40,21 @@ from shipyard.runtime.task import execute_task, user_traceback
 
 
 def run_task(
-    spec: TaskSpec, logs: LogFiles, flow_class: type[FlowSpec] | None = None
+    spec: TaskSpec,
+    logs: LogFiles,
+    flow_class: type[FlowSpec] | None = None,
+    store: ArtifactStore | None = None,
 ) -> TaskResult:
     """Run one task with its output captured into `logs`, then store the logs as blobs.
 
     `flow_class` is the flow when this process has it already (a fork of the runner);
-    otherwise it is imported from the run's code snapshot. Never raises for the user's
-    errors: they make a failed result.
+    otherwise it is imported from the run's code snapshot. `store` is the run's artifact
+    store when this process inherited one already open (opening one costs a forked task
+    more than its step, in URL parsing and the pages it copies); otherwise it is opened
+    from the spec. Never raises for the user's errors: they make a failed result.
     """
-    blobs = BlobStore(spec.datastore_url)
+    store = store or ArtifactStore(BlobStore(spec.datastore_url))
+    blobs = store.blobs
     with captured(logs):
         try:
             flow = flow_class or import_flow(blobs, spec.code_hash, spec.flow_name)
@@ -57,7 +63,7 @@ def run_task(
             sys.stderr.write(error)
             result = TaskResult(Outcome.FAILED, error=error)
         else:
-            result = execute_task(flow, spec, ArtifactStore(blobs))
+            result = execute_task(flow, spec, store)
     stdout_hash, stderr_hash = logs.store(blobs)
     return replace(
         result,

@@ -2,8 +2,8 @@
 
 Each write method is one short transaction, so that what a reader sees is always a state some
 writer committed: in particular a task's artifacts appear together with its final status or
-not at all. The scheduler calls `start_task` and `finish_task` once per task, so these run
-prepared statements (`statements`) on cached keys (`keys`).
+not at all. The scheduler records every task's start and finish (`record_tasks`, a round of
+them per commit), so these run prepared statements (`statements`) on cached keys (`keys`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from shipyard.metadata.records import (
     FinishedTask,
     ForeachFrame,
     RunStatus,
+    StartedTask,
     TaskRecord,
     TaskStatus,
 )
@@ -33,7 +34,7 @@ from shipyard.metadata.rules import (
     tag_set,
     validated_user_tags,
 )
-from shipyard.metadata.sql.keys import RunKeys
+from shipyard.metadata.sql.keys import RunKeys, TaskKey
 from shipyard.metadata.sql.statements import dialect_insert, table
 
 __all__ = ["SQLRunRecorder"]
@@ -128,43 +129,20 @@ class SQLRunRecorder(RunRecorder):
         The first attempt creates the task; a retry reuses it (keeping its creation time), so a
         task's id and position never change however often it is retried.
         """
-        now = _now()
-        keys = self._keys
-        statements = keys.statements
-        with keys.database.write() as conn:
-            run_pk = keys.run_pk(conn, flow_name, run_id)
-            task_pk = conn.execute(
-                statements.upsert_task,
-                {
-                    "run_id": run_pk,
-                    "step_name": step_name,
-                    "task_id": task_id,
-                    "status": TaskStatus.RUNNING,
-                    "created_at": now,
-                    "finished_at": None,
-                    "foreach_stack": [frame.to_json() for frame in foreach_stack],
-                    "input_paths": list(input_paths),
-                    "resources": dict(resources) if resources is not None else None,
-                },
-            ).scalar_one()
-            try:
-                conn.execute(
-                    statements.insert_attempt,
-                    {
-                        "task_pk": task_pk,
-                        "attempt": attempt,
-                        "status": TaskStatus.RUNNING,
-                        "started_at": now,
-                    },
-                )
-            except IntegrityError as exc:
-                pathspec = f"{flow_name}/{run_id}/{step_name}/{task_id}"
-                raise ShipyardError(
-                    f"attempt {attempt} of task '{pathspec}' was already started; "
-                    "a retry must use the next attempt number"
-                ) from exc
-        # Only once committed: the id of a rolled-back insert names no task.
-        keys.remember_started_task((flow_name, run_id, step_name, task_id), task_pk)
+        self.record_tasks(
+            (
+                StartedTask(
+                    flow_name,
+                    run_id,
+                    step_name,
+                    task_id,
+                    attempt=attempt,
+                    foreach_stack=foreach_stack,
+                    input_paths=input_paths,
+                    resources=resources,
+                ),
+            )
+        )
 
     def finish_task(
         self,
@@ -209,29 +187,75 @@ class SQLRunRecorder(RunRecorder):
         )
 
     def finish_tasks(self, finished: Sequence[FinishedTask]) -> None:
-        """`finish_task` for each of `finished`, all in one transaction.
+        """`finish_task` for each of `finished`, all in one transaction (see `record_tasks`)."""
+        self.record_tasks(finished)
+
+    def record_tasks(self, changes: Sequence[StartedTask | FinishedTask]) -> None:
+        """Starts and finishes of tasks, in the order given, all in one transaction.
 
         One commit for many tasks is what makes a wide fan-out cheap to record; each task's
-        status and artifacts still become visible together, and if any task cannot be
+        status and artifacts still become visible together, and if any change cannot be
         recorded, none of them is.
         """
-        for task in finished:
-            if task.status not in (TaskStatus.SUCCEEDED, TaskStatus.FAILED):
+        for change in changes:
+            if isinstance(change, FinishedTask) and change.status not in (
+                TaskStatus.SUCCEEDED,
+                TaskStatus.FAILED,
+            ):
                 raise ShipyardError(
-                    f"a task finishes as succeeded or failed, not {task.status.value}"
+                    f"a task finishes as succeeded or failed, not {change.status.value}"
                 )
-        if not finished:
+        if not changes:
             return
         now = _now()
         keys = self._keys
-        # Taken out before the transaction; after a rollback the next finish looks them up.
-        known = [
-            keys.take_started_task((t.flow_name, t.run_id, t.step_name, t.task_id))
-            for t in finished
-        ]
+        started: dict[TaskKey, int] = {}
         with keys.database.write() as conn:
-            for task, task_pk in zip(finished, known, strict=True):
-                self._finish(conn, task, task_pk, now)
+            for change in changes:
+                key = (change.flow_name, change.run_id, change.step_name, change.task_id)
+                if isinstance(change, StartedTask):
+                    started[key] = self._start(conn, change, now)
+                else:
+                    # A cached key is taken out: after a rollback the next finish looks it up.
+                    task_pk = started.pop(key) if key in started else keys.take_started_task(key)
+                    self._finish(conn, change, task_pk, now)
+        # Only once committed: the id of a rolled-back insert names no task.
+        for key, task_pk in started.items():
+            keys.remember_started_task(key, task_pk)
+
+    def _start(self, conn: Connection, task: StartedTask, now: datetime) -> int:
+        statements = self._keys.statements
+        run_pk = self._keys.run_pk(conn, task.flow_name, task.run_id)
+        task_pk: int = conn.execute(
+            statements.upsert_task,
+            {
+                "run_id": run_pk,
+                "step_name": task.step_name,
+                "task_id": task.task_id,
+                "status": TaskStatus.RUNNING,
+                "created_at": now,
+                "finished_at": None,
+                "foreach_stack": [frame.to_json() for frame in task.foreach_stack],
+                "input_paths": list(task.input_paths),
+                "resources": dict(task.resources) if task.resources is not None else None,
+            },
+        ).scalar_one()
+        try:
+            conn.execute(
+                statements.insert_attempt,
+                {
+                    "task_pk": task_pk,
+                    "attempt": task.attempt,
+                    "status": TaskStatus.RUNNING,
+                    "started_at": now,
+                },
+            )
+        except IntegrityError as exc:
+            raise ShipyardError(
+                f"attempt {task.attempt} of task '{task.pathspec}' was already started; "
+                "a retry must use the next attempt number"
+            ) from exc
+        return task_pk
 
     def _finish(
         self, conn: Connection, task: FinishedTask, task_pk: int | None, now: datetime
