@@ -126,8 +126,11 @@ class _Round:
     """What one scheduling round records in one commit, and what waits for that commit.
 
     The tasks that finished and those that start next are recorded together (a commit costs
-    more than the rows of a small task); a task is submitted, and listeners and `after_task`
-    hooks hear of it, only once its record is committed, so no task runs unrecorded.
+    more than the rows of a small task). A task is submitted at once, so that its process
+    starts while the round commits; the runner is single-threaded, so its start is committed
+    before its outcome is ever read, and a runner that dies before the commit takes the task
+    with it (executors stop their tasks when the runner goes), leaving nothing recorded for
+    resume to trust. Listeners and `after_task` hooks hear of a task once it is committed.
     """
 
     changes: list[StartedTask | TaskEnd] = field(default_factory=list)
@@ -306,7 +309,7 @@ class Scheduler:
 
     def _submit(self, task: PendingTask, launch: Launch) -> None:
         spec = self._start(task, launch)
-        self._round.after_commit.append(lambda: self.executor.submit(spec))
+        self.executor.submit(spec)
         self._in_use = self._in_use + launch.needed
         self._running_resources[spec.key] = launch.needed
         self._running += 1
