@@ -289,12 +289,12 @@ def finished(task_id: str, run_id: str, **artifacts: ArtifactRef) -> FinishedTas
     )
 
 
-def test_finish_tasks_records_several_tasks_in_one_call(store: MetadataBackend) -> None:
+def test_record_tasks_finishes_several_tasks_in_one_call(store: MetadataBackend) -> None:
     run_id = store.create_run(FLOW, "alice")
     for task_id in ("1", "2", "3"):
         start(store, run_id, "train", task_id)
 
-    store.finish_tasks(
+    store.record_tasks(
         [finished("1", run_id, x=ref("a1")), finished("2", run_id), finished("3", run_id)]
     )
 
@@ -306,28 +306,28 @@ def test_finish_tasks_records_several_tasks_in_one_call(store: MetadataBackend) 
     assert store.task_artifacts(FLOW, run_id, "train", "1")["x"].ref == ref("a1")
 
 
-def test_finish_tasks_records_all_of_the_batch_or_none(store: MetadataBackend) -> None:
+def test_record_tasks_records_all_of_a_batch_of_finishes_or_none(store: MetadataBackend) -> None:
     run_id = store.create_run(FLOW, "alice")
     for task_id in ("1", "2"):
         start(store, run_id, "train", task_id)
     broken = ArtifactRef(sha256=None, type_name="int", size=1, encoding="pickle")  # type: ignore[arg-type]
 
     with pytest.raises(MetadataIntegrityError):
-        store.finish_tasks([finished("1", run_id, x=ref("a1")), finished("2", run_id, y=broken)])
+        store.record_tasks([finished("1", run_id, x=ref("a1")), finished("2", run_id, y=broken)])
 
     assert [t.status for t in store.list_tasks(FLOW, run_id)] == [TaskStatus.RUNNING] * 2
     assert store.artifacts_of_run(FLOW, run_id) == {}
-    store.finish_tasks([finished("1", run_id, x=ref("a1")), finished("2", run_id)])
+    store.record_tasks([finished("1", run_id, x=ref("a1")), finished("2", run_id)])
     assert [t.status for t in store.list_tasks(FLOW, run_id)] == [TaskStatus.SUCCEEDED] * 2
 
 
-def test_finish_tasks_refuses_an_unfinished_status_before_writing(store: MetadataBackend) -> None:
+def test_record_tasks_refuses_an_unfinished_status_before_writing(store: MetadataBackend) -> None:
     run_id = store.create_run(FLOW, "alice")
     start(store, run_id, "train", "1")
     running = dataclasses.replace(finished("1", run_id), status=TaskStatus.RUNNING)
 
     with pytest.raises(ShipyardError, match="succeeded or failed, not running"):
-        store.finish_tasks([finished("1", run_id), running])
+        store.record_tasks([finished("1", run_id), running])
 
     assert store.get_task(FLOW, run_id, "train", "1").status is TaskStatus.RUNNING
 

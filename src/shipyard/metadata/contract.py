@@ -105,10 +105,6 @@ class RunRecorder(Protocol):
         """Record how an attempt ended and, on success, the task's artifacts, atomically."""
         ...
 
-    def finish_tasks(self, finished: Sequence[FinishedTask]) -> None:
-        """`finish_task` for several tasks in one commit: all of them are recorded or none."""
-        ...
-
     def record_tasks(self, changes: Sequence[StartedTask | FinishedTask]) -> None:
         """`start_task` and `finish_task` for each of `changes`, in their order, in one commit:
         all of them are recorded or none.

@@ -133,7 +133,7 @@ class StartedTask:
 
 @dataclass(frozen=True)
 class FinishedTask:
-    """How one attempt of a task ended: what `RunRecorder.finish_tasks` records per task.
+    """How one attempt of a task ended: what `RunRecorder.record_tasks` records per task.
 
     On success `artifacts` become the task's artifacts; on failure they are ignored.
     """

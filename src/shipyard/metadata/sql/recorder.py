@@ -167,7 +167,7 @@ class SQLRunRecorder(RunRecorder):
         On success `artifacts` replaces whatever artifacts the task had; on failure the
         task's artifacts are left alone.
         """
-        self.finish_tasks(
+        self.record_tasks(
             (
                 FinishedTask(
                     flow_name,
@@ -185,10 +185,6 @@ class SQLRunRecorder(RunRecorder):
                 ),
             )
         )
-
-    def finish_tasks(self, finished: Sequence[FinishedTask]) -> None:
-        """`finish_task` for each of `finished`, all in one transaction (see `record_tasks`)."""
-        self.record_tasks(finished)
 
     def record_tasks(self, changes: Sequence[StartedTask | FinishedTask]) -> None:
         """Starts and finishes of tasks, in the order given, all in one transaction.
