@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import tempfile
 import time
 from collections import deque
-from dataclasses import replace
 from pathlib import Path
 
 from shipyard.datastore.artifacts import ArtifactStore
@@ -34,8 +32,7 @@ from shipyard.runtime.local import machine_limits
 from shipyard.runtime.process_state import restored_process_state
 from shipyard.runtime.resources import ExecutorLimits, check_requests_fit
 from shipyard.runtime.spec import TaskResult, TaskSpec
-from shipyard.runtime.task import execute_task
-from shipyard.runtime.worker import exit_status
+from shipyard.runtime.worker import run_task
 
 
 class InlineExecutor:
@@ -61,7 +58,6 @@ class InlineExecutor:
         self._limits = machine_limits(max_workers, max_memory_mb, gpus, max_tasks=1)
         self._queue: deque[TaskSpec] = deque()
         self._workdir: Path | None = None
-        self._host = socket.gethostname()
 
     @property
     def datastore_url(self) -> str:
@@ -93,18 +89,10 @@ class InlineExecutor:
         assert self._workdir is not None, "start() the executor first"
         logs = LogFiles.in_folder(self._workdir, spec.key)
         try:
-            with restored_process_state(), teed(logs):
-                result = execute_task(self._flow_class, spec, self._store)
-            stdout_hash, stderr_hash = logs.store(self._blobs)
+            with restored_process_state():
+                return run_task(spec, logs, self._flow_class, self._store, capture=teed)
         finally:
             logs.remove()
-        return replace(
-            result,
-            exit_code=exit_status(result),
-            stdout_hash=stdout_hash,
-            stderr_hash=stderr_hash,
-            host=self._host,
-        )
 
     def shutdown(self) -> None:
         self._queue.clear()

@@ -7,10 +7,10 @@ that task's process. A task whose spec asks for a fresh interpreter (`fresh_inte
 is started by the fork server on the task entrypoint (`python -m shipyard.runtime.worker`)
 instead, and is watched, killed and collected like the forked ones.
 
-A task costs no file created, deleted or truncated (on ext4, creating files while others
-are being deleted cost more than the rest of a small task): a forked task hands its result
-back through a pipe, and its output goes to the log files of its slot, which the next task
-of the slot reuses.
+A forked task costs no file created or deleted (on ext4, creating files while others are
+being deleted cost more than the rest of a small task): it hands its result back through a
+pipe, and its output goes to the log files of its slot, which the next task of the slot
+reuses once the fork server has emptied them.
 """
 
 from __future__ import annotations

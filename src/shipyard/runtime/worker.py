@@ -27,6 +27,8 @@ import os
 import socket
 import sys
 import tempfile
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
 
@@ -44,18 +46,21 @@ def run_task(
     logs: LogFiles,
     flow_class: type[FlowSpec] | None = None,
     store: ArtifactStore | None = None,
+    capture: Callable[[LogFiles], AbstractContextManager[None]] = captured,
 ) -> TaskResult:
     """Run one task with its output captured into `logs`, then store the logs as blobs.
 
-    `flow_class` is the flow when this process has it already (a fork of the runner);
-    otherwise it is imported from the run's code snapshot. `store` is the run's artifact
-    store when this process inherited one already open (opening one costs a forked task
-    more than its step, in URL parsing and the pages it copies); otherwise it is opened
-    from the spec. Never raises for the user's errors: they make a failed result.
+    `flow_class` is the flow when this process has it already (a fork of the runner, the
+    runner itself); otherwise it is imported from the run's code snapshot. `store` is the
+    run's artifact store when this process has one open already (opening one costs a forked
+    task more than its step, in URL parsing and the pages it copies); otherwise it is opened
+    from the spec. `capture` sends the output to `logs`: at the descriptor level by default,
+    `capture.teed` where the task shares the runner's terminal. Never raises for the user's
+    errors: they make a failed result.
     """
     store = store or ArtifactStore(BlobStore(spec.datastore_url))
     blobs = store.blobs
-    with captured(logs):
+    with capture(logs):
         try:
             flow = flow_class or import_flow(blobs, spec.code_hash, spec.flow_name)
         except BaseException as exc:  # SystemExit too: a flow file that runs its CLI on import
@@ -80,6 +85,10 @@ def run_task_json(spec_json: str, stdout: Path | None = None, stderr: Path | Non
     Output goes to `stdout`/`stderr` if given (the caller removes them), else to the task's
     files under `task_log_files`, removed here once stored.
     """
+    return json.dumps(_run_spec_document(spec_json, stdout, stderr).to_json())
+
+
+def _run_spec_document(spec_json: str, stdout: Path | None, stderr: Path | None) -> TaskResult:
     spec = TaskSpec.from_json(json.loads(spec_json))
     default = task_log_files(spec)
     logs = LogFiles(stdout or default.stdout, stderr or default.stderr)
@@ -87,7 +96,7 @@ def run_task_json(spec_json: str, stdout: Path | None = None, stderr: Path | Non
     for given, path in ((stdout, logs.stdout), (stderr, logs.stderr)):
         if given is None:  # the run's folder stays: another task of the run may write there
             path.unlink(missing_ok=True)
-    return json.dumps(result.to_json())
+    return result
 
 
 def task_log_files(spec: TaskSpec) -> LogFiles:
@@ -124,9 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stdout", type=Path, help="the task's stdout file while it runs")
     parser.add_argument("--stderr", type=Path, help="the task's stderr file while it runs")
     args = parser.parse_args(argv)
-    result_json = run_task_json(args.spec.read_text(), args.stdout, args.stderr)
-    write_result(args.result, result_json)
-    return exit_status(TaskResult.from_json(json.loads(result_json)))
+    result = _run_spec_document(args.spec.read_text(), args.stdout, args.stderr)
+    write_result(args.result, json.dumps(result.to_json()))
+    return exit_status(result)
 
 
 if __name__ == "__main__":
