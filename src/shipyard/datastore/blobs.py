@@ -19,6 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from shipyard.datastore.folders import in_folder
 from shipyard.exceptions import BlobNotFound, CorruptBlobError
 
 if TYPE_CHECKING:
@@ -193,13 +194,7 @@ class BlobStore:
     def _create(self, temp: str) -> Any:
         if self._is_local:
             # Plain files: fsspec's local layer adds overhead per call for nothing here.
-            # The folder is made only when missing: a mkdir that finds it costs a write lock
-            # on the folder, which every task writing a blob would otherwise contend for.
-            try:
-                return open(temp, "xb")
-            except FileNotFoundError:
-                os.makedirs(self._blob_root, exist_ok=True)
-                return open(temp, "xb")
+            return in_folder(self._blob_root, lambda: open(temp, "xb"))
         self._fs.makedirs(self._blob_root, exist_ok=True)
         return self._fs.open(temp, "wb")
 
@@ -220,11 +215,7 @@ class BlobStore:
             return
         try:
             # Atomic; if another process won the race, its blob holds identical bytes.
-            try:
-                os.replace(temp, final)
-            except FileNotFoundError:  # the first blob of its folder (see _create)
-                os.makedirs(os.path.dirname(final), exist_ok=True)
-                os.replace(temp, final)
+            in_folder(os.path.dirname(final), lambda: os.replace(temp, final))
         except OSError:
             # Windows refuses to replace a file another process holds open; that file
             # already has our content.

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from shipyard.datastore.blobs import BlobStore
+from shipyard.datastore.folders import in_folder
 
 
 @dataclass(frozen=True)
@@ -82,14 +83,9 @@ def captured(files: LogFiles) -> Iterator[None]:
 
 
 def _open_appending(path: Path) -> int:
-    """A descriptor appending to `path`, made with its folder if missing (a mkdir that finds
-    the folder would still take a write lock on it, once per task)."""
+    """A descriptor appending to `path`, made with its folder if missing."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
-    try:
-        return os.open(path, flags, 0o644)
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return os.open(path, flags, 0o644)
+    return in_folder(path.parent, lambda: os.open(path, flags, 0o644))
 
 
 @contextlib.contextmanager
