@@ -123,3 +123,29 @@ def test_a_spec_whose_code_cannot_be_found_fails_with_the_reason(home, config, m
     assert "could not import the flow from the run's code snapshot" in result.error
     stderr = bytes(BlobStore(config.datastore).get(result.stderr_hash)).decode()
     assert "could not import the flow" in stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read the task spec"),
+        ("not json", "is not a task spec document"),
+        ('{"flow_name": "WhereFlow"}', "is not a task spec document"),
+    ],
+)
+def test_a_spec_that_cannot_be_read_is_one_line_and_exit_2(home: Home, content, message):
+    spec_file = home.root / "spec.json"
+    if content is not None:
+        spec_file.write_text(content)
+    done = subprocess.run(
+        [sys.executable, "-m", "shipyard.runtime.worker", str(spec_file), str(home.root / "r")],
+        env=home.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (home.root / "r").exists()

@@ -8,10 +8,11 @@ reads a `TaskSpec` document (`TaskSpec.to_json`) from SPEC_JSON, imports the flo
 run's code snapshot in the datastore (`code_hash`), runs the step with its stdout and
 stderr captured at the descriptor level, stores the two logs as blobs and writes the
 `TaskResult` document to RESULT_JSON atomically (a temporary name, then renamed). The exit
-status is 0 when the task succeeded and 1 when it failed; without a result file the task
-died before finishing. The logs are written to `--stdout`/`--stderr` while the task runs
-(default: a folder per run under the system's temporary directory, `task_log_files`), so
-whoever started a task that died can still store what it printed.
+status is 0 when the task succeeded, 1 when it failed and 2 when SPEC_JSON cannot be read
+as a task spec; without a result file the task died before finishing. The logs are written
+to `--stdout`/`--stderr` while the task runs (default: a folder per run under the system's
+temporary directory, `task_log_files`), so whoever started a task that died can still
+store what it printed.
 
 The process needs Shipyard importable and the datastore reachable; it never opens the
 metadata database: the scheduler records the result. Ray workers call `run_task_json`, the
@@ -85,11 +86,11 @@ def run_task_json(spec_json: str, stdout: Path | None = None, stderr: Path | Non
     Output goes to `stdout`/`stderr` if given (the caller removes them), else to the task's
     files under `task_log_files`, removed here once stored.
     """
-    return json.dumps(_run_spec_document(spec_json, stdout, stderr).to_json())
-
-
-def _run_spec_document(spec_json: str, stdout: Path | None, stderr: Path | None) -> TaskResult:
     spec = TaskSpec.from_json(json.loads(spec_json))
+    return json.dumps(_run_with_log_paths(spec, stdout, stderr).to_json())
+
+
+def _run_with_log_paths(spec: TaskSpec, stdout: Path | None, stderr: Path | None) -> TaskResult:
     default = task_log_files(spec)
     logs = LogFiles(stdout or default.stdout, stderr or default.stderr)
     result = run_task(spec, logs)
@@ -133,7 +134,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stdout", type=Path, help="the task's stdout file while it runs")
     parser.add_argument("--stderr", type=Path, help="the task's stderr file while it runs")
     args = parser.parse_args(argv)
-    result = _run_spec_document(args.spec.read_text(), args.stdout, args.stderr)
+    try:
+        spec = TaskSpec.from_json(json.loads(args.spec.read_text()))
+    except OSError as exc:
+        parser.exit(2, f"error: cannot read the task spec {args.spec}: {exc.strerror}\n")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        parser.exit(
+            2,
+            f"error: {args.spec} is not a task spec document (as TaskSpec.to_json writes): "
+            f"{type(exc).__name__}: {exc}\n",
+        )
+    result = _run_with_log_paths(spec, args.stdout, args.stderr)
     write_result(args.result, json.dumps(result.to_json()))
     return exit_status(result)
 
