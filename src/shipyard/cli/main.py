@@ -476,7 +476,7 @@ def gc(delete: bool, min_age: float) -> None:
     from shipyard.datastore.gc import find_garbage, remove_garbage
     from shipyard.metadata import open_metadata
 
-    config = Config.load()
+    config = Config.current()
     blobs = BlobStore(config.datastore)
     with open_metadata(config.metadata) as metadata:
         report = find_garbage(blobs, metadata.referenced_hashes(), min_age * 60)

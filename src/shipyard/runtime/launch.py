@@ -63,7 +63,7 @@ class FlowRun:
         config: Config | None = None,
         resume: ResumeRequest | None = None,
     ) -> None:
-        self.config = config or Config.load()
+        self.config = config or Config.current()
         self.graph = graph_with(flow_class, options.with_decorators)
         self.with_decorators = options.with_decorators
         self.flow_name = flow_class.__name__
