@@ -88,3 +88,24 @@ class NamespaceMismatch(ShipyardError):
 
 class RunFailed(ShipyardError):
     """A run ended with a failed task (raised by `Runner` when asked to)."""
+
+
+#: The exit status of `python flow.py run|resume` and of `shipyard` when Shipyard's own storage
+#: failed (`InfrastructureError`). The others: 0 success, 1 a task failed (or, for `shipyard`,
+#: the command could not do what was asked), 2 a usage error or a flow that is not valid.
+INFRASTRUCTURE_EXIT_CODE = 3
+
+
+class InfrastructureError(ShipyardError):
+    """Shipyard's own storage cannot be used: the datastore or the metadata database is
+    misconfigured, unreachable, damaged, full or read-only.
+
+    Not the flow's fault, and not fixed by running it again as it is: the command line reports
+    it in one line and exits with `INFRASTRUCTURE_EXIT_CODE`, so that scripts can tell it from
+    a failed task.
+    """
+
+
+class DatastoreError(InfrastructureError):
+    """The datastore cannot be opened or written (an unknown URL, a full disk, a read-only
+    folder); the filesystem's own error is the `__cause__`."""

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from shipyard.datastore import BlobStore
-from shipyard.exceptions import BlobNotFound, CorruptBlobError
+from shipyard.exceptions import BlobNotFound, CorruptBlobError, DatastoreError
 
 
 def sha256(data: bytes) -> str:
@@ -314,3 +314,73 @@ def test_memory_url_reports_missing_and_corrupt_blobs(memory_store: BlobStore) -
     memory_store.delete(sha)
     with pytest.raises(BlobNotFound):
         memory_store.get(sha)
+
+
+def damage(store: BlobStore, sha: str, how: str) -> None:
+    """Damage a stored blob in place: flip a byte (same size) or cut its end off."""
+    path = Path(store.path_of(sha))
+    content = bytearray(path.read_bytes())
+    if how == "flipped":
+        content[len(content) // 2] ^= 0xFF
+    else:
+        del content[len(content) // 2 :]
+    path.write_bytes(content)
+
+
+@pytest.mark.parametrize("how", ["flipped", "truncated"])
+def test_put_bytes_over_a_damaged_blob_repairs_it(store: BlobStore, how: str) -> None:
+    content = b"model weights " * 1000
+    sha = store.put_bytes(content)
+    damage(store, sha, how)
+
+    assert store.put_bytes(content) == sha
+
+    assert store.get(sha) == content
+
+
+@pytest.mark.parametrize("how", ["flipped", "truncated"])
+def test_put_chunks_over_a_damaged_blob_repairs_it(store: BlobStore, how: str) -> None:
+    content = [b"a large array, ", b"in pieces " * 1000]
+    sha, _ = store.put_chunks(content)
+    damage(store, sha, how)
+
+    assert store.put_chunks(content)[0] == sha
+
+    assert store.get(sha) == b"".join(content)
+    assert list(store.temp_files()) == []
+
+
+def test_put_bytes_leaves_an_intact_blob_untouched_but_refreshes_its_age(
+    store: BlobStore,
+) -> None:
+    sha = store.put_bytes(b"stored once")
+    path = Path(store.path_of(sha))
+    inode = path.stat().st_ino
+    os.utime(path, (1_000_000, 1_000_000))
+
+    store.put_bytes(b"stored once")
+
+    assert path.stat().st_ino == inode  # not rewritten
+    assert path.stat().st_mtime > 1_000_000
+
+
+def test_a_write_the_filesystem_refuses_is_a_datastore_error_naming_the_store(
+    tmp_path: Path,
+) -> None:
+    # A real OSError that no privilege gets around (tests may run as root, where a read-only
+    # folder is writable): the blobs folder is a regular file, so nothing can be made in it.
+    (tmp_path / "blobs").write_text("not a folder")
+    store = BlobStore(str(tmp_path))
+
+    with pytest.raises(DatastoreError) as excinfo:
+        store.put_bytes(b"anything")
+
+    assert isinstance(excinfo.value.__cause__, NotADirectoryError)
+    assert f"cannot write to the datastore {str(tmp_path)!r}" in str(excinfo.value)
+    assert "Not a directory" in str(excinfo.value)
+    assert (tmp_path / "blobs").read_text() == "not a folder"
+
+
+def test_an_unknown_datastore_protocol_is_a_datastore_error() -> None:
+    with pytest.raises(DatastoreError, match="cannot open the datastore 'nosuch://bucket/x'"):
+        BlobStore("nosuch://bucket/x")

@@ -480,11 +480,12 @@ def gc(delete: bool, min_age: float) -> None:
     blobs = BlobStore(config.datastore)
     with open_metadata(config.metadata) as metadata:
         report = find_garbage(blobs, metadata.referenced_hashes(), min_age * 60)
+    if delete:
+        remove_garbage(blobs, report)
     console = output.console()
     count = len(report.unreferenced) + len(report.temp_files)
     size = output.size(report.reclaimable_bytes)
     if delete:
-        remove_garbage(blobs, report)
         console.print(f"removed {count} unreferenced file(s), {size}", highlight=False)
     else:
         for sha, blob_size in report.unreferenced:

@@ -3,7 +3,11 @@
 A blob is written under a temporary name and renamed into place, so a reader sees either the
 whole blob or nothing, and several processes may write the same blob at once. Every read
 verifies the hash, so a damaged datastore is reported instead of silently feeding bad data
-into a run.
+into a run; and a write never trusts a damaged copy already in place, so storing the content
+again (re-running the run that produced it) repairs the blob.
+
+A datastore that cannot be opened or written (an unknown URL, a full disk, a read-only folder)
+raises `DatastoreError`, with the filesystem's error as its cause.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from shipyard.datastore.folders import in_folder
-from shipyard.exceptions import BlobNotFound, CorruptBlobError
+from shipyard.exceptions import BlobNotFound, CorruptBlobError, DatastoreError
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -57,7 +61,13 @@ def _url_to_fs(url: str) -> tuple[AbstractFileSystem, str]:
     # `import shipyard` fast.
     import fsspec.core
 
-    fs, root = fsspec.core.url_to_fs(url)
+    try:
+        fs, root = fsspec.core.url_to_fs(url)
+    except (ValueError, ImportError) as exc:  # an unknown protocol; its package not installed
+        raise DatastoreError(
+            f"cannot open the datastore {url!r}: {exc}. SHIPYARD_DATASTORE takes a local path "
+            "or an fsspec URL (s3://, gs://, ...) whose package is installed."
+        ) from exc
     return fs, root
 
 
@@ -141,39 +151,62 @@ class BlobStore:
         try:
             sha, size = self._write_temp(temp, chunks)
             self._commit(temp, sha)
-        except BaseException:
+        except BaseException as exc:
             # Also on KeyboardInterrupt: an interrupted write must not leave litter behind.
             self._discard(temp)
+            if isinstance(exc, OSError):
+                raise self._write_failed(exc) from exc
             raise
         return sha, size
 
     def put_bytes(self, data: bytes | bytearray | memoryview) -> str:
-        """Store `data`; return its sha256. Writes nothing when the blob is already stored.
+        """Store `data`; return its sha256. Writes nothing when the blob is already stored
+        intact.
 
-        Unlike `put_chunks`, the hash can be computed before writing, so a duplicate costs
-        one hash and one existence check instead of a full write.
+        Unlike `put_chunks`, the hash can be computed before writing, so a duplicate costs one
+        hash and one read of the stored copy (to verify it) instead of a write. A stored copy
+        that does not verify is replaced.
         """
         view = _as_bytes_view(data)
         sha = hashlib.sha256(view).hexdigest()
-        if self.exists(sha):
-            if self._is_local:  # see _commit_local: keep the garbage collector away
-                with contextlib.suppress(FileNotFoundError):
-                    os.utime(self.path_of(sha))
+        if self._holds_intact(sha, view.nbytes):
             return sha
         return self.put_chunks([view])[0]
+
+    def _holds_intact(self, sha: str, size: int) -> bool:
+        """Whether blob `sha` is stored with the right size and content, its age refreshed.
+
+        The size comes first (a stat): a truncated copy costs no read. Locally, the refresh is
+        the last step and must find the file: a garbage collector that took the blob away
+        after the check (see `delete_if_older`) makes it fail, and the caller writes the blob
+        again instead of trusting a copy that is gone. Remote copies are checked by size only
+        (reading one back costs a download); see `_commit_remote`.
+        """
+        path = self.path_of(sha)
+        try:
+            if not self._is_local:
+                return int(self._fs.size(path)) == size
+            if os.path.getsize(path) != size or self._read_local(path)[1] != sha:
+                return False
+            os.utime(path)  # a fresh mtime keeps the garbage collector away
+            return True
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise self._write_failed(exc) from exc
 
     def put_file(self, path: str | os.PathLike[str]) -> str:
         """Store the content of the local file `path` (e.g. a task's log); return its sha256.
 
         Streamed in pieces so that arbitrarily large files need little memory.
         """
-        return self.put_chunks(self._read_pieces(path))[0]
+        with open(path, "rb") as f:  # opened here: a missing source is not the datastore's fault
+            return self.put_chunks(self._read_pieces(f))[0]
 
     @staticmethod
-    def _read_pieces(path: str | os.PathLike[str]) -> Iterator[bytes]:
-        with open(path, "rb") as f:
-            while piece := f.read(_COPY_CHUNK):
-                yield piece
+    def _read_pieces(f: Any) -> Iterator[bytes]:
+        while piece := f.read(_COPY_CHUNK):
+            yield piece
 
     def _write_temp(self, temp: str, chunks: Iterable[Chunk]) -> tuple[str, int]:
         digest = _OverlappedDigest()
@@ -199,45 +232,56 @@ class BlobStore:
         return self._fs.open(temp, "wb")
 
     def _commit(self, temp: str, sha: str) -> None:
-        """Move a finished temporary file to its final name, or drop it if already stored."""
+        """Move a finished temporary file to its final name."""
         final = self.path_of(sha)
         if self._is_local:
             self._commit_local(temp, final)
         else:
             self._commit_remote(temp, final)
 
-    def _commit_local(self, temp: str, final: str) -> None:
-        if os.path.exists(final):
-            os.remove(temp)
-            # A fresh mtime tells the garbage collector that someone relies on it again.
-            with contextlib.suppress(FileNotFoundError):
-                os.utime(final)
-            return
+    @staticmethod
+    def _commit_local(temp: str, final: str) -> None:
+        """Rename over whatever is at the final name: the content is written already, so a
+        rename costs no more than dropping it, and it repairs a damaged copy without reading
+        it. Atomic: a reader or a concurrent writer sees one whole copy or the other, and
+        the fresh mtime tells the garbage collector that someone relies on the blob again."""
         try:
-            # Atomic; if another process won the race, its blob holds identical bytes.
             in_folder(os.path.dirname(final), lambda: os.replace(temp, final))
-        except OSError:
-            # Windows refuses to replace a file another process holds open; that file
-            # already has our content.
+        except PermissionError:
+            # Windows refuses to replace a file another process holds open, which only a
+            # reader that verified it (or a writer of the same bytes) does.
             if not os.path.exists(final):
                 raise
             os.remove(temp)
 
     def _commit_remote(self, temp: str, final: str) -> None:
-        if self._fs.exists(final):
-            self._fs.rm(temp)
-            return
-        self._fs.makedirs(posixpath.dirname(final), exist_ok=True)
+        """Keep a stored copy of the right size (a remote rename is a copy, as costly as the
+        upload); replace one of another size. Same-size damage is only found by reading, so
+        on remote stores it is left to `get`'s check and to the provider's own checksums."""
+        try:
+            if int(self._fs.size(final)) == int(self._fs.size(temp)):
+                self._fs.rm(temp)
+                return
+        except FileNotFoundError:
+            self._fs.makedirs(posixpath.dirname(final), exist_ok=True)
         self._fs.mv(temp, final)
 
     def _discard(self, temp: str) -> None:
-        try:
+        # Never raises: it runs while another error (often an OSError of the same cause)
+        # is on its way to the caller.
+        with contextlib.suppress(OSError):
             if self._is_local:
                 os.remove(temp)
             elif self._fs.exists(temp):
                 self._fs.rm(temp)
-        except FileNotFoundError:
-            pass
+
+    def _write_failed(self, exc: OSError) -> DatastoreError:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return DatastoreError(
+            f"cannot write to the datastore {self._url!r}: {exc.strerror or exc}{where}. "
+            "Free some space or make it writable (or point SHIPYARD_DATASTORE elsewhere), "
+            "then run again (`resume` keeps what was stored)."
+        )
 
     # -- reading ------------------------------------------------------------------------
 
@@ -312,6 +356,36 @@ class BlobStore:
             raise ValueError(f"{path} is not a temporary blob file")
         with contextlib.suppress(FileNotFoundError):
             os.remove(path)
+
+    def delete_if_older(self, sha: str, cutoff: float) -> bool:
+        """Remove blob `sha` unless it was written or re-stored after `cutoff` (a POSIX time);
+        whether it was removed. For the garbage collector, deciding at the moment of deletion.
+
+        Locally the blob is first renamed away (atomic), so no writer can refresh it between
+        the age check and the removal: a writer that checks it before sees its refresh in the
+        age here and the blob is put back; one that comes after finds no blob and writes it
+        anew (see `_holds_intact`). Remote stores check the age just before deleting; a
+        writer within that window is not seen.
+        """
+        path = self.path_of(sha)
+        if not self._is_local:
+            try:
+                if self.modified_at(sha) > cutoff:
+                    return False
+            except BlobNotFound:
+                return False
+            self.delete(sha)
+            return True
+        doomed = self._temp_path()
+        try:
+            os.rename(path, doomed)
+        except FileNotFoundError:
+            return False
+        if os.path.getmtime(doomed) > cutoff:
+            os.replace(doomed, path)  # identical bytes, whether or not a writer stored it anew
+            return False
+        os.remove(doomed)
+        return True
 
     def delete(self, sha: str) -> None:
         """Remove blob `sha`. Deleting a missing blob is not an error, so that concurrent
