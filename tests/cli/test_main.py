@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from shipyard.cli.main import cli
 from shipyard.cli.output import format_seconds
 from shipyard.client import default_namespace
 from shipyard.config import Config
+from shipyard.exceptions import INFRASTRUCTURE_EXIT_CODE
 from shipyard.metadata.records import TaskStatus
 
 from ..client.conftest import History, open_history
@@ -372,26 +374,52 @@ def test_artifacts_show_of_a_missing_name_lists_the_available_ones(history: Hist
 # -- errors --------------------------------------------------------------------------------
 
 
-def test_an_unexpected_error_is_one_line_without_traceback(
-    history: History, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A directory where the database file should be: SQLite cannot open it.
-    monkeypatch.setenv("SHIPYARD_METADATA", f"sqlite:///{tmp_path}")
-    result = shipyard("show", "TrainFlow/1")
+class FailsToLoad:
+    """Pickles as a call that raises KeyError when loaded: an error Shipyard does not expect."""
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return (operator.getitem, ({}, "gone"))
+
+
+def test_an_unexpected_error_is_one_line_without_traceback(history: History) -> None:
+    run_id = history.run()
+    history.task("TrainFlow", run_id, "start", "1", artifacts={"odd": FailsToLoad()})
+    result = shipyard("show", f"TrainFlow/{run_id}/start/1/odd")
     assert result.exit_code == 1
     assert "error: unexpected" in result.stderr
     assert "--debug" in result.stderr
     assert "Traceback" not in result.output
 
 
-def test_debug_lets_the_traceback_through(
-    history: History, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("SHIPYARD_METADATA", f"sqlite:///{tmp_path}")
-    result = shipyard("--debug", "show", "TrainFlow/1")
+def test_debug_lets_the_traceback_through(history: History) -> None:
+    run_id = history.run()
+    history.task("TrainFlow", run_id, "start", "1", artifacts={"odd": FailsToLoad()})
+    result = shipyard("--debug", "show", f"TrainFlow/{run_id}/start/1/odd")
     assert result.exit_code == 1
     assert result.exception is not None
     assert not isinstance(result.exception, SystemExit)
+
+
+def test_a_metadata_database_that_cannot_be_opened_is_one_line_and_exit_code_3(
+    history: History, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A directory where the database file should be: SQLite cannot open it.
+    monkeypatch.setenv("SHIPYARD_METADATA", f"sqlite:///{tmp_path}")
+    result = shipyard("show", "TrainFlow/1")
+    assert result.exit_code == INFRASTRUCTURE_EXIT_CODE == 3
+    assert result.stderr.startswith(f"error: cannot use the metadata database {tmp_path}: ")
+    assert "unable to open database file" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_unknown_metadata_url_is_one_line_and_exit_code_3(
+    history: History, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHIPYARD_METADATA", "nosuchdb://host/db")
+    result = shipyard("runs")
+    assert result.exit_code == INFRASTRUCTURE_EXIT_CODE
+    assert "nosuchdb://host/db" in result.stderr
+    assert "Traceback" not in result.output
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ import pytest
 
 from shipyard.client import Flow, Run
 from shipyard.client.context import ClientContext, current_context
+from shipyard.metadata.errors import MetadataNotFound
 from shipyard.metadata.run_index import SQLiteRunIndex
 
 from .conftest import History, open_history
@@ -69,8 +70,8 @@ def test_listing_uses_the_metadata_store_once_it_is_open(history: History) -> No
     context.close()
 
 
-def test_listing_creates_a_missing_database_through_the_metadata_store(tmp_path: Path) -> None:
+def test_reading_a_missing_database_says_so_and_creates_nothing(tmp_path: Path) -> None:
     context = ClientContext(str(tmp_path / "store"), f"sqlite:///{tmp_path}/new/metadata.db")
-    assert context.listing.list_flows() == []
-    assert (tmp_path / "new" / "metadata.db").is_file()
-    context.close()
+    with pytest.raises(MetadataNotFound, match=f"no metadata database at {tmp_path}/new/"):
+        context.listing.list_flows()
+    assert not (tmp_path / "new").exists()

@@ -14,7 +14,13 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
-from shipyard.exceptions import DecoratorSpecError, FlowLintErrors, ShipyardError
+from shipyard.exceptions import (
+    INFRASTRUCTURE_EXIT_CODE,
+    DecoratorSpecError,
+    FlowLintErrors,
+    InfrastructureError,
+    ShipyardError,
+)
 from shipyard.flow.decorator_specs import STEP_DECORATORS, graph_with
 from shipyard.flow.graph import FlowGraph, NodeKind
 from shipyard.flow.parameters import JSONType, Parameter
@@ -130,8 +136,24 @@ def _execute(
     options: dict[str, Any],
     parameters: dict[str, Any],
     resume: Any = None,
+    new_metadata: bool = False,
 ) -> None:
-    """Validate, run with live progress, report; exits 0 (succeeded), 1 (failed) or 2 (invalid)."""
+    """Validate, run with live progress, report; exits 0 (succeeded), 1 (a task failed),
+    2 (invalid) or `INFRASTRUCTURE_EXIT_CODE` (the datastore or the metadata failed)."""
+    try:
+        _run_and_report(flow_class, options, parameters, resume, new_metadata)
+    except InfrastructureError as exc:
+        _error_console().print(Text(f"error: {exc}", style="red"), soft_wrap=True)
+        raise SystemExit(INFRASTRUCTURE_EXIT_CODE) from None
+
+
+def _run_and_report(
+    flow_class: type[FlowSpec],
+    options: dict[str, Any],
+    parameters: dict[str, Any],
+    resume: Any,
+    new_metadata: bool,
+) -> None:
     from shipyard.runtime.launch import FlowRun, RunOptions
 
     graph = _linted_graph(flow_class, options["with_"])
@@ -143,9 +165,12 @@ def _execute(
         executor=options["executor"],
         ray_address=options["ray_address"],
         with_decorators=options["with_"],
+        new_metadata=new_metadata,
     )
     try:
         flow_run = FlowRun(flow_class, parameters, run_options, resume=resume)
+    except InfrastructureError:
+        raise
     except ShipyardError as exc:
         _error_console().print(Text(f"error: {exc}", style="red"), soft_wrap=True)
         raise SystemExit(2) from None
@@ -178,6 +203,8 @@ def _execute(
         with RunProgress(graph, flow_run.pathspec, console, plain) as live:
             summary = flow_run.execute(live)
     _report(console, flow_run.pathspec, summary, time.monotonic() - started)
+    if any(result.storage_error for _, result in summary.failures):
+        raise SystemExit(INFRASTRUCTURE_EXIT_CODE)
     raise SystemExit(0 if not summary.failures and summary.status.value == "succeeded" else 1)
 
 
@@ -201,12 +228,19 @@ def _split_options(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
 
 
 def _run_command(flow_class: type[FlowSpec]) -> click.Command:
-    def run(**values: Any) -> None:
+    def run(new_metadata: bool, **values: Any) -> None:
         options, parameters = _split_options(values)
-        _execute(flow_class, options, parameters)
+        _execute(flow_class, options, parameters, new_metadata=new_metadata)
 
     params = [
         *_execution_options(),
+        click.Option(
+            ["--new-metadata"],
+            is_flag=True,
+            help="Start a new metadata database where there is none, even though the "
+            "datastore holds data of earlier runs (refused without it: run ids would start "
+            "from 1 again).",
+        ),
         *[_parameter_option(p) for p in flow_class.parameters().values()],
     ]
     return click.Command("run", callback=run, params=params, help="Run the flow.")

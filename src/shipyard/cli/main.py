@@ -42,7 +42,8 @@ _PREVIEW_MAX_LINES = 60
 
 
 class ShipyardGroup(click.Group):
-    """A click group that turns errors into one red line on stderr and exit code 1.
+    """A click group that turns errors into one red line on stderr and exit code 1, or
+    `INFRASTRUCTURE_EXIT_CODE` where the datastore or the metadata database failed.
 
     Users of an inspection tool mistype pathspecs all the time; a traceback for that would
     bury the one sentence that says what to do. `--debug` restores tracebacks.
@@ -56,7 +57,10 @@ class ShipyardGroup(click.Group):
         except Exception as exc:
             if ctx.params.get("debug"):
                 raise
-            output.fail(_describe(exc))
+            from shipyard.exceptions import INFRASTRUCTURE_EXIT_CODE, InfrastructureError
+
+            code = INFRASTRUCTURE_EXIT_CODE if isinstance(exc, InfrastructureError) else 1
+            output.fail(_describe(exc), code)
 
 
 def _describe(exc: Exception) -> str:
@@ -478,7 +482,8 @@ def gc(delete: bool, min_age: float) -> None:
 
     config = Config.current()
     blobs = BlobStore(config.datastore)
-    with open_metadata(config.metadata) as metadata:
+    # Never a new database: without the real one, every blob would look unreferenced.
+    with open_metadata(config.metadata, create=False) as metadata:
         report = find_garbage(blobs, metadata.referenced_hashes(), min_age * 60)
     if delete:
         remove_garbage(blobs, report)

@@ -109,9 +109,9 @@ def size(size: int) -> str:
     raise AssertionError("unreachable")
 
 
-def fail(message: str) -> NoReturn:
+def fail(message: str, code: int = 1) -> NoReturn:
     click.secho(f"error: {message}", fg="red", err=True)
-    raise click.exceptions.Exit(1)
+    raise click.exceptions.Exit(code)
 
 
 def format_seconds(seconds: float) -> str:

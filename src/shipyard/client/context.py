@@ -48,13 +48,29 @@ class ClientContext:
 
     @property
     def metadata(self) -> MetadataBackend:
-        """The metadata store, opened (and migrated if needed) on first access."""
+        """The metadata store, opened (and migrated if needed) on first access.
+
+        Never created: a reader that finds no database raises `MetadataNotFound`, rather than
+        making an empty one that would hide where the real one is.
+        """
         if self._metadata is None:
             with self._lock:
                 if self._metadata is None:
                     from shipyard.metadata import open_metadata
 
-                    self._metadata = open_metadata(self.metadata_url)
+                    self._metadata = open_metadata(self.metadata_url, create=False)
+        return self._metadata
+
+    def metadata_for_writing(self) -> MetadataBackend:
+        """The metadata store for a writer (the model registry): created if missing, but only
+        where the datastore holds no data yet (`open_metadata_for_writing`)."""
+        if self._metadata is None:
+            blobs = self.blobs  # outside the lock, which opening the blob store takes too
+            with self._lock:
+                if self._metadata is None:
+                    from shipyard.metadata import open_metadata_for_writing
+
+                    self._metadata = open_metadata_for_writing(self.metadata_url, blobs)
         return self._metadata
 
     @property

@@ -33,8 +33,13 @@ if TYPE_CHECKING:
         RunReader,
         RunRecorder,
     )
-    from shipyard.metadata.errors import MetadataIntegrityError
-    from shipyard.metadata.factory import open_metadata
+    from shipyard.metadata.errors import (
+        MetadataDamaged,
+        MetadataIntegrityError,
+        MetadataNotFound,
+        MetadataUnavailable,
+    )
+    from shipyard.metadata.factory import open_metadata, open_metadata_for_writing
 
 __all__ = [
     "ArtifactRecord",
@@ -42,7 +47,10 @@ __all__ = [
     "FinishedTask",
     "ForeachFrame",
     "MetadataBackend",
+    "MetadataDamaged",
     "MetadataIntegrityError",
+    "MetadataNotFound",
+    "MetadataUnavailable",
     "ModelRegistryStore",
     "RunLister",
     "RunReader",
@@ -53,6 +61,7 @@ __all__ = [
     "TaskRecord",
     "TaskStatus",
     "open_metadata",
+    "open_metadata_for_writing",
 ]
 
 
@@ -63,7 +72,16 @@ __getattr__ = lazy_exports(
             ("MetadataBackend", "ModelRegistryStore", "RunLister", "RunReader", "RunRecorder"),
             "shipyard.metadata.contract",
         ),
-        "MetadataIntegrityError": "shipyard.metadata.errors",
+        **dict.fromkeys(
+            (
+                "MetadataDamaged",
+                "MetadataIntegrityError",
+                "MetadataNotFound",
+                "MetadataUnavailable",
+            ),
+            "shipyard.metadata.errors",
+        ),
         "open_metadata": "shipyard.metadata.factory",
+        "open_metadata_for_writing": "shipyard.metadata.factory",
     },
 )

@@ -6,9 +6,14 @@ has to know which database (or which HTTP service) sits behind the Protocols.
 
 from __future__ import annotations
 
-from shipyard.exceptions import ShipyardError
+from shipyard.exceptions import InfrastructureError, ShipyardError
 
-__all__ = ["MetadataIntegrityError"]
+__all__ = [
+    "MetadataDamaged",
+    "MetadataIntegrityError",
+    "MetadataNotFound",
+    "MetadataUnavailable",
+]
 
 
 class MetadataIntegrityError(ShipyardError):
@@ -16,3 +21,19 @@ class MetadataIntegrityError(ShipyardError):
 
     Nothing of the refused write was committed. The driver's own error is the `__cause__`.
     """
+
+
+class MetadataUnavailable(InfrastructureError):
+    """The metadata database cannot be used: a URL that names none, a server that does not
+    answer, a full disk, a database that cannot be written. The driver's error is the
+    `__cause__`."""
+
+
+class MetadataDamaged(MetadataUnavailable):
+    """The metadata database's file is damaged (not a database, a malformed page, text that
+    is not UTF-8): it must be restored, its message says how."""
+
+
+class MetadataNotFound(MetadataUnavailable):
+    """There is no metadata database where the URL points (or only an empty file), and the
+    caller did not ask for one to be created: readers never create one."""

@@ -9,7 +9,9 @@ The queries depend on the schema in `models.py` and its migrations. They are use
 database is at `HEAD_REVISION`, the schema the SQL backend itself writes; for an older revision
 (which the SQL backend migrates when it opens the database), a newer one (which it refuses),
 a database that does not exist yet (it creates it), PostgreSQL, or an unusual SQLite URL,
-`open_run_index` returns None and the caller opens the backend instead. Tests in
+`open_run_index` returns None and the caller opens the backend instead. A read-only file (a
+read-only copy of a store) is read without writing a byte beside it, and a damaged one raises
+`MetadataDamaged`, as with the backend (`sqlite_files`). Tests in
 `tests/metadata/test_run_index.py` check that at the head revision the index is the one used
 and that its answers equal the SQL backend's, so a migration that breaks these queries fails
 a test instead of silently making `shipyard runs` slow.
@@ -26,10 +28,12 @@ from pathlib import Path
 from typing import Any, overload
 
 from shipyard.metadata.contract import RunLister
+from shipyard.metadata.errors import MetadataDamaged
 from shipyard.metadata.migrations import HEAD_REVISION
 from shipyard.metadata.records import RunRecord, RunStatus
 from shipyard.metadata.rules import tag_set
 from shipyard.metadata.sql.ids import run_cursor
+from shipyard.metadata.sqlite_files import damaged, is_damage, is_read_only, read_only_uri
 
 __all__ = ["SQLiteRunIndex", "open_run_index"]
 
@@ -47,7 +51,7 @@ def open_run_index(metadata_url: str) -> SQLiteRunIndex | None:
     index = SQLiteRunIndex(path)
     try:
         revision = index.revision()
-    except sqlite3.Error:
+    except (sqlite3.Error, MetadataDamaged):
         return None  # not a Shipyard database, or damaged: let the backend explain
     return index if revision == HEAD_REVISION else None
 
@@ -81,16 +85,24 @@ class SQLiteRunIndex(RunLister):
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        uri = f"{self.path.resolve().as_uri()}?mode=ro"
-        with closing(sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT_S)) as conn:
-            conn.row_factory = sqlite3.Row
-            # One transaction, so that the queries of one call see one committed state.
-            conn.isolation_level = None
-            conn.execute("BEGIN")
-            try:
-                yield conn
-            finally:
-                conn.execute("COMMIT")
+        if is_read_only(self.path):
+            uri = read_only_uri(self.path)
+        else:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        try:
+            with closing(sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT_S)) as conn:
+                conn.row_factory = sqlite3.Row
+                # One transaction, so that the queries of one call see one committed state.
+                conn.isolation_level = None
+                conn.execute("BEGIN")
+                try:
+                    yield conn
+                finally:
+                    conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if is_damage(exc):
+                raise damaged(self.path, exc) from exc
+            raise
 
     def revision(self) -> str | None:
         with self._connect() as conn:

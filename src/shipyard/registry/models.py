@@ -70,7 +70,9 @@ def registry() -> ModelRegistry:
     context = current_context()
     # Inside a step, versions and alias moves belong to whoever started the run.
     user = current.username if current.is_running_flow and current.username else None
-    return ModelRegistry(context.metadata, context.artifacts, user=user or Config.current().user)
+    return ModelRegistry(
+        context.metadata_for_writing(), context.artifacts, user=user or Config.current().user
+    )
 
 
 def register(

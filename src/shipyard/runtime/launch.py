@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from collections.abc import Iterable, Mapping
@@ -13,7 +14,7 @@ from shipyard.config import Config
 from shipyard.datastore.artifacts import ArtifactStore
 from shipyard.datastore.blobs import BlobStore
 from shipyard.datastore.code import snapshot_code
-from shipyard.exceptions import ShipyardError
+from shipyard.exceptions import InfrastructureError, ShipyardError
 from shipyard.flow.decorator_specs import graph_with
 from shipyard.flow.flow_decorators import RunStartContext
 from shipyard.flow.parameters import resolve_parameters
@@ -37,6 +38,9 @@ class RunOptions:
     ray_address: str | None = None
     #: `--with` specs (`retry`, `catch:var=err`): step decorators attached to every step.
     with_decorators: tuple[str, ...] = ()
+    #: Create a new metadata database even though the datastore holds runs' data already
+    #: (`--new-metadata`); without it such a run is refused (see `FlowRun`).
+    new_metadata: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,9 @@ class FlowRun:
     Construction does all that can fail before work starts (lint, parameters, resources,
     the run to resume) and forks the executor before anything opens threads or database
     connections.
+
+    A missing metadata database is created only where the datastore holds no blobs yet, or
+    when `RunOptions.new_metadata` says so (see `open_metadata_for_writing`).
     """
 
     def __init__(
@@ -80,9 +87,11 @@ class FlowRun:
         try:
             self.executor.check_requests(self.graph)
             # Imported after the fork: the warm worker stays small without SQLAlchemy in it.
-            from shipyard.metadata import open_metadata
+            from shipyard.metadata import open_metadata_for_writing
 
-            self.metadata = open_metadata(self.config.metadata)
+            self.metadata = open_metadata_for_writing(
+                self.config.metadata, blobs, new=options.new_metadata
+            )
             self.plan: ResumePlan | None = None
             if resume is not None:
                 origin = choose_origin(
@@ -151,13 +160,22 @@ class FlowRun:
         )
         try:
             return scheduler.run()
+        except InfrastructureError as exc:
+            self._stop(f"the run stopped: {exc}")
+            raise
         except BaseException:
-            self.metadata.fail_running_tasks(self.flow_name, self.run_id, "the run was interrupted")
-            self.metadata.finish_run(self.flow_name, self.run_id, RunStatus.FAILED)
+            self._stop("the run was interrupted")
             raise
         finally:
             self.executor.shutdown()
             self.metadata.close()
+
+    def _stop(self, reason: str) -> None:
+        """Record the run as failed and its running tasks with `reason`, as far as the
+        metadata store still can: it may be what failed."""
+        with contextlib.suppress(InfrastructureError):
+            self.metadata.fail_running_tasks(self.flow_name, self.run_id, reason)
+            self.metadata.finish_run(self.flow_name, self.run_id, RunStatus.FAILED)
 
 
 def _validate_tags(tags: Iterable[str]) -> tuple[str, ...]:

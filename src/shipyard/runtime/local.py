@@ -30,6 +30,7 @@ from pathlib import Path
 
 from shipyard.datastore.artifacts import ArtifactStore
 from shipyard.datastore.blobs import BlobStore
+from shipyard.exceptions import DatastoreError
 from shipyard.flow.graph import FlowGraph
 from shipyard.flow.spec import FlowSpec
 from shipyard.runtime.capture import LogFiles
@@ -141,14 +142,13 @@ class LocalExecutor:
         try:
             result = TaskResult.from_json(json.loads(result_json))
         except ValueError:
-            logs = _SlotFiles(self._workdir, slot).logs
-            stdout_hash, stderr_hash = logs.store(self._blobs)
-            result = TaskResult(
-                Outcome.FAILED,
-                error=_describe_death(exit_code),
-                stdout_hash=stdout_hash,
-                stderr_hash=stderr_hash,
-            )
+            result = TaskResult(Outcome.FAILED, error=_describe_death(exit_code))
+            try:
+                stdout_hash, stderr_hash = _SlotFiles(self._workdir, slot).logs.store(self._blobs)
+            except DatastoreError as exc:
+                result = result.storage_failed(exc)
+            else:
+                result = replace(result, stdout_hash=stdout_hash, stderr_hash=stderr_hash)
         self._free_slots.append(slot)  # only now: the next task of the slot empties its logs
         return replace(result, exit_code=exit_code, host=self._host)
 

@@ -370,11 +370,16 @@ class Scheduler:
 
     # -- finishing ---------------------------------------------------------------------------
     def _finish(self, spec: TaskSpec, result: TaskResult) -> None:
-        """Record an attempt; if it failed, act on what the step's `on_failure` hooks decide."""
+        """Record an attempt; if it failed, act on what the step's `on_failure` hooks decide.
+
+        A task whose output the datastore refused (`storage_error`) fails without asking them:
+        retrying or catching is for the step's own failures, not for a full disk.
+        """
         hooks = self._steps[spec.step_name].hooks
         outcome = TaskOutcome.SUCCEEDED
         if result.outcome is Outcome.FAILED:
-            match hooks.decide(self._failure_context(spec, result)):
+            decision = GiveUp() if result.storage_error else None
+            match decision or hooks.decide(self._failure_context(spec, result)):
                 case RetryTask(delay_seconds=delay):
                     self._record(spec, result, hooks, TaskOutcome.RETRYING)
                     self._schedule_retry(spec, delay)

@@ -9,10 +9,11 @@ can cross a process, a machine or a language boundary as text.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from shipyard.datastore.refs import ArtifactRef
+from shipyard.exceptions import DatastoreError
 from shipyard.metadata.records import ForeachFrame
 from shipyard.runtime.resources import Resources
 
@@ -152,6 +153,23 @@ class TaskResult:
     stderr_hash: str | None = None
     #: Where the task ran, when the executor knows (a crashed Ray worker's host it may not).
     host: str | None = None
+    #: Why the task's artifacts or logs could not be stored (a full disk, a read-only
+    #: datastore): set, the failure is the datastore's, not the step's (see `storage_failed`).
+    storage_error: str | None = None
+
+    def storage_failed(self, error: DatastoreError) -> TaskResult:
+        """This result, failed because the datastore refused what the task produced.
+
+        Whatever the step did is kept in the error, followed by the datastore's one line.
+        """
+        line = f"{type(error).__name__}: {error}\n"
+        return replace(
+            self,
+            outcome=Outcome.FAILED,
+            artifacts={},
+            error=(self.error or "") + line,
+            storage_error=str(error),
+        )
 
     def to_json(self) -> dict[str, Any]:
         """A JSON document `from_json` turns back into an equal result."""
@@ -164,6 +182,7 @@ class TaskResult:
             "stdout_hash": self.stdout_hash,
             "stderr_hash": self.stderr_hash,
             "host": self.host,
+            "storage_error": self.storage_error,
         }
 
     @classmethod
@@ -177,6 +196,7 @@ class TaskResult:
             stdout_hash=data["stdout_hash"],
             stderr_hash=data["stderr_hash"],
             host=data["host"],
+            storage_error=data["storage_error"],
         )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from shipyard.datastore.artifacts import ArtifactStore
 from shipyard.datastore.refs import ArtifactRef
-from shipyard.exceptions import ArtifactNotFound, StepTransitionError
+from shipyard.exceptions import ArtifactNotFound, DatastoreError, StepTransitionError
 from shipyard.flow.current import TaskIdentity, current
 from shipyard.flow.decorator_specs import graph_with
 from shipyard.flow.graph import Node, NodeKind
@@ -165,6 +165,10 @@ def execute_task(flow_class: type[FlowSpec], spec: TaskSpec, store: ArtifactStor
         for name, value in stored_values(flow).items():
             artifacts[name] = store.save(value, unchanged_from=scope.unchanged_candidate(name))
         return TaskResult(Outcome.SUCCEEDED, artifacts=artifacts, foreach_num_splits=num_splits)
+    except DatastoreError as exc:  # not the step's failure: no traceback of our own code
+        result = TaskResult(Outcome.FAILED).storage_failed(exc)
+        sys.stderr.write(result.error or "")
+        return result
     except BaseException as exc:
         error = user_traceback(exc)
         sys.stderr.write(error)

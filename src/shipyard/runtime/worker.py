@@ -35,6 +35,7 @@ from pathlib import Path
 
 from shipyard.datastore.artifacts import ArtifactStore
 from shipyard.datastore.blobs import BlobStore
+from shipyard.exceptions import DatastoreError
 from shipyard.flow.spec import FlowSpec
 from shipyard.runtime.capture import LogFiles, captured
 from shipyard.runtime.snapshot import import_flow
@@ -57,7 +58,8 @@ def run_task(
     task more than its step, in URL parsing and the pages it copies); otherwise it is opened
     from the spec. `capture` sends the output to `logs`: at the descriptor level by default,
     `capture.teed` where the task shares the runner's terminal. Never raises for the user's
-    errors: they make a failed result.
+    errors: they make a failed result; nor when the datastore refuses the logs (see
+    `TaskResult.storage_failed`).
     """
     store = store or ArtifactStore(BlobStore(spec.datastore_url))
     blobs = store.blobs
@@ -70,7 +72,10 @@ def run_task(
             result = TaskResult(Outcome.FAILED, error=error)
         else:
             result = execute_task(flow, spec, store)
-    stdout_hash, stderr_hash = logs.store(blobs)
+    try:
+        stdout_hash, stderr_hash = logs.store(blobs)
+    except DatastoreError as exc:
+        result, stdout_hash, stderr_hash = result.storage_failed(exc), None, None
     return replace(
         result,
         exit_code=exit_status(result),

@@ -28,13 +28,14 @@ class SQLMetadataBackend(SQLRunRecorder, SQLRunReader, MetadataBackend):
     """Runs, tasks, attempts, artifacts, tags and the domain stores in an SQL database given by
     SQLAlchemy URL (SQLite in WAL mode by default, PostgreSQL for teams and scale-out).
 
-    Opening brings the schema to the newest revision, so a fresh URL just works. Thread-safe;
-    NOT fork-safe: a process created by `os.fork()` opens its own backend, and using one
-    inherited from the parent raises `ShipyardError`.
+    Opening brings the schema to the newest revision, so a fresh URL just works (unless
+    `create` is false, see `Database`). Thread-safe; NOT fork-safe: a process created by
+    `os.fork()` opens its own backend, and using one inherited from the parent raises
+    `ShipyardError`.
     """
 
-    def __init__(self, url: str) -> None:
-        self.database = Database(url)
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        self.database = Database(url, create=create)
         """The database every part of this backend shares; for the `metadata.sql` package and
         the tests of the SQL schema, never for callers of the Protocols."""
         keys = RunKeys(self.database)
