@@ -6,7 +6,7 @@ has to know which database (or which HTTP service) sits behind the Protocols.
 
 from __future__ import annotations
 
-from shipyard.exceptions import InfrastructureError, ShipyardError
+from shipyard.exceptions import InfrastructureError, ObjectNotFound, ShipyardError
 
 __all__ = [
     "MetadataDamaged",
@@ -34,6 +34,11 @@ class MetadataDamaged(MetadataUnavailable):
     is not UTF-8): it must be restored, its message says how."""
 
 
-class MetadataNotFound(MetadataUnavailable):
+class MetadataNotFound(MetadataUnavailable, ObjectNotFound):
     """There is no metadata database where the URL points (or only an empty file), and the
-    caller did not ask for one to be created: readers never create one."""
+    caller did not ask for one to be created: readers never create one.
+
+    Also an `ObjectNotFound`: whatever a reader looked for is not there either, and code that
+    asks "has this flow run yet?" by catching `ObjectNotFound` keeps working before the first
+    run.
+    """

@@ -197,12 +197,13 @@ class ModelRegistry:
     def from_config(cls, config: Config | None = None) -> ModelRegistry:
         """A registry over the stores the configuration names (`Config.current()` by default)."""
         from shipyard.datastore import ArtifactStore, BlobStore
-        from shipyard.metadata import open_metadata
+        from shipyard.metadata import open_metadata_for_writing
 
         config = config or Config.current()
+        blobs = BlobStore(config.datastore)
         return cls(
-            open_metadata(config.metadata),
-            ArtifactStore(BlobStore(config.datastore)),
+            open_metadata_for_writing(config.metadata, blobs),
+            ArtifactStore(blobs),
             user=config.user,
         )
 
