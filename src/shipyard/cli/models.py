@@ -217,10 +217,12 @@ def alias(name: str, alias: str, version: int) -> None:
     registry = _registry()
     before = registry.get_model(name).aliases.get(alias)
     registry.set_alias(name, alias, version)
-    moved = f"from {before} " if before is not None else ""
-    output.console().print(
-        output.text(f"{name}@{alias} moved {moved}to version {version}", "green")
-    )
+    if before == version:
+        message = output.text(f"{name}@{alias} already points at version {version}", "dim")
+    else:
+        moved = f"from {before} " if before is not None else ""
+        message = output.text(f"{name}@{alias} moved {moved}to version {version}", "green")
+    output.console().print(message)
 
 
 @models.command()
@@ -228,8 +230,11 @@ def alias(name: str, alias: str, version: int) -> None:
 @click.argument("alias")
 def unalias(name: str, alias: str) -> None:
     """Remove NAME@ALIAS (recorded in its history, so `rollback` can restore it)."""
-    _registry().delete_alias(name, alias)
-    output.console().print(output.text(f"removed {name}@{alias}", "green"))
+    if _registry().delete_alias(name, alias) is None:
+        message = output.text(f"{name}@{alias} is not set: nothing to remove", "dim")
+    else:
+        message = output.text(f"removed {name}@{alias}", "green")
+    output.console().print(message)
 
 
 @models.command()

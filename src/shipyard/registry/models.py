@@ -144,9 +144,10 @@ def set_alias(name: str, alias: str, version: int) -> ModelVersion:
     return registry().set_alias(name, alias, version)
 
 
-def delete_alias(name: str, alias: str) -> None:
-    """Remove `name@alias` (the removal is kept in its history)."""
-    registry().delete_alias(name, alias)
+def delete_alias(name: str, alias: str) -> int | None:
+    """Remove `name@alias` (the removal is kept in its history); return the version it pointed
+    at, or None when it was not set."""
+    return registry().delete_alias(name, alias)
 
 
 def rollback(name: str, alias: str) -> ModelVersion:
