@@ -88,3 +88,11 @@ class NamespaceMismatch(ShipyardError):
 
 class RunFailed(ShipyardError):
     """A run ended with a failed task (raised by `Runner` when asked to)."""
+
+
+class ConfigError(ShipyardError):
+    """The configuration file cannot be used: not TOML, or a key Shipyard does not know."""
+
+
+class StoreNotFound(ObjectNotFound):
+    """A reader found no store where the configuration points: none is created for a read."""

@@ -8,6 +8,7 @@ import pytest
 
 from shipyard.client import Flow, Run
 from shipyard.client.context import ClientContext, current_context
+from shipyard.exceptions import StoreNotFound
 from shipyard.metadata.run_index import SQLiteRunIndex
 
 from .conftest import History, open_history
@@ -69,8 +70,19 @@ def test_listing_uses_the_metadata_store_once_it_is_open(history: History) -> No
     context.close()
 
 
-def test_listing_creates_a_missing_database_through_the_metadata_store(tmp_path: Path) -> None:
+def test_reading_never_creates_a_missing_store(tmp_path: Path) -> None:
+    # Issue 11, item 12: a read used to create an empty database here and report no runs.
     context = ClientContext(str(tmp_path / "store"), f"sqlite:///{tmp_path}/new/metadata.db")
-    assert context.listing.list_flows() == []
+    with pytest.raises(StoreNotFound, match=f"no Shipyard store at {tmp_path / 'new'}"):
+        context.listing.list_flows()
+    with pytest.raises(StoreNotFound):
+        Flow("AnyFlow", context=context)
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_writer_outside_a_run_may_create_the_store(tmp_path: Path) -> None:
+    context = ClientContext(str(tmp_path / "store"), f"sqlite:///{tmp_path}/new/metadata.db")
+    assert context.create_metadata().list_flows() == []
     assert (tmp_path / "new" / "metadata.db").is_file()
+    assert context.listing.list_flows() == []
     context.close()

@@ -112,15 +112,33 @@ def main() -> None:
 def runs(flow: str | None, all_users: bool, tags: tuple[str, ...], limit: int) -> None:
     """List runs, newest first: yours by default, of one FLOW or of all flows."""
     from shipyard import client
+    from shipyard.exceptions import StoreNotFound
 
     scope = None if all_users else client.get_namespace()
-    with client.in_namespace(scope):
-        # One more than asked for tells whether there were more to show.
-        found = client.runs(flow, tags=tags, limit=limit + 1)
+    try:
+        with client.in_namespace(scope):
+            # One more than asked for tells whether there were more to show.
+            found = client.runs(flow, tags=tags, limit=limit + 1)
+    except StoreNotFound as exc:
+        output.console().print(output.text(f"no runs found: {exc}", "dim"))
+        return
     hint = "" if all_users else "; add --all-users to see everyone's runs"
-    _print_runs(
-        output.console(), found, limit, empty=f"no runs found for {scope or 'any user'}{hint}"
-    )
+    empty = f"no runs found for {scope or 'any user'} in {_store_location()}{hint}"
+    _print_runs(output.console(), found, limit, empty=empty)
+
+
+def _store_location() -> str:
+    """Where runs are read from, for messages: the store's folder, or the database's URL."""
+    import re
+
+    from shipyard.config import Config
+    from shipyard.metadata.urls import sqlite_file
+
+    url = Config.current().metadata
+    path = sqlite_file(url)
+    if path is not None:
+        return str(path.expanduser().resolve().parent)
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)  # never show a password
 
 
 def _print_runs(console: Console, found: list[Run], limit: int, *, empty: str) -> None:
@@ -478,7 +496,7 @@ def gc(delete: bool, min_age: float) -> None:
 
     config = Config.current()
     blobs = BlobStore(config.datastore)
-    with open_metadata(config.metadata) as metadata:
+    with open_metadata(config.metadata, create=False) as metadata:
         report = find_garbage(blobs, metadata.referenced_hashes(), min_age * 60)
     console = output.console()
     count = len(report.unreferenced) + len(report.temp_files)

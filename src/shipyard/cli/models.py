@@ -124,8 +124,14 @@ def _input_example(where: str) -> pandas.DataFrame:
 @models.command("list")
 def list_models() -> None:
     """List registered models with their newest version and aliases."""
-    found = _registry().list_models()
+    from shipyard.exceptions import StoreNotFound
+
     console = output.console()
+    try:
+        found = _registry().list_models()
+    except StoreNotFound as exc:
+        console.print(output.text(f"no model is registered yet: {exc}", "dim"))
+        return
     if not found:
         console.print(
             output.text("no model is registered yet; see `shipyard models register`", "dim")

@@ -48,13 +48,25 @@ class ClientContext:
 
     @property
     def metadata(self) -> MetadataBackend:
-        """The metadata store, opened (and migrated if needed) on first access."""
+        """The metadata store, opened (and migrated if needed) on first access.
+
+        A reader never creates a store: where there is none, `StoreNotFound` says where it
+        was looked for. A writer outside a run (`models.register` in a notebook) that may
+        start one, as a run does, calls `create_metadata()` instead.
+        """
+        return self._open_metadata(create=False)
+
+    def create_metadata(self) -> MetadataBackend:
+        """The metadata store, created first if it does not exist yet."""
+        return self._open_metadata(create=True)
+
+    def _open_metadata(self, *, create: bool) -> MetadataBackend:
         if self._metadata is None:
             with self._lock:
                 if self._metadata is None:
                     from shipyard.metadata import open_metadata
 
-                    self._metadata = open_metadata(self.metadata_url)
+                    self._metadata = open_metadata(self.metadata_url, create=create)
         return self._metadata
 
     @property

@@ -62,15 +62,19 @@ __all__ = [
 ]
 
 
-def registry() -> ModelRegistry:
-    """The registry of the current configuration, over the client's shared stores."""
+def registry(*, create: bool = False) -> ModelRegistry:
+    """The registry of the current configuration, over the client's shared stores.
+
+    Reading never creates a store; `create=True` (registering a model) may, as a run does.
+    """
     from shipyard.client.context import current_context
     from shipyard.config import Config
 
     context = current_context()
+    metadata = context.create_metadata() if create else context.metadata
     # Inside a step, versions and alias moves belong to whoever started the run.
     user = current.username if current.is_running_flow and current.username else None
-    return ModelRegistry(context.metadata, context.artifacts, user=user or Config.current().user)
+    return ModelRegistry(metadata, context.artifacts, user=user or Config.current().user)
 
 
 def register(
@@ -90,7 +94,7 @@ def register(
     as an artifact blob so that its hash in the lineage matches what a step assigning it to
     `self` stores.
     """
-    reg = registry()
+    reg = registry(create=True)
     lineage = _running_lineage(reg, model) if current.is_running_flow else None
     return reg.register(
         name,
