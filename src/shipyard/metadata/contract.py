@@ -63,7 +63,8 @@ class RunRecorder(Protocol):
         """Record a new running run of `flow_name` and return its run_id.
 
         The run also gets the system tags `user:<user>` and `flow:<flow_name>`; `origin_run_id`
-        names the run a resume continues; `parameters` must be JSON-serializable.
+        names the run a resume continues; `parameters` must be JSON-serializable. A resume is
+        refused (`ShipyardError`) while another resume of the same origin is still running.
         """
         ...
 
