@@ -488,7 +488,8 @@ def _preview(value: Any, *, max_chars: int = 4000) -> str:
     help="Minutes a blob must be old to go: younger ones may belong to a running task.",
 )
 def gc(delete: bool, min_age: float) -> None:
-    """Find blobs no run refers to any more (a dry run unless --delete is given)."""
+    """Find blobs no run refers to any more, and the temporary folders of killed runners (a
+    dry run unless --delete is given)."""
     from shipyard.config import Config
     from shipyard.datastore.blobs import BlobStore
     from shipyard.datastore.gc import find_garbage, remove_garbage
@@ -520,6 +521,33 @@ def gc(delete: bool, min_age: float) -> None:
             "minutes (they may belong to a running task)",
             highlight=False,
         )
+    _collect_workdirs(console, delete)
+
+
+def _collect_workdirs(console: Console, delete: bool) -> None:
+    """Report (or remove) the scratch folders killed runners left in the temporary directory."""
+    from shipyard.runtime.workdirs import abandoned_workdirs
+
+    left = list(abandoned_workdirs())
+    if not left:
+        return
+    size = output.size(sum(workdir.size for workdir in left))
+    if delete:
+        for workdir in left:
+            workdir.remove()
+        console.print(f"removed {len(left)} folder(s) of killed runners, {size}", highlight=False)
+        return
+    for workdir in left:
+        console.print(
+            f"  {workdir.path}  (its runner, pid {workdir.runner_pid}, is gone)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print(
+        f"{len(left)} folder(s) left by killed runners, {size}, could be removed from the "
+        "temporary directory; run `shipyard gc --delete` to remove them",
+        highlight=False,
+    )
 
 
 # -- models ------------------------------------------------------------------------------

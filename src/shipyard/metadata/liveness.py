@@ -17,6 +17,7 @@ __all__ = [
     "HEARTBEAT_EVERY",
     "LOST_AFTER",
     "is_lost",
+    "process_exists",
     "runner_alive",
     "runner_is_alive",
     "shown_status",
@@ -27,7 +28,8 @@ HEARTBEAT_EVERY = timedelta(seconds=10)
 LOST_AFTER = timedelta(minutes=2)
 
 
-def _process_exists(pid: int) -> bool:
+def process_exists(pid: int) -> bool:
+    """Whether process `pid` exists on this machine (whoever owns it)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -53,7 +55,7 @@ def runner_alive(
     stale = heartbeat_at is not None and now - heartbeat_at > LOST_AFTER
     if host == socket.gethostname() and pid is not None:
         # A live pid with a stale heartbeat is another process that reused the number.
-        return _process_exists(pid) and not stale
+        return process_exists(pid) and not stale
     if heartbeat_at is None:  # recorded before heartbeats existed: assume it lives
         return True
     return not stale
