@@ -344,7 +344,10 @@ def tasks(pathspec: str) -> None:
     "--stdout/--stderr", "stdout", default=True, help="Which stream to print (default: stdout)."
 )
 @click.option(
-    "--attempt", type=click.IntRange(min=0), default=None, help="An attempt other than the last."
+    "--attempt",
+    type=click.IntRange(min=0),
+    default=None,
+    help="An attempt other than the last; attempts count from 0 (the first try).",
 )
 def logs(pathspec: str, stdout: bool, attempt: int | None) -> None:
     """Print the stored logs of a task, or of every task of a step or run (with headers)."""
