@@ -44,3 +44,17 @@ def test_a_datastore_in_memory_is_refused_before_the_run(home: Home) -> None:
     assert "lives in the memory of one process" in done.stderr
     assert "Traceback" not in done.stderr
     assert "Run FlakyFlow/" not in done.stdout  # nothing started
+
+
+def test_a_misspelled_key_in_the_configuration_file_is_one_line_naming_the_file(
+    home: Home,
+) -> None:
+    config = home.root / "config.toml"
+    config.write_text('executer = "ray"\n')
+    home.env["SHIPYARD_CONFIG"] = str(config)
+
+    done = home.run_flow("flaky_flow.py", "run", "--failures", "0")
+
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"the configuration file {config} has unknown key(s): executer" in done.stderr
+    assert "Traceback" not in done.stderr
