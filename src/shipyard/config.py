@@ -12,6 +12,7 @@ project sees the same runs; where there is none, a run creates `./.shipyard`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import getpass
 import os
@@ -139,7 +140,8 @@ class Config:
                 settings[key] = value
         found = None
         if "datastore" not in settings or "metadata" not in settings:
-            found = find_store(Path.cwd())
+            with contextlib.suppress(FileNotFoundError):  # the current folder was deleted
+                found = find_store(Path.cwd())
         if "datastore" not in settings and found is not None:
             settings["datastore"] = str(found)
         if "metadata" not in settings:
