@@ -1,9 +1,15 @@
 """A flow that survives flaky work: retries, timeouts, caught failures and resource requests.
 
-`python resilient_flow.py run`. Then break it on purpose and resume:
+`python resilient_flow.py run` succeeds. To see `resume` at work, break a step, then fix it:
 
-    python resilient_flow.py run --fail-in report      # fails in the last step
-    python resilient_flow.py resume                     # reuses everything before `report`
+1. Set `BROKEN = True` below and run the flow again: the run fails in `report`, its last
+   step, after everything before it succeeded.
+2. Fix the code (set `BROKEN = False` again) and resume the failed run:
+
+       python resilient_flow.py resume      # reuses every task before `report`
+
+`resume` runs the current code with the failed run's parameters. That is why the fix goes
+into the code: a parameter given to the failed run is given to the resumed one too.
 """
 
 import random
@@ -21,17 +27,20 @@ from shipyard import (
     timeout,
 )
 
+#: Set to True to break the `report` step, then back to False to fix it (see above).
+BROKEN = False
+
 
 class ResilientFlow(FlowSpec):
     """Download-ish work that sometimes fails, scored in parallel, then reported."""
 
-    fail_in = Parameter("fail_in", default="", help="Name a step to make it fail (demo).")
+    shards = Parameter("shards", default=4, help="How many shards to fetch in parallel.")
 
     @step
     def start(self):
         """Pick the shards to process."""
-        self.shards = list(range(4))
-        self.next(self.fetch, foreach="shards")
+        self.shard_ids = list(range(self.shards))
+        self.next(self.fetch, foreach="shard_ids")
 
     @retry(times=3)
     @timeout(seconds=30)
@@ -62,11 +71,11 @@ class ResilientFlow(FlowSpec):
     @environment(vars={"REPORT_FORMAT": "short"})
     @step
     def report(self):
-        """Summarise; `--fail-in report` breaks this step to show `resume`."""
+        """Summarise; `BROKEN = True` breaks this step to show `resume`."""
         import os
 
-        if self.fail_in == "report":
-            raise RuntimeError("report step broken on purpose")
+        if BROKEN:
+            raise RuntimeError("report is broken: set BROKEN = False, then resume the run")
         self.mean = sum(self.rows) / len(self.rows)
         self.format = os.environ["REPORT_FORMAT"]
         print(f"{len(self.rows)} rows, mean {self.mean:.3f}, enrichment: {self.enrich_error}")

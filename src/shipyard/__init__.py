@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from shipyard.client.related import models_of_run
+from shipyard.exceptions import ShipyardError
 from shipyard.flow.current import current
 from shipyard.flow.decorators import (
     StepFailure,
@@ -49,6 +50,7 @@ __all__ = [
     "Parameter",
     "Run",
     "Runner",
+    "ShipyardError",
     "Step",
     "StepFailure",
     "StepTimeout",

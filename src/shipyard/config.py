@@ -4,32 +4,90 @@ It is read once per process (`Config.current()`), not by every object that needs
 the file and looking up the user cost more than a client object itself. A process that
 changes `SHIPYARD_*` afterwards says so with `Config.reload()`. Forked task workers inherit
 the configuration of the run that forked them; child processes read their own environment.
+
+Without `SHIPYARD_DATASTORE` the store is found the way Metaflow finds `.metaflow`: the first
+`.shipyard` store in the current folder or one of its parents, so that every folder of a
+project sees the same runs; where there is none, a run creates `./.shipyard`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import getpass
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shipyard.exceptions import ConfigError
+
+__all__ = ["STORE_DIR", "Config", "config_file", "find_store", "setting_names"]
+
 _ENV_PREFIX = "SHIPYARD_"
-_DEFAULT_DIR = ".shipyard"
-_KEYS = ("datastore", "metadata", "user", "executor", "ray_address")
+#: The name of a project's store folder, found in the current folder or its parents.
+STORE_DIR = ".shipyard"
 
 
-def _config_file() -> Path:
-    return Path(os.environ.get("SHIPYARD_CONFIG", Path.home() / ".shipyard" / "config.toml"))
+def config_file() -> Path:
+    """The configuration file: `SHIPYARD_CONFIG`, else `~/.shipyard/config.toml`."""
+    return Path(os.environ.get("SHIPYARD_CONFIG", Path.home() / STORE_DIR / "config.toml"))
 
 
-def _file_settings() -> dict[str, str]:
-    path = _config_file()
+def setting_names() -> tuple[str, ...]:
+    """The keys of the configuration file, each also `SHIPYARD_<KEY>`: the fields of `Config`.
+
+    Derived from the dataclass, so that a setting added there is valid everywhere at once.
+    """
+    return tuple(f.name for f in dataclasses.fields(Config))
+
+
+def find_store(start: Path) -> Path | None:
+    """The first `.shipyard` store in `start` or its parents, or None.
+
+    A `.shipyard` folder counts when it holds a store (its metadata database or its blobs), so
+    that `~/.shipyard` holding only `config.toml` is not taken for one.
+    """
+    for folder in (start, *start.parents):
+        candidate = folder / STORE_DIR
+        if (candidate / "metadata.db").is_file() or (candidate / "blobs").is_dir():
+            return candidate
+    return None
+
+
+def _file_settings(names: tuple[str, ...]) -> dict[str, str]:
+    """The settings of the configuration file; every error names the file."""
+    path = config_file()
     if not path.is_file():
         return {}
-    with path.open("rb") as fh:
-        data = tomllib.load(fh)
-    return {str(k).lower(): str(v) for k, v in data.items()}
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"the configuration file {path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"the configuration file {path} cannot be read: {exc}") from None
+    settings = {str(key).lower(): value for key, value in data.items()}
+    unknown = sorted(key for key in settings if key not in names)
+    if unknown:
+        raise ConfigError(
+            f"the configuration file {path} has unknown key(s): {', '.join(unknown)}; "
+            f"the valid keys are: {', '.join(names)}"
+        )
+    for key, value in settings.items():
+        if isinstance(value, dict | list):
+            raise ConfigError(
+                f"the configuration file {path}: {key} must be a single value such as "
+                f'{key} = "...", not a {"table" if isinstance(value, dict) else "list"}'
+            )
+    return {key: str(value) for key, value in settings.items()}
+
+
+def _local_folder(datastore: str) -> Path | None:
+    """The folder of a datastore on this machine's disk (a path or a `file://` URL), else None."""
+    if datastore.startswith("file://"):
+        return Path(datastore.removeprefix("file://"))
+    return None if "://" in datastore else Path(datastore)
 
 
 def _default_user() -> str:
@@ -48,8 +106,8 @@ class Config:
     laptop needs nothing installed.
     """
 
-    datastore: str = _DEFAULT_DIR
-    metadata: str = f"sqlite:///{_DEFAULT_DIR}/metadata.db"
+    datastore: str = STORE_DIR
+    metadata: str = f"sqlite:///{STORE_DIR}/metadata.db"
     user: str = field(default_factory=_default_user)
     #: Where tasks run: `local` (forked worker processes) or `ray`.
     executor: str = "local"
@@ -74,16 +132,24 @@ class Config:
     @classmethod
     def load(cls) -> Config:
         """Read the environment and the file now (`current()` is what callers want)."""
-        settings = _file_settings()
-        for key in _KEYS:
+        names = setting_names()
+        settings = _file_settings(names)
+        for key in names:
             value = os.environ.get(_ENV_PREFIX + key.upper())
             if value:
                 settings[key] = value
-        known = {k: v for k, v in settings.items() if k in _KEYS}
-        if "datastore" in known and "metadata" not in known and "://" not in known["datastore"]:
-            # A custom local datastore keeps its metadata beside it unless told otherwise.
-            known["metadata"] = f"sqlite:///{Path(known['datastore']) / 'metadata.db'}"
-        return cls(**known)
+        found = None
+        if "datastore" not in settings or "metadata" not in settings:
+            with contextlib.suppress(FileNotFoundError):  # the current folder was deleted
+                found = find_store(Path.cwd())
+        if "datastore" not in settings and found is not None:
+            settings["datastore"] = str(found)
+        if "metadata" not in settings:
+            # The database lives in the datastore's folder; a datastore elsewhere (s3://...)
+            # keeps it in the project's store, found like the datastore (else ./.shipyard).
+            folder = _local_folder(settings.get("datastore", STORE_DIR)) or found
+            settings["metadata"] = f"sqlite:///{folder or STORE_DIR}/metadata.db"
+        return cls(**settings)
 
 
 _current: Config | None = None

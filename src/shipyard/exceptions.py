@@ -109,3 +109,11 @@ class InfrastructureError(ShipyardError):
 class DatastoreError(InfrastructureError):
     """The datastore cannot be opened or written (an unknown URL, a full disk, a read-only
     folder); the filesystem's own error is the `__cause__`."""
+
+
+class ConfigError(ShipyardError):
+    """The configuration file cannot be used: not TOML, or a key Shipyard does not know."""
+
+
+class StoreNotFound(ObjectNotFound):
+    """A reader found no store where the configuration points: none is created for a read."""

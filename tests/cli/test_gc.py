@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from shipyard import Flow
 from shipyard.cli.main import cli
 from shipyard.datastore.blobs import BlobStore
 
-from ..conftest import Home
+from ..conftest import FLOWS, Home
 
 
 def age(blobs: BlobStore, sha: str, seconds: float) -> None:
@@ -67,3 +73,44 @@ def test_gc_removes_temp_files_left_by_killed_writers(home: Home):
     done = CliRunner().invoke(cli, ["gc", "--delete"])
     assert done.exit_code == 0, done.output
     assert not litter.exists()
+
+
+def test_gc_removes_the_task_folders_of_killed_runners_only(
+    home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A runner killed with SIGKILL cannot remove its `shipyard-tasks-*` folder; gc does."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**home.env, "TMPDIR": str(temp)}
+    slow = home.root / "slow_flow.py"
+    slow.write_text((FLOWS / "killable_flow.py").read_text())
+    runner = subprocess.Popen(
+        [sys.executable, str(slow), "run", "--max-workers", "2"],
+        env=env,
+        cwd=home.root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (home.root / "finished.log").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(runner.pid, signal.SIGKILL)
+    runner.wait(timeout=30)
+    killed = [p for p in temp.iterdir() if p.name.startswith(f"shipyard-tasks-{runner.pid}-")]
+    assert len(killed) == 1 and killed[0].is_dir()
+    in_use = temp / f"shipyard-tasks-{os.getpid()}-abcd1234"  # this process is alive
+    in_use.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+
+    dry = CliRunner().invoke(cli, ["gc"], env={"COLUMNS": "300"})
+    assert dry.exit_code == 0, dry.output
+    assert f"{killed[0]}  (its runner, pid {runner.pid}, is gone)" in dry.output
+    assert "1 folder(s) left by killed runners" in dry.output
+    assert killed[0].exists()
+
+    done = CliRunner().invoke(cli, ["gc", "--delete"])
+    assert done.exit_code == 0, done.output
+    assert "removed 1 folder(s) of killed runners" in done.output
+    assert not killed[0].exists()
+    assert in_use.is_dir()

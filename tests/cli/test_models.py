@@ -142,6 +142,24 @@ def test_unalias_removes_the_alias(run: Run) -> None:
     assert "(deleted)" in history.stdout
 
 
+def test_unalias_of_an_alias_never_set_says_so(run: Run) -> None:
+    result = shipyard("unalias", "ranker", "staging")
+
+    assert result.exit_code == 0, result.output
+    assert "ranker@staging is not set: nothing to remove" in result.stdout
+    assert models.alias_history("ranker", "staging") == []
+
+
+def test_alias_to_the_version_it_already_points_at_changes_nothing(run: Run) -> None:
+    models.set_alias("ranker", "production", 1)
+
+    result = shipyard("alias", "ranker", "production", "1")
+
+    assert result.exit_code == 0, result.output
+    assert "ranker@production already points at version 1" in result.stdout
+    assert len(models.alias_history("ranker", "production")) == 1
+
+
 def test_describe_and_tag_models_and_versions(run: Run) -> None:
     assert shipyard("describe", "ranker", "ranks things").exit_code == 0
     assert shipyard("describe", "ranker/1", "the first").exit_code == 0

@@ -8,6 +8,7 @@ import pytest
 
 from shipyard.client import Flow, Run
 from shipyard.client.context import ClientContext, current_context
+from shipyard.exceptions import StoreNotFound
 from shipyard.metadata.errors import MetadataNotFound
 from shipyard.metadata.run_index import SQLiteRunIndex
 
@@ -75,3 +76,21 @@ def test_reading_a_missing_database_says_so_and_creates_nothing(tmp_path: Path) 
     with pytest.raises(MetadataNotFound, match=f"no metadata database at {tmp_path}/new/"):
         context.listing.list_flows()
     assert not (tmp_path / "new").exists()
+
+
+def test_reading_never_creates_a_missing_store(tmp_path: Path) -> None:
+    # Issue 11, item 12: a read used to create an empty database here and report no runs.
+    context = ClientContext(str(tmp_path / "store"), f"sqlite:///{tmp_path}/new/metadata.db")
+    with pytest.raises(StoreNotFound, match=f"no Shipyard store at {tmp_path / 'new'}"):
+        context.listing.list_flows()
+    with pytest.raises(StoreNotFound):
+        Flow("AnyFlow", context=context)
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_writer_outside_a_run_may_create_the_store(tmp_path: Path) -> None:
+    context = ClientContext(str(tmp_path / "store"), f"sqlite:///{tmp_path}/new/metadata.db")
+    assert context.metadata_for_writing().list_flows() == []
+    assert (tmp_path / "new" / "metadata.db").is_file()
+    assert context.listing.list_flows() == []
+    context.close()

@@ -87,22 +87,23 @@ def test_resilient_example_retries_catches_and_resumes(home: Home):
     assert len(retried) == 2  # the odd shards failed once
     assert run["enrich"].task.data.enrich_error.exception_type.endswith("StepTimeout")
 
-    run_script(home, "resilient_flow.py", "run", "--fail-in", "report", expect=1)
+    # As the example's docstring says: break the code, run, fix the code, resume.
+    flow_file = home.root / "resilient_flow.py"
+    source = (EXAMPLES / "resilient_flow.py").read_text()
+    assert source.count("\nBROKEN = False\n") == 1
+    flow_file.write_text(source.replace("\nBROKEN = False\n", "\nBROKEN = True\n"))
+    broken = run_script(home, flow_file, "run", expect=1)  # an absolute path replaces EXAMPLES
+    assert "report is broken: set BROKEN = False, then resume the run" in broken.stderr
     failed = Flow("ResilientFlow").latest_run
-    assert not failed.successful
-    # Fix the step in the code (resume keeps the run's parameters), then resume: only
-    # `report` and what follows run again.
-    fixed = home.root / "resilient_fixed.py"
-    fixed.write_text(
-        (EXAMPLES / "resilient_flow.py")
-        .read_text()
-        .replace('if self.fail_in == "report":', "if False:")
-    )
-    run_script(home, fixed, "resume", failed.id)  # an absolute path replaces EXAMPLES
+    assert not failed.successful and failed["report"].task.status.value == "failed"
+
+    flow_file.write_text(source)  # the fix
+    run_script(home, flow_file, "resume")
     resumed = Flow("ResilientFlow").latest_run
     assert resumed.successful and resumed.origin_run_id == failed.id
     assert all(t.origin_pathspec for t in resumed["fetch"])
     assert resumed["report"].task.origin_pathspec is None
+    assert resumed.data.mean == run.data.mean
 
 
 def test_custom_decorators_example_retries_with_more_memory_and_tags_the_run(home: Home):

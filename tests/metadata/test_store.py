@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -100,6 +101,33 @@ def test_create_run_records_code_hash_and_resume_origin(store: MetadataBackend) 
     assert store.get_run(FLOW, run_id).code_hash == "code-1"
     assert store.get_run(FLOW, run_id).origin_run_id == origin
     assert store.get_run(FLOW, origin).code_hash == "code-0"
+
+
+def test_a_run_is_resumed_by_one_live_resume_at_a_time(store: MetadataBackend) -> None:
+    origin = store.create_run(FLOW, "alice")
+    store.finish_run(FLOW, origin, RunStatus.FAILED)
+    here = {"runner_host": socket.gethostname(), "runner_pid": os.getpid()}
+    first = store.create_run(FLOW, "alice", origin_run_id=origin, **here)
+
+    with pytest.raises(ShipyardError, match=f"already being resumed as {FLOW}/{first}"):
+        store.create_run(FLOW, "bob", origin_run_id=origin, **here)
+    assert [run.run_id for run in store.list_runs(FLOW)] == [first, origin]
+
+    store.finish_run(FLOW, first, RunStatus.FAILED)  # once it has ended, again
+    assert store.create_run(FLOW, "bob", origin_run_id=origin, **here)
+
+
+def test_a_resume_whose_runner_died_does_not_block_the_next(store: MetadataBackend) -> None:
+    origin = store.create_run(FLOW, "alice")
+    store.finish_run(FLOW, origin, RunStatus.FAILED)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    host = socket.gethostname()
+    store.create_run(FLOW, "alice", origin_run_id=origin, runner_host=host, runner_pid=gone.pid)
+
+    assert store.create_run(
+        FLOW, "bob", origin_run_id=origin, runner_host=host, runner_pid=os.getpid()
+    )
 
 
 def test_parameters_that_are_not_json_are_refused_before_anything_is_written(

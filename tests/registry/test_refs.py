@@ -41,3 +41,11 @@ def test_a_name_after_an_at_sign_is_an_alias() -> None:
 def test_malformed_references_say_what_is_accepted(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ModelRef.parse(text)
+
+
+@pytest.mark.parametrize("name", ["ok\n", "ok\r\n", "\nok", "ok\t"])
+def test_a_name_must_match_as_a_whole_not_up_to_a_trailing_newline(name: str) -> None:
+    with pytest.raises(ValueError, match="invalid model name"):
+        ModelRef(name)
+    with pytest.raises(ValueError, match="invalid alias"):
+        ModelRef("ranker", alias=name)

@@ -165,6 +165,45 @@ def test_deleting_an_alias_is_recorded_and_can_be_rolled_back(registry: ModelReg
     assert moves == [(None, 1), (1, None), (None, 1)]
 
 
+def test_a_name_ending_in_a_newline_is_refused_before_anything_is_stored(
+    registry: ModelRegistry,
+) -> None:
+    with pytest.raises(ValueError, match=r"invalid model name 'ok\\n'"):
+        registry.register("ok\n", ThresholdModel(0.5))
+    registry.register("ok", ThresholdModel(0.5))
+    with pytest.raises(ValueError, match=r"invalid alias 'prod\\n'"):
+        registry.set_alias("ok", "prod\n", 1)
+
+    assert [m.name for m in registry.list_models()] == ["ok"]
+    assert registry.get_model("ok").aliases == {}
+
+
+def test_removing_an_alias_that_is_not_set_says_so_and_records_nothing(
+    registry: ModelRegistry,
+) -> None:
+    registry.register("rule", ThresholdModel(0.5))
+
+    assert registry.delete_alias("rule", "production") is None
+    assert registry.alias_history("rule", "production") == []
+    with pytest.raises(ObjectNotFound, match="model 'nope' is not registered"):
+        registry.delete_alias("nope", "production")
+
+
+def test_pointing_an_alias_where_it_already_points_records_no_move(
+    registry: ModelRegistry,
+) -> None:
+    for threshold in (0.1, 0.2):
+        registry.register("rule", ThresholdModel(threshold))
+    registry.set_alias("rule", "production", 1)
+    registry.set_alias("rule", "production", 2)
+
+    registry.set_alias("rule", "production", 2)
+
+    moves = [(e.from_version, e.to_version) for e in registry.alias_history("rule", "production")]
+    assert moves == [(None, 1), (1, 2)]
+    assert registry.rollback("rule", "production").version == 1  # undoes the real move
+
+
 def test_an_alias_to_a_missing_version_changes_nothing(registry: ModelRegistry) -> None:
     registry.register("rule", ThresholdModel(0.5))
 

@@ -157,3 +157,37 @@ def test_runner_killed_mid_run_leaves_nothing_half_done_and_resume_completes(hom
     assert Flow("KillableFlow")[killed.id].status is RunStatus.FAILED
     ran_again = [t for t in run["work"] if not t.origin_pathspec]
     assert len(ran_again) == 12 - len(finished_before)
+
+
+def test_two_resumes_of_one_lost_run_started_at_once_only_one_runs(home: Home):
+    """The second is refused before it runs anything, naming the resume that runs."""
+    import socket
+
+    from shipyard.metadata import open_metadata
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    with open_metadata(home.env["SHIPYARD_METADATA"]) as metadata:
+        lost = metadata.create_run(
+            "KillableFlow", "tester", runner_host=socket.gethostname(), runner_pid=gone.pid
+        )
+    command = [sys.executable, str(FLOWS / "killable_flow.py"), "resume", lost]
+    resumes = [
+        subprocess.Popen(
+            [*command, "--max-workers", "1"],
+            env=home.env,
+            cwd=home.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outcomes = sorted((p.wait(timeout=120), p.communicate()[1]) for p in resumes)
+
+    assert [code for code, _ in outcomes] == [0, 2], outcomes
+    assert f"run KillableFlow/{lost} is already being resumed as KillableFlow/" in outcomes[1][1]
+    resumed = [run for run in Flow("KillableFlow").runs() if run.origin_run_id == lost]
+    assert len(resumed) == 1 and resumed[0].successful
+    lines = (home.root / "finished.log").read_text().splitlines()
+    assert len(lines) == 12  # every task ran once, by the one resume

@@ -34,8 +34,16 @@ def run_flow_cli(flow_class: type[FlowSpec], args: list[str] | None = None) -> N
     cli.main(args=args, prog_name=Path(sys.argv[0]).name)
 
 
+# `-h` as well as `--help`, as on the `shipyard` command: a flow takes only long options, so
+# the short one is free; the setting is inherited by every subcommand.
+_HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
+
+
 def build_cli(flow_class: type[FlowSpec]) -> click.Group:
-    @click.group(help=flow_class.__doc__ or f"Commands of the flow {flow_class.__name__}.")
+    @click.group(
+        help=flow_class.__doc__ or f"Commands of the flow {flow_class.__name__}.",
+        context_settings=_HELP_OPTIONS,
+    )
     def cli() -> None:
         pass
 
@@ -297,17 +305,26 @@ def _report(console: Console, pathspec: str, summary: Any, seconds: float) -> No
                 errors.print(f"  logs: {'  ·  '.join(streams)}", highlight=False, soft_wrap=True)
         errors.print(
             f"[bold red]✗ Run {pathspec} failed[/] after {seconds:.1f}s "
-            f"({summary.tasks_run} tasks started)",
+            f"({_counted(summary)} started)",
             highlight=False,
         )
         return
     console.print(
-        f"[bold green]✓ Run {pathspec} succeeded[/]: {summary.tasks_run} tasks in {seconds:.1f}s",
+        f"[bold green]✓ Run {pathspec} succeeded[/]: {_counted(summary)} in {seconds:.1f}s",
         highlight=False,
     )
     console.print(
         f"  inspect: shipyard show {pathspec}  ·  Run('{pathspec}').data", highlight=False
     )
+
+
+def _counted(summary: Any) -> str:
+    """`9 tasks`, or `9 tasks (11 attempts)` when some were retried: tasks as `shipyard tasks`
+    lists them, never attempts counted as tasks."""
+    tasks = f"{summary.tasks_run} task{'s' if summary.tasks_run != 1 else ''}"
+    if summary.attempts_run == summary.tasks_run:
+        return tasks
+    return f"{tasks} ({summary.attempts_run} attempts)"
 
 
 def _show_command(flow_class: type[FlowSpec]) -> click.Command:

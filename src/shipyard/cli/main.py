@@ -57,9 +57,15 @@ class ShipyardGroup(click.Group):
         except Exception as exc:
             if ctx.params.get("debug"):
                 raise
-            from shipyard.exceptions import INFRASTRUCTURE_EXIT_CODE, InfrastructureError
+            from shipyard.exceptions import (
+                INFRASTRUCTURE_EXIT_CODE,
+                InfrastructureError,
+                StoreNotFound,
+            )
 
-            code = INFRASTRUCTURE_EXIT_CODE if isinstance(exc, InfrastructureError) else 1
+            # No store where one was looked for is "cannot do what was asked", not a fault.
+            faulty = isinstance(exc, InfrastructureError) and not isinstance(exc, StoreNotFound)
+            code = INFRASTRUCTURE_EXIT_CODE if faulty else 1
             output.fail(_describe(exc), code)
 
 
@@ -116,15 +122,33 @@ def main() -> None:
 def runs(flow: str | None, all_users: bool, tags: tuple[str, ...], limit: int) -> None:
     """List runs, newest first: yours by default, of one FLOW or of all flows."""
     from shipyard import client
+    from shipyard.exceptions import StoreNotFound
 
     scope = None if all_users else client.get_namespace()
-    with client.in_namespace(scope):
-        # One more than asked for tells whether there were more to show.
-        found = client.runs(flow, tags=tags, limit=limit + 1)
+    try:
+        with client.in_namespace(scope):
+            # One more than asked for tells whether there were more to show.
+            found = client.runs(flow, tags=tags, limit=limit + 1)
+    except StoreNotFound as exc:
+        output.console().print(output.text(f"no runs found: {exc}", "dim"))
+        return
     hint = "" if all_users else "; add --all-users to see everyone's runs"
-    _print_runs(
-        output.console(), found, limit, empty=f"no runs found for {scope or 'any user'}{hint}"
-    )
+    empty = f"no runs found for {scope or 'any user'} in {_store_location()}{hint}"
+    _print_runs(output.console(), found, limit, empty=empty)
+
+
+def _store_location() -> str:
+    """Where runs are read from, for messages: the store's folder, or the database's URL."""
+    import re
+
+    from shipyard.config import Config
+    from shipyard.metadata.urls import sqlite_file
+
+    url = Config.current().metadata
+    path = sqlite_file(url)
+    if path is not None:
+        return str(path.expanduser().resolve().parent)
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)  # never show a password
 
 
 def _print_runs(console: Console, found: list[Run], limit: int, *, empty: str) -> None:
@@ -330,7 +354,10 @@ def tasks(pathspec: str) -> None:
     "--stdout/--stderr", "stdout", default=True, help="Which stream to print (default: stdout)."
 )
 @click.option(
-    "--attempt", type=click.IntRange(min=0), default=None, help="An attempt other than the last."
+    "--attempt",
+    type=click.IntRange(min=0),
+    default=None,
+    help="An attempt other than the last; attempts count from 0 (the first try).",
 )
 def logs(pathspec: str, stdout: bool, attempt: int | None) -> None:
     """Print the stored logs of a task, or of every task of a step or run (with headers)."""
@@ -474,16 +501,21 @@ def _preview(value: Any, *, max_chars: int = 4000) -> str:
     help="Minutes a blob must be old to go: younger ones may belong to a running task.",
 )
 def gc(delete: bool, min_age: float) -> None:
-    """Find blobs no run refers to any more (a dry run unless --delete is given)."""
+    """Find blobs no run refers to any more, and the temporary folders of killed runners (a
+    dry run unless --delete is given)."""
     from shipyard.config import Config
     from shipyard.datastore.blobs import BlobStore
     from shipyard.datastore.gc import find_garbage, remove_garbage
-    from shipyard.metadata import open_metadata
+    from shipyard.metadata import MetadataNotFound, MetadataUnavailable, open_metadata
 
     config = Config.current()
     blobs = BlobStore(config.datastore)
-    # Never a new database: without the real one, every blob would look unreferenced.
-    with open_metadata(config.metadata, create=False) as metadata:
+    try:
+        metadata = open_metadata(config.metadata, create=False)
+    except MetadataNotFound as exc:
+        # Never a new database: without the real one, every blob would look unreferenced.
+        raise MetadataUnavailable(f"{exc}; gc needs it to know which blobs runs refer to") from None
+    with metadata:
         report = find_garbage(blobs, metadata.referenced_hashes(), min_age * 60)
     if delete:
         remove_garbage(blobs, report)
@@ -508,6 +540,33 @@ def gc(delete: bool, min_age: float) -> None:
             "minutes (they may belong to a running task)",
             highlight=False,
         )
+    _collect_workdirs(console, delete)
+
+
+def _collect_workdirs(console: Console, delete: bool) -> None:
+    """Report (or remove) the scratch folders killed runners left in the temporary directory."""
+    from shipyard.runtime.workdirs import abandoned_workdirs
+
+    left = list(abandoned_workdirs())
+    if not left:
+        return
+    size = output.size(sum(workdir.size for workdir in left))
+    if delete:
+        for workdir in left:
+            workdir.remove()
+        console.print(f"removed {len(left)} folder(s) of killed runners, {size}", highlight=False)
+        return
+    for workdir in left:
+        console.print(
+            f"  {workdir.path}  (its runner, pid {workdir.runner_pid}, is gone)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print(
+        f"{len(left)} folder(s) left by killed runners, {size}, could be removed from the "
+        "temporary directory; run `shipyard gc --delete` to remove them",
+        highlight=False,
+    )
 
 
 # -- models ------------------------------------------------------------------------------

@@ -124,8 +124,14 @@ def _input_example(where: str) -> pandas.DataFrame:
 @models.command("list")
 def list_models() -> None:
     """List registered models with their newest version and aliases."""
-    found = _registry().list_models()
+    from shipyard.exceptions import StoreNotFound
+
     console = output.console()
+    try:
+        found = _registry().list_models()
+    except StoreNotFound as exc:
+        console.print(output.text(f"no model is registered yet: {exc}", "dim"))
+        return
     if not found:
         console.print(
             output.text("no model is registered yet; see `shipyard models register`", "dim")
@@ -217,10 +223,12 @@ def alias(name: str, alias: str, version: int) -> None:
     registry = _registry()
     before = registry.get_model(name).aliases.get(alias)
     registry.set_alias(name, alias, version)
-    moved = f"from {before} " if before is not None else ""
-    output.console().print(
-        output.text(f"{name}@{alias} moved {moved}to version {version}", "green")
-    )
+    if before == version:
+        message = output.text(f"{name}@{alias} already points at version {version}", "dim")
+    else:
+        moved = f"from {before} " if before is not None else ""
+        message = output.text(f"{name}@{alias} moved {moved}to version {version}", "green")
+    output.console().print(message)
 
 
 @models.command()
@@ -228,8 +236,11 @@ def alias(name: str, alias: str, version: int) -> None:
 @click.argument("alias")
 def unalias(name: str, alias: str) -> None:
     """Remove NAME@ALIAS (recorded in its history, so `rollback` can restore it)."""
-    _registry().delete_alias(name, alias)
-    output.console().print(output.text(f"removed {name}@{alias}", "green"))
+    if _registry().delete_alias(name, alias) is None:
+        message = output.text(f"{name}@{alias} is not set: nothing to remove", "dim")
+    else:
+        message = output.text(f"removed {name}@{alias}", "green")
+    output.console().print(message)
 
 
 @models.command()

@@ -63,7 +63,8 @@ class RunRecorder(Protocol):
         """Record a new running run of `flow_name` and return its run_id.
 
         The run also gets the system tags `user:<user>` and `flow:<flow_name>`; `origin_run_id`
-        names the run a resume continues; `parameters` must be JSON-serializable.
+        names the run a resume continues; `parameters` must be JSON-serializable. A resume is
+        refused (`ShipyardError`) while another resume of the same origin is still running.
         """
         ...
 
@@ -251,11 +252,14 @@ class ModelRegistryStore(Protocol):
         ...
 
     def set_alias(self, model_name: str, alias: str, version: int, user: str) -> int | None:
-        """Point `alias` at `version` and record the move; return the version it left."""
+        """Point `alias` at `version` and record the move; return the version it left.
+
+        An alias already at `version` stays as it is, and no move is recorded."""
         ...
 
-    def delete_alias(self, model_name: str, alias: str, user: str) -> int:
-        """Remove `alias`, recording it in its history; return the version it pointed at."""
+    def delete_alias(self, model_name: str, alias: str, user: str) -> int | None:
+        """Remove `alias`, recording it in its history; return the version it pointed at, or
+        None (and record nothing) when the alias is not set."""
         ...
 
     def rollback_alias(self, model_name: str, alias: str, user: str) -> int:

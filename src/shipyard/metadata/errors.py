@@ -6,7 +6,7 @@ has to know which database (or which HTTP service) sits behind the Protocols.
 
 from __future__ import annotations
 
-from shipyard.exceptions import InfrastructureError, ObjectNotFound, ShipyardError
+from shipyard.exceptions import InfrastructureError, ShipyardError, StoreNotFound
 
 __all__ = [
     "MetadataDamaged",
@@ -34,7 +34,7 @@ class MetadataDamaged(MetadataUnavailable):
     is not UTF-8): it must be restored, its message says how."""
 
 
-class MetadataNotFound(MetadataUnavailable, ObjectNotFound):
+class MetadataNotFound(MetadataUnavailable, StoreNotFound):
     """There is no metadata database where the URL points (or only an empty file), and the
     caller did not ask for one to be created: readers never create one.
 

@@ -13,14 +13,23 @@ from datetime import UTC, datetime, timedelta
 
 from shipyard.metadata.records import RunRecord, RunStatus
 
-__all__ = ["HEARTBEAT_EVERY", "LOST_AFTER", "is_lost", "runner_is_alive", "shown_status"]
+__all__ = [
+    "HEARTBEAT_EVERY",
+    "LOST_AFTER",
+    "is_lost",
+    "process_exists",
+    "runner_alive",
+    "runner_is_alive",
+    "shown_status",
+]
 
 HEARTBEAT_EVERY = timedelta(seconds=10)
 #: Generous against a runner briefly blocked (a busy database), short against a dead one.
 LOST_AFTER = timedelta(minutes=2)
 
 
-def _process_exists(pid: int) -> bool:
+def process_exists(pid: int) -> bool:
+    """Whether process `pid` exists on this machine (whoever owns it)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -34,12 +43,20 @@ def runner_is_alive(run: RunRecord, now: datetime | None = None) -> bool:
     """Whether the process scheduling `run` is still there, as far as can be told."""
     if run.status is not RunStatus.RUNNING:
         return False
+    return runner_alive(run.runner_host, run.runner_pid, run.heartbeat_at, now)
+
+
+def runner_alive(
+    host: str | None, pid: int | None, heartbeat_at: datetime | None, now: datetime | None = None
+) -> bool:
+    """Whether the runner recorded as process `pid` on `host`, last heard of at `heartbeat_at`,
+    is still there: for a store that has the columns of a running run but no record yet."""
     now = now or datetime.now(UTC)
-    stale = run.heartbeat_at is not None and now - run.heartbeat_at > LOST_AFTER
-    if run.runner_host == socket.gethostname() and run.runner_pid is not None:
+    stale = heartbeat_at is not None and now - heartbeat_at > LOST_AFTER
+    if host == socket.gethostname() and pid is not None:
         # A live pid with a stale heartbeat is another process that reused the number.
-        return _process_exists(run.runner_pid) and not stale
-    if run.heartbeat_at is None:  # recorded before heartbeats existed: assume it lives
+        return process_exists(pid) and not stale
+    if heartbeat_at is None:  # recorded before heartbeats existed: assume it lives
         return True
     return not stale
 

@@ -34,10 +34,10 @@ from shipyard.metadata.records import RunRecord, RunStatus
 from shipyard.metadata.rules import tag_set
 from shipyard.metadata.sql.ids import run_cursor
 from shipyard.metadata.sqlite_files import damaged, is_damage, is_read_only, read_only_uri
+from shipyard.metadata.urls import sqlite_file
 
 __all__ = ["SQLiteRunIndex", "open_run_index"]
 
-_SQLITE_PREFIXES = ("sqlite:///", "sqlite+pysqlite:///")
 # SQLite limits bound parameters per statement; ids are looked up in batches below that.
 _BATCH = 500
 _BUSY_TIMEOUT_S = 30.0
@@ -45,7 +45,7 @@ _BUSY_TIMEOUT_S = 30.0
 
 def open_run_index(metadata_url: str) -> SQLiteRunIndex | None:
     """A direct reader for `metadata_url`, or None when the backend must be opened instead."""
-    path = _sqlite_path(metadata_url)
+    path = sqlite_file(metadata_url)
     if path is None or not path.is_file():
         return None
     index = SQLiteRunIndex(path)
@@ -54,20 +54,6 @@ def open_run_index(metadata_url: str) -> SQLiteRunIndex | None:
     except (sqlite3.Error, MetadataDamaged):
         return None  # not a Shipyard database, or damaged: let the backend explain
     return index if revision == HEAD_REVISION else None
-
-
-def _sqlite_path(url: str) -> Path | None:
-    """The file of a plain `sqlite:///path` URL; None for anything SQLAlchemy would interpret
-    further (query options, percent-escapes, `file:` URIs, in-memory databases)."""
-    prefix = next((p for p in _SQLITE_PREFIXES if url.startswith(p)), None)
-    if prefix is None:
-        return None
-    database = url[len(prefix) :]
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    if "?" in database or "%" in database:
-        return None
-    return Path(database)
 
 
 class SQLiteRunIndex(RunLister):

@@ -62,17 +62,19 @@ __all__ = [
 ]
 
 
-def registry() -> ModelRegistry:
-    """The registry of the current configuration, over the client's shared stores."""
+def registry(*, create: bool = False) -> ModelRegistry:
+    """The registry of the current configuration, over the client's shared stores.
+
+    Reading never creates a store; `create=True` (registering a model) may, as a run does.
+    """
     from shipyard.client.context import current_context
     from shipyard.config import Config
 
     context = current_context()
+    metadata = context.metadata_for_writing() if create else context.metadata
     # Inside a step, versions and alias moves belong to whoever started the run.
     user = current.username if current.is_running_flow and current.username else None
-    return ModelRegistry(
-        context.metadata_for_writing(), context.artifacts, user=user or Config.current().user
-    )
+    return ModelRegistry(metadata, context.artifacts, user=user or Config.current().user)
 
 
 def register(
@@ -92,7 +94,7 @@ def register(
     as an artifact blob so that its hash in the lineage matches what a step assigning it to
     `self` stores.
     """
-    reg = registry()
+    reg = registry(create=True)
     lineage = _running_lineage(reg, model) if current.is_running_flow else None
     return reg.register(
         name,
@@ -146,9 +148,10 @@ def set_alias(name: str, alias: str, version: int) -> ModelVersion:
     return registry().set_alias(name, alias, version)
 
 
-def delete_alias(name: str, alias: str) -> None:
-    """Remove `name@alias` (the removal is kept in its history)."""
-    registry().delete_alias(name, alias)
+def delete_alias(name: str, alias: str) -> int | None:
+    """Remove `name@alias` (the removal is kept in its history); return the version it pointed
+    at, or None when it was not set."""
+    return registry().delete_alias(name, alias)
 
 
 def rollback(name: str, alias: str) -> ModelVersion:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 __all__ = ["ModelRef"]
 
 # Names travel in URLs (`/v1/models/{name}`) and pathspec-like strings, so '/' and '@' are out.
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 _FORMS = "'name' (newest version), 'name/3' (version 3) or 'name@alias'"
 
 
@@ -66,7 +66,7 @@ class ModelRef:
 
 def check_name(value: str, what: str) -> str:
     """`value` if it is a valid model or alias name, else a `ValueError` saying what is allowed."""
-    if not isinstance(value, str) or not _NAME.match(value):
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
         raise ValueError(
             f"invalid {what} {value!r}: use letters, digits, '_', '-' and '.', "
             "starting with a letter or digit"

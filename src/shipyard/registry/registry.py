@@ -357,14 +357,21 @@ class ModelRegistry:
     # ---------------------------------------------------------------------------- aliases
 
     def set_alias(self, name: str, alias: str, version: int) -> ModelVersion:
-        """Point `alias` at `version` (atomically, recording the move) and return that version."""
+        """Point `alias` at `version` (atomically, recording the move) and return that version.
+
+        An alias already at `version` is left as it is: no move is recorded.
+        """
         check_name(alias, "alias")
         self._store.set_alias(name, alias, _version_number(version), self.user)
         return self.resolve(ModelRef(name, version=version))
 
-    def delete_alias(self, name: str, alias: str) -> None:
-        """Remove `alias`; the removal stays in its history (and can be rolled back)."""
-        self._store.delete_alias(name, alias, self.user)
+    def delete_alias(self, name: str, alias: str) -> int | None:
+        """Remove `alias`; the removal stays in its history (and can be rolled back).
+
+        Returns the version it pointed at, or None when the alias was not set (then nothing
+        changes and nothing is recorded).
+        """
+        return self._store.delete_alias(name, alias, self.user)
 
     def alias_history(self, name: str, alias: str) -> list[AliasEvent]:
         """Every move of `alias`, oldest first."""

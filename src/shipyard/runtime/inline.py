@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import tempfile
 import time
 from collections import deque
 from pathlib import Path
@@ -32,6 +31,7 @@ from shipyard.runtime.local import machine_limits
 from shipyard.runtime.process_state import restored_process_state
 from shipyard.runtime.resources import ExecutorLimits, check_requests_fit
 from shipyard.runtime.spec import TaskResult, TaskSpec
+from shipyard.runtime.workdirs import make_workdir
 from shipyard.runtime.worker import run_task
 
 
@@ -68,7 +68,7 @@ class InlineExecutor:
         return self._limits
 
     def start(self) -> None:
-        self._workdir = Path(tempfile.mkdtemp(prefix="shipyard-inline-"))
+        self._workdir = make_workdir("inline")
 
     def check_requests(self, graph: FlowGraph) -> None:
         check_requests_fit(graph, self._limits, self.description)

@@ -77,6 +77,7 @@ class FlowRun:
         self.tags = _validate_tags(options.tags)
         if resume is None:  # checked before forking, so a typo costs nothing
             self.parameters = resolve_parameters(flow_class.parameters(), given_parameters)
+        _check_datastore_outlives_the_run(self.config.datastore)
         blobs = BlobStore(self.config.datastore)
         self.artifacts = ArtifactStore(blobs)
         self.executor_kind = executor_kind(options.executor or self.config.executor)
@@ -176,6 +177,24 @@ class FlowRun:
         with contextlib.suppress(InfrastructureError):
             self.metadata.fail_running_tasks(self.flow_name, self.run_id, reason)
             self.metadata.finish_run(self.flow_name, self.run_id, RunStatus.FAILED)
+
+
+def _check_datastore_outlives_the_run(url: str) -> None:
+    """Refuse a datastore that lives in one process's memory (`memory://`) before anything runs.
+
+    Tasks run in processes of their own and store their artifacts there, so the runner would
+    look for blobs it never sees and fail half-way; and whatever it did store would be gone,
+    while the metadata still names it, when the runner exits.
+    """
+    from fsspec.utils import get_protocol
+
+    if get_protocol(url) == "memory":
+        raise ShipyardError(
+            f"the datastore {url!r} lives in the memory of one process: the task processes "
+            "would store artifacts the runner never sees, and nothing would be left once the "
+            "run ends. Set SHIPYARD_DATASTORE to a directory (default ./.shipyard) or to a URL "
+            "such as s3://bucket/prefix"
+        )
 
 
 def _validate_tags(tags: Iterable[str]) -> tuple[str, ...]:

@@ -22,7 +22,6 @@ import os
 import signal
 import socket
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, Pipe, wait
@@ -36,6 +35,7 @@ from shipyard.flow.spec import FlowSpec
 from shipyard.runtime.capture import LogFiles
 from shipyard.runtime.resources import ExecutorLimits, check_requests_fit
 from shipyard.runtime.spec import Outcome, TaskResult, TaskSpec
+from shipyard.runtime.workdirs import make_workdir
 from shipyard.runtime.worker import exit_status, run_task
 
 
@@ -53,7 +53,7 @@ class LocalExecutor:
         self._flow_class = flow_class
         self._blobs = blobs
         self._limits = machine_limits(max_workers, max_memory_mb, gpus)
-        self._workdir = Path(tempfile.mkdtemp(prefix="shipyard-tasks-"))
+        self._workdir = make_workdir("tasks")
         self._host = socket.gethostname()
         self._running: dict[str, TaskSpec] = {}
         #: The slot (see _SlotFiles) of each running task; freed once the task is collected.

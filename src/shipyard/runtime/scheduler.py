@@ -104,7 +104,10 @@ class RunSummary:
     run_id: str
     status: RunStatus
     failures: list[tuple[TaskSpec, TaskResult]] = field(default_factory=list)
+    #: Tasks started (as `shipyard tasks` lists them, less those a resume reused) and their
+    #: attempts: a retried task counts once in the first and once per attempt in the second.
     tasks_run: int = 0
+    attempts_run: int = 0
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,7 @@ class Scheduler:
         self._running = 0
         self._failures: list[tuple[TaskSpec, TaskResult]] = []
         self._tasks_run = 0
+        self._attempts_run = 0
         self._round = _Round()
 
     def run(self) -> RunSummary:
@@ -209,7 +213,9 @@ class Scheduler:
             finished = self.executor.wait(timeout=self._wait_timeout())
         status = RunStatus.FAILED if self._failures or self._ready else RunStatus.SUCCEEDED
         self.metadata.finish_run(self.context.flow_name, self.context.run_id, status)
-        return RunSummary(self.context.run_id, status, self._failures, self._tasks_run)
+        return RunSummary(
+            self.context.run_id, status, self._failures, self._tasks_run, self._attempts_run
+        )
 
     def _commit_round(self) -> None:
         """Record the round's starts and finishes in one commit, then act on them."""
@@ -364,7 +370,9 @@ class Scheduler:
                 resources={"cpu": needed.cpu, "memory": needed.memory, "gpu": needed.gpu},
             )
         )
-        self._tasks_run += 1
+        self._attempts_run += 1
+        if spec.attempt == 0:
+            self._tasks_run += 1
         self._tell(lambda listener: listener.task_started(spec))
         return spec
 

@@ -33,6 +33,7 @@ from sqlalchemy.exc import (
     ProgrammingError,
 )
 
+from shipyard.config import STORE_DIR
 from shipyard.exceptions import ShipyardError
 from shipyard.metadata.errors import (
     MetadataIntegrityError,
@@ -72,10 +73,13 @@ class Database:
         """Whether the database is a read-only SQLite file, opened without writing to it."""
         if self._file is not None:
             if not create and _is_missing_or_empty(self._file):
+                where = self._file.expanduser().resolve()
                 raise MetadataNotFound(
-                    f"there is no metadata database at {self._file}: no run was recorded "
-                    "there yet, or SHIPYARD_METADATA (or SHIPYARD_DATASTORE) names another "
-                    "place than the runs were recorded in"
+                    f"no Shipyard store at {where.parent}: there is no metadata database at "
+                    f"{where} (a read never creates one). No run was recorded there yet, or "
+                    "SHIPYARD_METADATA (or SHIPYARD_DATASTORE) names another place than the "
+                    f"runs were recorded in; without them the store is the first {STORE_DIR} "
+                    f"folder in the current folder ({Path.cwd()}) or its parents"
                 )
             self.read_only = self._file.exists() and is_read_only(self._file)
         self._engine = _create_engine(self.url, self._file if self.read_only else None)

@@ -118,14 +118,18 @@ class SQLModelRegistryStore(ModelRegistryStore):
             previous = self._point_alias(conn, model_name, alias, version, user, now)
         return previous
 
-    def delete_alias(self, model_name: str, alias: str, user: str) -> int:
-        """Remove `alias` (recording it in its history); return the version it pointed at."""
+    def delete_alias(self, model_name: str, alias: str, user: str) -> int | None:
+        """Remove `alias` (recording it in its history); return the version it pointed at.
+
+        An alias that is not set is left alone, with nothing recorded, and None is returned:
+        removing what is not there is not a move.
+        """
         now = _now()
         with self._database.write() as conn:
             self._require_model(conn, model_name)
             previous = self._alias_version(conn, model_name, alias)
             if previous is None:
-                raise ObjectNotFound(_missing_alias(model_name, alias))
+                return None
             conn.execute(
                 delete(ModelAlias).where(
                     ModelAlias.model_name == model_name, ModelAlias.alias == alias
@@ -164,8 +168,14 @@ class SQLModelRegistryStore(ModelRegistryStore):
     def _point_alias(
         self, conn: Connection, model_name: str, alias: str, version: int, user: str, now: datetime
     ) -> int | None:
-        """Create or move `alias` to `version` and record the move; return where it was."""
+        """Create or move `alias` to `version` and record the move; return where it was.
+
+        Pointing an alias where it already points changes nothing and records nothing, so that
+        a rollback never "undoes" a move that did not happen.
+        """
         previous = self._alias_version(conn, model_name, alias)
+        if previous == version:
+            return previous
         if previous is None:
             conn.execute(
                 insert(ModelAlias).values(

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from shipyard.datastore.refs import ArtifactRef
 from shipyard.exceptions import ObjectNotFound, ShipyardError
 from shipyard.metadata.contract import RunRecorder
+from shipyard.metadata.liveness import runner_alive
 from shipyard.metadata.models import Attempt, Run, RunTag, Task
 from shipyard.metadata.records import (
     FinishedTask,
@@ -75,6 +76,7 @@ class SQLRunRecorder(RunRecorder):
             origin_pk = None
             if origin_run_id is not None:
                 origin_pk = keys.run_pk(conn, flow_name, origin_run_id)
+                _refuse_a_second_resume(conn, flow_name, origin_run_id, origin_pk, now)
             conn.execute(statements.insert_flow, {"name": flow_name, "created_at": now})
             run_pk = conn.execute(
                 statements.insert_run,
@@ -448,6 +450,31 @@ class SQLRunRecorder(RunRecorder):
                 for name, ref in artifacts.items()
             ],
         )
+
+
+def _refuse_a_second_resume(
+    conn: Connection, flow_name: str, origin_run_id: str, origin_pk: int, now: datetime
+) -> None:
+    """One resume of a run at a time: two would both run every task the origin did not finish.
+
+    The check and the new run's insert share one write transaction, and the origin's row is
+    locked first (PostgreSQL; SQLite's write transactions are exclusive already), so of two
+    resumes started at once the second sees the first's run. A resume whose runner is gone
+    does not count: its run is lost and the origin may be resumed again.
+    """
+    conn.execute(select(Run.id).where(Run.id == origin_pk).with_for_update())
+    resumes = conn.execute(
+        select(Run.id, Run.runner_host, Run.runner_pid, Run.heartbeat_at).where(
+            Run.origin_run_id == origin_pk, Run.status == RunStatus.RUNNING
+        )
+    ).all()
+    for resume in resumes:
+        if runner_alive(resume.runner_host, resume.runner_pid, resume.heartbeat_at, now):
+            raise ShipyardError(
+                f"run {flow_name}/{origin_run_id} is already being resumed as "
+                f"{flow_name}/{resume.id} (pid {resume.runner_pid} on {resume.runner_host}); "
+                f"wait for it to finish, then resume {flow_name}/{resume.id} if it fails"
+            )
 
 
 def _now() -> datetime:
