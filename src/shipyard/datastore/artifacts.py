@@ -23,8 +23,9 @@ __all__ = ["ArtifactStore", "LazyArtifact"]
 class ArtifactStore:
     """Python objects in a `BlobStore`: equal serialized bytes are stored once."""
 
-    def __init__(self, blobs: BlobStore) -> None:
+    def __init__(self, blobs: BlobStore, flow_classes: FlowClasses | None = None) -> None:
         self._blobs = blobs
+        self._flow_classes = flow_classes
 
     @property
     def blobs(self) -> BlobStore:
@@ -33,6 +34,15 @@ class ArtifactStore:
 
     def __repr__(self) -> str:
         return f"ArtifactStore({self._blobs.url!r})"
+
+    def reading_run(self, flow_classes: FlowClasses) -> ArtifactStore:
+        """This store, loading with `flow_classes` unless `load` is given others.
+
+        A task reads its run's artifacts through it: whether its flow file is `__main__`
+        (a forked task) or the snapshot's module (a fresh interpreter), it reads what the
+        tasks that ran the other way stored.
+        """
+        return ArtifactStore(self._blobs, flow_classes)
 
     def save(self, obj: Any, unchanged_from: ArtifactRef | None = None) -> ArtifactRef:
         """Store `obj`; the returned ref is all that is needed to load it again anywhere.
@@ -56,13 +66,14 @@ class ArtifactStore:
     def load(self, ref: ArtifactRef, flow_classes: FlowClasses | None = None) -> Any:
         """The object `ref` points to, verified against its hash.
 
-        `flow_classes` are those of the run that stored it: a reader outside that run passes
-        them so that classes defined in the flow file resolve from the run's code snapshot.
+        `flow_classes` are those of the run that stored it (by default, the ones this store
+        reads with), so that classes defined in the flow file resolve from the run's code
+        snapshot in a process that does not run that flow file.
         Raises `BlobNotFound` or `CorruptBlobError` if the datastore lost or damaged it.
         """
         data = self._blobs.get(ref.sha256)
         try:
-            return deserialize(data, ref.encoding, flow_classes)
+            return deserialize(data, ref.encoding, flow_classes or self._flow_classes)
         except (ImportError, AttributeError) as exc:
             # Unpickling imports the artifact's classes: the usual cause is a package or
             # module that is missing or changed in the reading environment.

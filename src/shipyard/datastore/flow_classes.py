@@ -105,13 +105,22 @@ class FlowClasses:
     """The classes of one run's flow file, for reading what that run stored.
 
     `code_hash` is called only when a class of the flow file is actually met, so reading
-    artifacts of ordinary types costs no metadata query and no import.
+    artifacts of ordinary types costs no metadata query and no import. `running` is the
+    module the flow file runs as in this process, for a task of the run: its classes are the
+    ones the steps use, whichever name (`__main__`, the snapshot's) stored them.
     """
 
-    def __init__(self, blobs: BlobStore, run: str, code_hash: Callable[[], str | None]) -> None:
+    def __init__(
+        self,
+        blobs: BlobStore,
+        run: str,
+        code_hash: Callable[[], str | None],
+        running: ModuleType | None = None,
+    ) -> None:
         self._blobs = blobs
         self._run = run
         self._code_hash = code_hash
+        self._running = running
 
     @property
     def run(self) -> str:
@@ -128,21 +137,23 @@ class FlowClasses:
         return code_hash is not None and module_name == snapshot_module_name(code_hash)
 
     def find(self, module_name: str, qualname: str) -> Any:
-        """The object `module_name.qualname` of the flow file, imported from the snapshot.
+        """The object `module_name.qualname` of the flow file.
 
-        Without a snapshot, a process in which the flow file is `__main__` (the run itself)
-        still finds the class there; anywhere else this raises `FlowClassError`.
+        The module the flow runs as in this process comes first, then a module of that name
+        already loaded here (as with plain pickle); otherwise the flow file is imported from
+        the run's snapshot, and without one this raises `FlowClassError`.
         """
+        for module in (self._running, sys.modules.get(module_name)):
+            loaded = _attribute(module, qualname)
+            if loaded is not None:
+                return loaded
         code_hash = self._code_hash()
         if code_hash is None:
-            found = _attribute(sys.modules.get(module_name), qualname)
-            if found is None:
-                raise FlowClassError(
-                    f"{module_name}.{qualname} is defined in the flow file of run {self._run}, "
-                    "which stored no code snapshot to import it from: read it where the flow "
-                    "ran, or define the class in a module importable here"
-                )
-            return found
+            raise FlowClassError(
+                f"{module_name}.{qualname} is defined in the flow file of run {self._run}, "
+                "which stored no code snapshot to import it from: read it where the flow "
+                "ran, or define the class in a module importable here"
+            )
         try:
             module = import_flow_module(self._blobs, code_hash)
         except (Exception, SystemExit) as exc:  # user code: anything may fail on import
