@@ -19,11 +19,13 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shipyard.datastore.blobs import BlobStore
-from shipyard.datastore.code import CodePackage
 from shipyard.exceptions import ShipyardError
+
+if TYPE_CHECKING:
+    from shipyard.datastore.blobs import BlobStore
+    from shipyard.datastore.code import CodePackage
 
 __all__ = [
     "MAIN_MODULE",
@@ -69,6 +71,8 @@ def import_flow_module(blobs: BlobStore, code_hash: str) -> ModuleType:
         module = _imported.get(code_hash)
         if module is not None:
             return module
+        from shipyard.datastore.code import CodePackage
+
         package = CodePackage(bytes(blobs.get(code_hash)))
         root = _extracted(package, code_hash)
         if str(root) not in sys.path:
@@ -121,11 +125,6 @@ class FlowClasses:
         self._run = run
         self._code_hash = code_hash
         self._running = running
-
-    @property
-    def run(self) -> str:
-        """The pathspec of the run whose flow file this is."""
-        return self._run
 
     def owns(self, module_name: str) -> bool:
         """Whether `module_name` is a name the flow file ran under."""

@@ -21,9 +21,10 @@ from __future__ import annotations
 import io
 import pickle
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shipyard.datastore.flow_classes import FlowClasses
+if TYPE_CHECKING:
+    from shipyard.datastore.flow_classes import FlowClasses
 
 __all__ = ["ArtifactUnpickler", "unpickle"]
 

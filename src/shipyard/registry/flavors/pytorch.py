@@ -132,7 +132,7 @@ def import_class(path: str, flow_classes: FlowClasses | None = None) -> type:
     """
     module_name, _, qualname = path.partition(":")
     if flow_classes is not None and flow_classes.owns(module_name):
-        return flow_classes.find(module_name, qualname)  # type: ignore[no-any-return]
+        return flow_classes.find(module_name, qualname)
     try:
         target: Any = importlib.import_module(module_name)
         for part in qualname.split("."):
