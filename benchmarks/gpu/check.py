@@ -52,6 +52,8 @@ object on a CUDA device").
 - `tests/registry/test_flow_file_models.py`: a flow defining `Net` in the flow file, with
   CUDA-tagged weights, is read back by the client (`task.data.model`) and by `models.load` in
   another process and directory; registering a `__main__` class outside a run is refused.
+- `tests/runtime/test_flow_file_classes.py`: a forked task and a fresh-interpreter task (the
+  path GPU steps take) read each other's instances of a flow-file class.
 - `tests/registry/test_devices.py`, `tests/serving/test_device.py`: models load onto the CPU by
   default, CPU-only flavors refuse a device, device names are checked, `shipyard serve
   --device` fails in one line on a bad device and hands the device to the loader.
