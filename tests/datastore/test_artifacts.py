@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from shipyard.datastore import ArtifactRef, ArtifactStore, BlobStore, LazyArtifact
+from shipyard.datastore import ArtifactRef, ArtifactStore, BlobStore, FlowClasses, LazyArtifact
 from shipyard.datastore.serialization import ArtifactSerializationError
 from shipyard.exceptions import BlobNotFound, CorruptBlobError
 
@@ -137,9 +137,9 @@ def counting_store(store: ArtifactStore) -> Iterator[tuple[ArtifactStore, list[A
     loads: list[ArtifactRef] = []
     original = store.load
 
-    def load(ref: ArtifactRef) -> object:
+    def load(ref: ArtifactRef, flow_classes: FlowClasses | None = None) -> object:
         loads.append(ref)
-        return original(ref)
+        return original(ref, flow_classes)
 
     store.load = load  # type: ignore[method-assign]
     yield store, loads

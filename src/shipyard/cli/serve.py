@@ -47,6 +47,13 @@ __all__ = ["score", "serve"]
     help="Largest request body accepted (413 beyond).",
 )
 @click.option(
+    "--device",
+    default=None,
+    metavar="DEVICE",
+    help="Load the models onto this device (cuda, cuda:1); the CPU by default. PyTorch "
+    "models only: other flavors run on the CPU.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -60,6 +67,7 @@ def serve(
     max_wait_ms: float,
     poll_seconds: float,
     max_body_mb: float,
+    device: str | None,
     log_level: str,
 ) -> None:
     """Serve models over HTTP: POST /v1/models/NAME/predict.
@@ -72,6 +80,10 @@ def serve(
 
     for ref in refs:
         ModelRef.parse(ref)  # a typo fails here, with the accepted forms, not in a log line
+    if device is not None:
+        from shipyard.registry.flavors.devices import check_device
+
+        device = check_device(device)  # a bad device fails here, not as load errors in the log
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -87,6 +99,7 @@ def serve(
         poll_seconds=poll_seconds,
         max_body_bytes=int(max_body_mb * 1024 * 1024),
         log_level=log_level,
+        device=device,
     )
 
 

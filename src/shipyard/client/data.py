@@ -2,7 +2,9 @@
 
 Artifacts are listed from the metadata store (names, types, sizes, hashes) without touching
 the datastore; a value is read from its blob only when `.data` is first accessed, so browsing
-a task that holds a 10 GiB array costs nothing until the array is asked for.
+a task that holds a 10 GiB array costs nothing until the array is asked for. A value holding
+a class defined in the flow file is rebuilt with that class from the run's code snapshot, and
+one holding CUDA tensors is read onto the CPU where no GPU is visible.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from shipyard.client.pathspec import parse_pathspec
 from shipyard.exceptions import ArtifactNotFound
 
 if TYPE_CHECKING:
-    from shipyard.datastore import LazyArtifact
+    from shipyard.datastore import FlowClasses, LazyArtifact
     from shipyard.datastore.refs import ArtifactRef
     from shipyard.metadata.records import ArtifactRecord
 
@@ -115,8 +117,24 @@ class DataArtifact(ClientObject):
         if self._lazy is None:
             from shipyard.datastore import LazyArtifact
 
-            self._lazy = LazyArtifact(self._context.artifacts, self._record.ref)
+            classes = self._flow_classes()
+            self._lazy = LazyArtifact(self._context.artifacts, self._record.ref, classes)
         return self._lazy.value
+
+    def _flow_classes(self) -> FlowClasses:
+        """The classes of the producing run's flow file, from its code snapshot.
+
+        The run's code hash is looked up only if the value holds such a class.
+        """
+        from shipyard.datastore import FlowClasses
+
+        flow_name, run_id = self._task_pathspec.split("/")[:2]
+        metadata = self._context.metadata
+        return FlowClasses(
+            self._context.blobs,
+            f"{flow_name}/{run_id}",
+            lambda: metadata.get_run(flow_name, run_id).code_hash,
+        )
 
 
 class TaskData:

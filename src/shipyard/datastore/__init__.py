@@ -15,12 +15,14 @@ if TYPE_CHECKING:
     from shipyard.datastore.artifacts import ArtifactStore, LazyArtifact
     from shipyard.datastore.blobs import BlobStore
     from shipyard.datastore.code import CodePackage, snapshot_code
+    from shipyard.datastore.flow_classes import FlowClasses
 
 __all__ = [
     "ArtifactRef",
     "ArtifactStore",
     "BlobStore",
     "CodePackage",
+    "FlowClasses",
     "LazyArtifact",
     "snapshot_code",
 ]
@@ -33,5 +35,6 @@ __getattr__ = lazy_exports(
         "BlobStore": "shipyard.datastore.blobs",
         "CodePackage": "shipyard.datastore.code",
         "snapshot_code": "shipyard.datastore.code",
+        "FlowClasses": "shipyard.datastore.flow_classes",
     },
 )

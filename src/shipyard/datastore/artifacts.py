@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipyard.datastore.blobs import BlobStore
 from shipyard.datastore.refs import ArtifactRef
 from shipyard.datastore.serialization import ArtifactSerializationError, deserialize, serialize
+
+if TYPE_CHECKING:
+    from shipyard.datastore.flow_classes import FlowClasses
 
 __all__ = ["ArtifactStore", "LazyArtifact"]
 
@@ -20,8 +23,9 @@ __all__ = ["ArtifactStore", "LazyArtifact"]
 class ArtifactStore:
     """Python objects in a `BlobStore`: equal serialized bytes are stored once."""
 
-    def __init__(self, blobs: BlobStore) -> None:
+    def __init__(self, blobs: BlobStore, flow_classes: FlowClasses | None = None) -> None:
         self._blobs = blobs
+        self._flow_classes = flow_classes
 
     @property
     def blobs(self) -> BlobStore:
@@ -30,6 +34,15 @@ class ArtifactStore:
 
     def __repr__(self) -> str:
         return f"ArtifactStore({self._blobs.url!r})"
+
+    def reading_run(self, flow_classes: FlowClasses) -> ArtifactStore:
+        """This store, loading with `flow_classes` unless `load` is given others.
+
+        A task reads its run's artifacts through it: whether its flow file is `__main__`
+        (a forked task) or the snapshot's module (a fresh interpreter), it reads what the
+        tasks that ran the other way stored.
+        """
+        return ArtifactStore(self._blobs, flow_classes)
 
     def save(self, obj: Any, unchanged_from: ArtifactRef | None = None) -> ArtifactRef:
         """Store `obj`; the returned ref is all that is needed to load it again anywhere.
@@ -50,14 +63,17 @@ class ArtifactStore:
             sha256=sha, type_name=serialized.type_name, size=size, encoding=serialized.encoding
         )
 
-    def load(self, ref: ArtifactRef) -> Any:
+    def load(self, ref: ArtifactRef, flow_classes: FlowClasses | None = None) -> Any:
         """The object `ref` points to, verified against its hash.
 
+        `flow_classes` are those of the run that stored it (by default, the ones this store
+        reads with), so that classes defined in the flow file resolve from the run's code
+        snapshot in a process that does not run that flow file.
         Raises `BlobNotFound` or `CorruptBlobError` if the datastore lost or damaged it.
         """
         data = self._blobs.get(ref.sha256)
         try:
-            return deserialize(data, ref.encoding)
+            return deserialize(data, ref.encoding, flow_classes or self._flow_classes)
         except (ImportError, AttributeError) as exc:
             # Unpickling imports the artifact's classes: the usual cause is a package or
             # module that is missing or changed in the reading environment.
@@ -78,9 +94,12 @@ class LazyArtifact:
     load means an unread 10 GiB array costs nothing.
     """
 
-    def __init__(self, store: ArtifactStore, ref: ArtifactRef) -> None:
+    def __init__(
+        self, store: ArtifactStore, ref: ArtifactRef, flow_classes: FlowClasses | None = None
+    ) -> None:
         self._store = store
         self._ref = ref
+        self._flow_classes = flow_classes
         self._value: Any = _NOT_LOADED
         # Two threads reading the same artifact must not load it twice.
         self._lock = threading.Lock()
@@ -101,7 +120,7 @@ class LazyArtifact:
         if self._value is _NOT_LOADED:
             with self._lock:
                 if self._value is _NOT_LOADED:
-                    self._value = self._store.load(self._ref)
+                    self._value = self._store.load(self._ref, self._flow_classes)
         return self._value
 
     def __repr__(self) -> str:

@@ -15,6 +15,9 @@ Header layout of a ``pickle5`` blob (little-endian)::
     I   buffer count       Q  pickle stream length
     Q * buffer count       each buffer's length
 
+Reading a pickle5 blob maps CUDA tensors to the CPU where no GPU is visible and finds classes
+of the flow file from the run's code snapshot (`shipyard.datastore.unpickling`).
+
 NumPy, pandas and pyarrow are imported only when an object of theirs is met, because
 `import shipyard` must stay fast.
 """
@@ -24,9 +27,13 @@ from __future__ import annotations
 import pickle
 import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from shipyard.datastore.unpickling import unpickle
 from shipyard.exceptions import ShipyardError
+
+if TYPE_CHECKING:
+    from shipyard.datastore.flow_classes import FlowClasses
 
 __all__ = [
     "ENCODING_ARROW",
@@ -85,14 +92,17 @@ def serialize(obj: Any) -> SerializedArtifact:
     return SerializedArtifact(_pickle5_chunks(obj), type_name_of(obj), ENCODING_PICKLE5)
 
 
-def deserialize(data: bytearray | bytes | memoryview, encoding: str) -> Any:
+def deserialize(
+    data: bytearray | bytes | memoryview, encoding: str, flow_classes: FlowClasses | None = None
+) -> Any:
     """Rebuild the object stored in `data` by `serialize`.
 
     Large buffers in the result are views on `data`, which they keep alive; pass a bytearray
-    (as `BlobStore.get` returns) to get writable arrays.
+    (as `BlobStore.get` returns) to get writable arrays. `flow_classes` finds the classes of
+    the flow file of the run that stored it (see `shipyard.datastore.unpickling`).
     """
     if encoding == ENCODING_PICKLE5:
-        return _load_pickle5(data)
+        return _load_pickle5(data, flow_classes)
     if encoding == ENCODING_ARROW:
         return _load_arrow(data)
     raise ArtifactSerializationError(
@@ -139,7 +149,7 @@ def _pickle5_chunks(obj: Any) -> list[Chunk]:
     return chunks
 
 
-def _load_pickle5(data: bytearray | bytes | memoryview) -> Any:
+def _load_pickle5(data: bytearray | bytes | memoryview, flow_classes: FlowClasses | None) -> Any:
     view = memoryview(data).cast("B")
     if view.nbytes < _HEADER.size:
         raise _malformed("shorter than its header")
@@ -166,7 +176,7 @@ def _load_pickle5(data: bytearray | bytes | memoryview) -> Any:
         offset += length
     if offset != view.nbytes:
         raise _malformed("its length does not match its header")
-    return pickle.loads(stream, buffers=buffers)
+    return unpickle(stream, buffers=buffers, flow_classes=flow_classes)
 
 
 def _malformed(reason: str) -> ArtifactSerializationError:

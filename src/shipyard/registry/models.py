@@ -2,7 +2,7 @@
 
     models.register("ranker", model, metrics={"auc": 0.91})   # inside a step: with lineage
     models.set_alias("ranker", "production", version=3)
-    ranker = models.load("ranker@production")
+    ranker = models.load("ranker@production")            # onto the CPU; device="cuda" for a GPU
     ranker.predict(frame)
 
 Every function opens the registry of the configuration in force (`SHIPYARD_DATASTORE`,
@@ -119,9 +119,13 @@ def get(ref: str | ModelRef) -> ModelVersion:
     return registry().resolve(ref)
 
 
-def load(ref: str | ModelRef) -> LoadedModel:
-    """The model `ref` names, loaded and ready to `predict`."""
-    return registry().load(ref)
+def load(ref: str | ModelRef, device: str | None = None) -> LoadedModel:
+    """The model `ref` names, loaded and ready to `predict`.
+
+    It loads onto the CPU unless `device` names another (`"cuda"`, `"cuda:1"`), which only
+    the pytorch flavor honours; see `ModelRegistry.load_version`.
+    """
+    return registry().load(ref, device)
 
 
 def versions(name: str) -> list[ModelVersion]:

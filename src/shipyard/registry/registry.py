@@ -26,7 +26,13 @@ from shipyard.metadata.registry_records import (
     ModelVersionRecord,
 )
 from shipyard.registry.environment import check_environment, current_environment
-from shipyard.registry.flavors import Flavor, FlavorError, detect_flavor, get_flavor
+from shipyard.registry.flavors import (
+    Flavor,
+    FlavorContext,
+    FlavorError,
+    detect_flavor,
+    get_flavor,
+)
 from shipyard.registry.refs import ModelRef, check_name
 from shipyard.registry.signature import Signature
 
@@ -34,7 +40,7 @@ if TYPE_CHECKING:
     import pandas
 
     from shipyard.client import Run
-    from shipyard.datastore import ArtifactStore
+    from shipyard.datastore import ArtifactStore, FlowClasses
     from shipyard.metadata.contract import MetadataBackend
 
 __all__ = [
@@ -255,7 +261,7 @@ class ModelRegistry:
             output = chosen.predict(model, input_example)
             if signature is None:
                 signature = Signature.infer(input_example, output)
-        payload = chosen.save(model)
+        payload = chosen.save(model, FlavorContext(flow_classes=self._flow_classes(lineage)))
         sha = self._artifacts.blobs.put_bytes(payload)
         record = self._store.create_version(
             name,
@@ -298,7 +304,6 @@ class ModelRegistry:
                 f"task '{task}' has no artifact {artifact_name!r}; its artifacts: {listing}"
             )
         ref = records[artifact_name].ref
-        model = self._artifacts.load(ref)
         run = self._metadata.get_run(flow_name, run_id)
         lineage = Lineage(
             flow_name=flow_name,
@@ -310,6 +315,7 @@ class ModelRegistry:
             parameters=dict(run.parameters),
             code_hash=run.code_hash,
         )
+        model = self._artifacts.load(ref, self._flow_classes(lineage))
         return self.register(
             name,
             model,
@@ -409,23 +415,40 @@ class ModelRegistry:
 
     # ---------------------------------------------------------------------------- load
 
-    def load(self, ref: str | ModelRef) -> LoadedModel:
-        """The model a reference names, ready to `predict`."""
-        return self.load_version(self.resolve(ref))
+    def load(self, ref: str | ModelRef, device: str | None = None) -> LoadedModel:
+        """The model a reference names, ready to `predict`; see `load_version`."""
+        return self.load_version(self.resolve(ref), device)
 
-    def load_version(self, version: ModelVersion) -> LoadedModel:
-        """A version's model, read from its blob (verified against its hash) and rebuilt."""
+    def load_version(self, version: ModelVersion, device: str | None = None) -> LoadedModel:
+        """A version's model, read from its blob (verified against its hash) and rebuilt.
+
+        It is loaded onto the CPU, whatever device it was trained on, unless `device` names
+        another (`"cuda"`, `"cuda:1"`): the pytorch flavor moves the model there, the CPU-only
+        flavors refuse, and a device this process cannot see raises `DeviceError`. A class
+        defined in the flow file that registered the version is rebuilt from that run's
+        code snapshot.
+        """
         flavor = get_flavor(version.flavor)
         payload = bytes(self._artifacts.blobs.get(version.payload_sha256))
         check_environment(version.ref, version.environment)
+        context = FlavorContext(flow_classes=self._flow_classes(version.lineage), device=device)
         try:
-            model = flavor.load(payload)
+            model = flavor.load(payload, context)
         except (ImportError, ModuleNotFoundError) as exc:
             raise FlavorError(
                 f"cannot load {version.ref} ({version.flavor} flavor): {exc}. Install the "
                 "library the flavor needs where the model is loaded."
             ) from exc
         return LoadedModel(version, model, flavor)
+
+    def _flow_classes(self, lineage: Lineage | None) -> FlowClasses | None:
+        """The classes of the flow file of the run `lineage` names, if it kept a snapshot."""
+        if lineage is None or lineage.code_hash is None:
+            return None
+        from shipyard.datastore import FlowClasses
+
+        code_hash = lineage.code_hash
+        return FlowClasses(self._artifacts.blobs, lineage.run_pathspec, lambda: code_hash)
 
 
 # ------------------------------------------------------------------------------- helpers

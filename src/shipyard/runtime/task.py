@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.datastore.artifacts import ArtifactStore
+from shipyard.datastore.flow_classes import FlowClasses
 from shipyard.datastore.refs import ArtifactRef
 from shipyard.exceptions import ArtifactNotFound, DatastoreError, StepTransitionError
 from shipyard.flow.current import TaskIdentity, current
@@ -141,6 +142,9 @@ class TaskScope:
 def execute_task(flow_class: type[FlowSpec], spec: TaskSpec, store: ArtifactStore) -> TaskResult:
     """Run one step for one task and return its outcome; never raises for user errors."""
     node = graph_with(flow_class, spec.with_decorators)[spec.step_name]
+    running = sys.modules.get(flow_class.__module__)
+    run = f"{spec.flow_name}/{spec.run_id}"
+    store = store.reading_run(FlowClasses(store.blobs, run, lambda: spec.code_hash, running))
     scope = TaskScope(spec, node, store)
     flow = flow_class(use_cli=False)
     bind_scope(flow, scope)

@@ -13,6 +13,7 @@ import math
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -80,12 +81,13 @@ def create_app(
     max_wait_ms: float = 2.0,
     poll_seconds: float = 2.0,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    device: str | None = None,
 ) -> FastAPI:
     """An ASGI app serving the models `refs` name (`ranker@production`, `ranker/3`, ...).
 
-    `registry` resolves and loads them (the configured `ModelRegistry` by default). Each
-    name may be served once: two references to one model would make
-    `/v1/models/{name}/predict` ambiguous.
+    `registry` resolves and loads them (the configured `ModelRegistry` by default), onto
+    `device` when one is given (the CPU otherwise). Each name may be served once: two
+    references to one model would make `/v1/models/{name}/predict` ambiguous.
     """
     if not refs:
         raise ValueError("give at least one model reference to serve")
@@ -96,6 +98,7 @@ def create_app(
         opened = ModelRegistry.from_config()
         registry, close_source = opened, opened.metadata.close
     source = registry
+    load = source.load_version if device is None else partial(source.load_version, device=device)
     metrics = ServingMetrics()
 
     def on_load(slot: ModelSlot, loaded: bool) -> None:
@@ -107,7 +110,7 @@ def create_app(
         ModelSlot(
             ref,
             source.resolve,
-            source.load_version,
+            load,
             poll_seconds=poll_seconds,
             on_load=on_load,
         )

@@ -33,11 +33,12 @@ def serve(
     registry: ModelSource | None = None,
     log_level: str = "info",
     graceful_seconds: float = 30.0,
+    device: str | None = None,
 ) -> None:
     """Serve the models `refs` name on `host:port` until SIGINT or SIGTERM.
 
     The default host is the loopback interface: exposing models to a network is a choice
-    to make explicitly (`host="0.0.0.0"`).
+    to make explicitly (`host="0.0.0.0"`). Models load onto `device` (the CPU by default).
     """
     app = create_app(
         refs,
@@ -46,6 +47,7 @@ def serve(
         max_wait_ms=max_wait_ms,
         poll_seconds=poll_seconds,
         max_body_bytes=max_body_bytes,
+        device=device,
     )
     config = uvicorn.Config(
         app,

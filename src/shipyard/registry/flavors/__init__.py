@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from shipyard.registry.flavors.base import Flavor, FlavorError
+from shipyard.registry.flavors.base import Flavor, FlavorContext, FlavorError
 from shipyard.registry.flavors.python import PythonFlavor
 from shipyard.registry.flavors.pytorch import PytorchFlavor
 from shipyard.registry.flavors.sklearn import SklearnFlavor
 from shipyard.registry.flavors.xgboost import XGBoostFlavor
 
-__all__ = ["FLAVORS", "Flavor", "FlavorError", "detect_flavor", "get_flavor"]
+__all__ = ["FLAVORS", "Flavor", "FlavorContext", "FlavorError", "detect_flavor", "get_flavor"]
 
 FLAVORS: dict[str, Flavor] = {
     flavor.name: flavor

@@ -5,6 +5,11 @@ recommends saving the state dict instead. To rebuild the module the payload reco
 as an importable path `module:Class` and the constructor keyword arguments. Those come from
 the model's `init_kwargs` attribute when it has one, otherwise from attributes named like the
 constructor's parameters (the common `self.hidden = hidden` pattern).
+
+A class defined in the flow file itself is recorded as `__main__:Class` when the model is
+registered from a run (its lineage names the run's code snapshot), and rebuilt from that
+snapshot wherever it is loaded. The weights load onto the CPU, whatever device they were
+trained on, unless the caller asks for a device (`models.load(ref, device="cuda")`).
 """
 
 from __future__ import annotations
@@ -12,13 +17,18 @@ from __future__ import annotations
 import importlib
 import inspect
 import io
+import itertools
 import sys
 from typing import TYPE_CHECKING, Any
 
-from shipyard.registry.flavors.base import FlavorError
+from shipyard.datastore.flow_classes import MAIN_MODULE, is_flow_module
+from shipyard.registry.flavors.base import FlavorContext, FlavorError
+from shipyard.registry.flavors.devices import CPU, check_device
 
 if TYPE_CHECKING:
     import pandas
+
+    from shipyard.datastore.flow_classes import FlowClasses
 
 __all__ = ["PytorchFlavor", "class_path", "import_class"]
 
@@ -37,12 +47,12 @@ class PytorchFlavor:
 
         return isinstance(model, torch.nn.Module)
 
-    def save(self, model: Any) -> bytes:
+    def save(self, model: Any, context: FlavorContext) -> bytes:
         import torch
 
         if not isinstance(model, torch.nn.Module):
             raise FlavorError(f"the pytorch flavor saves torch.nn.Module, not {type(model)}")
-        path = class_path(type(model))
+        path = class_path(type(model), context.flow_classes)
         document = {
             "class_path": path,
             "kwargs": constructor_kwargs(model),
@@ -52,21 +62,24 @@ class PytorchFlavor:
         torch.save(document, buffer)
         return buffer.getvalue()
 
-    def load(self, payload: bytes) -> Any:
+    def load(self, payload: bytes, context: FlavorContext) -> Any:
         import torch
 
-        # weights_only: a payload holds tensors and plain values, never code to run.
-        document = torch.load(io.BytesIO(payload), weights_only=True)
-        cls = import_class(document["class_path"])
+        device = check_device(context.device or CPU)
+        # weights_only: a payload holds tensors and plain values, never code to run. Read
+        # onto the CPU first: the GPU the weights were saved from need not exist here.
+        document = torch.load(io.BytesIO(payload), weights_only=True, map_location=CPU)
+        cls = import_class(document["class_path"], context.flow_classes)
         model = cls(**document["kwargs"])
         model.load_state_dict(document["state_dict"])
+        model.to(device)
         model.eval()
         return model
 
     def predict(self, model: Any, frame: pandas.DataFrame) -> Any:
         import torch
 
-        inputs = torch.as_tensor(frame.to_numpy(dtype="float32"))
+        inputs = torch.as_tensor(frame.to_numpy(dtype="float32"), device=_device_of(model))
         model.eval()
         with torch.no_grad():
             output = model(inputs)
@@ -77,22 +90,49 @@ class PytorchFlavor:
         return result
 
 
-def class_path(cls: type) -> str:
-    """`module:QualName` for a class importable by that name; a clear error otherwise."""
+def _device_of(model: Any) -> Any:
+    """The device of the model's first parameter or buffer (the CPU for a model without)."""
+    import torch
+
+    first = next(itertools.chain(model.parameters(), model.buffers()), None)
+    return first.device if first is not None else torch.device(CPU)
+
+
+def class_path(cls: type, flow_classes: FlowClasses | None = None) -> str:
+    """`module:QualName` for a class that can be found again where the model is loaded.
+
+    A class of the flow file (`flow_classes` owns its module) is recorded as `__main__:Name`;
+    a clear error explains what to do with any other class that cannot be imported by name.
+    """
     module = cls.__module__
     qualname = cls.__qualname__
-    if module == "__main__" or "<locals>" in qualname:
+    if "<locals>" in qualname:
         raise FlavorError(
             f"cannot record the class {qualname} for the pytorch flavor: it must be defined "
-            "at module level in an importable module (not in __main__ or inside a function), "
-            "so that the model can be rebuilt where it is loaded"
+            "at module level (in the flow file or an importable module), not inside a "
+            "function, so that the model can be rebuilt where it is loaded"
+        )
+    if flow_classes is not None and flow_classes.owns(module):
+        return f"{MAIN_MODULE}:{qualname}"
+    if is_flow_module(module):
+        raise FlavorError(
+            f"cannot record the class {qualname} for the pytorch flavor: it is defined in a "
+            "flow file, and the model is not registered from a run of that flow. Register it "
+            "inside a step (the run's code snapshot rebuilds the class), with "
+            "models.register_from_artifact for a past run's artifact, or define the class in "
+            "an importable module"
         )
     return f"{module}:{qualname}"
 
 
-def import_class(path: str) -> type:
-    """The class a `module:QualName` path names; `FlavorError` if it cannot be imported."""
+def import_class(path: str, flow_classes: FlowClasses | None = None) -> type:
+    """The class a `module:QualName` path names; `FlavorError` if it cannot be imported.
+
+    Classes of the flow file come from `flow_classes` (the run's code snapshot).
+    """
     module_name, _, qualname = path.partition(":")
+    if flow_classes is not None and flow_classes.owns(module_name):
+        return flow_classes.find(module_name, qualname)
     try:
         target: Any = importlib.import_module(module_name)
         for part in qualname.split("."):

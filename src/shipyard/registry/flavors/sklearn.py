@@ -2,6 +2,7 @@
 
 Pickle is what scikit-learn itself documents for persistence; it ties a payload to compatible
 library versions, which is why the registry records the flavor and the run's code beside it.
+scikit-learn runs on the CPU: loading onto another device is refused.
 """
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ from __future__ import annotations
 import pickle
 import sys
 from typing import TYPE_CHECKING, Any
+
+from shipyard.datastore.unpickling import unpickle
+from shipyard.registry.flavors.base import FlavorContext, check_cpu_only
 
 if TYPE_CHECKING:
     import pandas
@@ -32,11 +36,12 @@ class SklearnFlavor:
 
         return isinstance(model, BaseEstimator)
 
-    def save(self, model: Any) -> bytes:
+    def save(self, model: Any, context: FlavorContext) -> bytes:
         return pickle.dumps(model, protocol=5)
 
-    def load(self, payload: bytes) -> Any:
-        return pickle.loads(payload)
+    def load(self, payload: bytes, context: FlavorContext) -> Any:
+        check_cpu_only(self.name, context)
+        return unpickle(payload, flow_classes=context.flow_classes)
 
     def predict(self, model: Any, frame: pandas.DataFrame) -> Any:
         return model.predict(frame)

@@ -1,7 +1,8 @@
 """The `xgboost` flavor: XGBoost models in XGBoost's own JSON format.
 
 The native format (not pickle) stays loadable across XGBoost versions, which is what XGBoost
-recommends for models that outlive their training environment. Both the scikit-learn API
+recommends for models that outlive their training environment. Loaded models predict on the
+CPU; loading onto another device is refused rather than ignored. Both the scikit-learn API
 (`XGBClassifier`, `XGBRegressor`, ...) and a bare `Booster` are supported; the payload records
 which class to rebuild.
 """
@@ -14,7 +15,7 @@ import sys
 import tempfile
 from typing import TYPE_CHECKING, Any
 
-from shipyard.registry.flavors.base import FlavorError
+from shipyard.registry.flavors.base import FlavorContext, FlavorError, check_cpu_only
 
 if TYPE_CHECKING:
     import pandas
@@ -38,7 +39,7 @@ class XGBoostFlavor:
 
         return isinstance(model, xgboost.Booster | xgboost.XGBModel)
 
-    def save(self, model: Any) -> bytes:
+    def save(self, model: Any, context: FlavorContext) -> bytes:
         import xgboost
 
         if isinstance(model, xgboost.Booster):
@@ -59,7 +60,8 @@ class XGBoostFlavor:
                 native = fh.read()
         return json.dumps({"class": kind, "model": native}).encode()
 
-    def load(self, payload: bytes) -> Any:
+    def load(self, payload: bytes, context: FlavorContext) -> Any:
+        check_cpu_only(self.name, context)
         import xgboost
 
         document = json.loads(payload)
