@@ -6,7 +6,6 @@ import dataclasses
 import json
 import os
 import sqlite3
-import subprocess
 import sys
 import textwrap
 from datetime import UTC
