@@ -21,7 +21,7 @@ from shipyard.datastore.refs import ArtifactRef
 from shipyard.metadata import MetadataBackend, MetadataIntegrityError, open_metadata
 from shipyard.metadata.records import RunStatus, TaskStatus
 
-from ..waiting import Contenders, Span, assert_all_inside_at_once
+from ..waiting import Contenders, Span, assert_inside_at_once
 
 pytestmark = pytest.mark.service
 
@@ -175,6 +175,6 @@ def test_two_processes_create_the_schema_concurrently_on_postgresql(pg_url: str)
         creators.start()
         outputs = [json.loads(lines[-1]) for lines in creators.results()]
 
-    assert_all_inside_at_once([Span(*out["open"]) for out in outputs], "open_metadata")
+    assert_inside_at_once([Span(*out["open"]) for out in outputs], "open_metadata")
     run_ids = [run_id for out in outputs for run_id in out["runs"]]
     assert len(set(run_ids)) == 20

@@ -27,7 +27,7 @@ from shipyard.metadata import (
     open_metadata,
 )
 
-from ..waiting import Contenders, Span, assert_all_inside_at_once
+from ..waiting import Contenders, Span, assert_inside_at_once
 
 FLOW = "TrainFlow"
 
@@ -681,8 +681,8 @@ def test_two_processes_create_a_new_store_and_write_runs_concurrently(db_url: st
         writers.start()  # write
         outputs = [json.loads(lines[-1]) for lines in writers.results()]
 
-    assert_all_inside_at_once([Span(*out["open"]) for out in outputs], "open_metadata")
-    assert_all_inside_at_once([Span(*out["write"]) for out in outputs], "the writes")
+    assert_inside_at_once([Span(*out["open"]) for out in outputs], "open_metadata")
+    assert_inside_at_once([Span(*out["write"]) for out in outputs], "the writes")
     run_ids = [run_id for out in outputs for run_id in out["runs"]]
     assert len(run_ids) == len(set(run_ids)) == 50
     with open_metadata(db_url) as store:

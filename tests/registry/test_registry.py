@@ -15,7 +15,7 @@ import pytest
 from shipyard.exceptions import ObjectNotFound, ShipyardError
 from shipyard.registry import ModelRegistry, SignatureError
 
-from ..waiting import Contenders, Span, assert_all_inside_at_once
+from ..waiting import Contenders, Span, assert_inside_at_once
 from .custom_models import ThresholdModel
 
 FRAME = pd.DataFrame({"x": [0.2, 0.8]})
@@ -222,7 +222,7 @@ def register_concurrently(env: dict[str, str], processes: int = 2) -> list[int]:
     with Contenders([command] * processes, env=env) as contenders:
         contenders.start()
         outputs = [json.loads(lines[-1]) for lines in contenders.results()]
-    assert_all_inside_at_once([Span(*out["span"]) for out in outputs], "models.register")
+    assert_inside_at_once([Span(*out["span"]) for out in outputs], "models.register")
     return sorted(out["version"] for out in outputs)
 
 
