@@ -31,6 +31,10 @@ class RayCluster:
     #: What a driver's environment needs to join: the cluster's own authentication token.
     env: dict[str, str]
 
+    @property
+    def port(self) -> int:
+        return int(self.address.rpartition(":")[2])
+
 
 @contextlib.contextmanager
 def ray_head(num_cpus: int, num_gpus: int = 0, timeout: float = 120) -> Iterator[RayCluster]:

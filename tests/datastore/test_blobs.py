@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import time
 import tracemalloc
 import uuid
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,8 @@ import pytest
 
 from shipyard.datastore import BlobStore
 from shipyard.exceptions import BlobNotFound, CorruptBlobError, DatastoreError
+
+from ..waiting import Span, assert_inside_at_once
 
 
 def sha256(data: bytes) -> str:
@@ -220,10 +224,15 @@ def test_relative_path_and_file_url_open_the_same_local_store(
     assert by_url.get(sha) == b"shared"
 
 
-def _write_same_blob(url: str, content: bytes, results: multiprocessing.Queue) -> None:
+def _write_same_blob(
+    url: str, content: bytes, start: Barrier, results: multiprocessing.Queue
+) -> None:
     store = BlobStore(url)
     pieces = [content[i : i + 65536] for i in range(0, len(content), 65536)]
-    results.put(store.put_chunks(pieces))
+    start.wait()  # every writer begins at once, however long its fork took
+    began = time.time()
+    written = store.put_chunks(pieces)
+    results.put((written, Span(began, time.time())))
 
 
 def test_concurrent_writers_of_the_same_blob_all_succeed(tmp_path: Path) -> None:
@@ -231,16 +240,20 @@ def test_concurrent_writers_of_the_same_blob_all_succeed(tmp_path: Path) -> None
     content = os.urandom(4 * 1024 * 1024)
     context = multiprocessing.get_context("fork")
     results = context.Queue()
+    start = context.Barrier(8, timeout=60)
     writers = [
-        context.Process(target=_write_same_blob, args=(url, content, results)) for _ in range(8)
+        context.Process(target=_write_same_blob, args=(url, content, start, results))
+        for _ in range(8)
     ]
 
     for writer in writers:
         writer.start()
-    outcomes = [results.get(timeout=60) for _ in writers]
+    finished = [results.get(timeout=60) for _ in writers]
     for writer in writers:
         writer.join(timeout=60)
 
+    assert_inside_at_once([span for _, span in finished], "put_chunks", at_least=2)
+    outcomes = [written for written, _ in finished]
     assert [w.exitcode for w in writers] == [0] * len(writers)
     assert set(outcomes) == {(sha256(content), len(content))}
     store = BlobStore(url)

@@ -8,10 +8,9 @@ shared.
 
 from __future__ import annotations
 
-import subprocess
+import json
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -21,6 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from shipyard.datastore.refs import ArtifactRef
 from shipyard.metadata import MetadataBackend, MetadataIntegrityError, open_metadata
 from shipyard.metadata.records import RunStatus, TaskStatus
+
+from ..waiting import Contenders, Span, assert_inside_at_once
 
 pytestmark = pytest.mark.service
 
@@ -155,31 +156,25 @@ def test_migrated_schema_matches_the_models_on_postgresql(
 
 _CREATOR = textwrap.dedent(
     """
-    import sys, time
-    url, start_at = sys.argv[1], float(sys.argv[2])
-    while time.time() < start_at:
-        time.sleep(0.001)
+    import json, sys, time
     from shipyard.metadata import open_metadata
+    url = sys.argv[1]
+    print("ready", flush=True); sys.stdin.readline()  # both create the schema at once
+    began = time.time()
     store = open_metadata(url)
-    print(" ".join(store.create_run("Flow", "worker") for _ in range(10)))
+    opened = time.time()
+    run_ids = [store.create_run("Flow", "worker") for _ in range(10)]
+    print(json.dumps({"open": [began, opened], "runs": run_ids}))
     store.close()
     """
 )
 
 
 def test_two_processes_create_the_schema_concurrently_on_postgresql(pg_url: str) -> None:
-    start_at = time.time() + 1.0
-    creators = [
-        subprocess.Popen(
-            [sys.executable, "-c", _CREATOR, pg_url, str(start_at)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    outputs = [c.communicate(timeout=120) for c in creators]
+    with Contenders([[sys.executable, "-c", _CREATOR, pg_url]] * 2) as creators:
+        creators.start()
+        outputs = [json.loads(lines[-1]) for lines in creators.results()]
 
-    assert [c.returncode for c in creators] == [0, 0], [err for _, err in outputs]
-    run_ids = [run_id for out, _ in outputs for run_id in out.split()]
+    assert_inside_at_once([Span(*out["open"]) for out in outputs], "open_metadata")
+    run_ids = [run_id for out in outputs for run_id in out["runs"]]
     assert len(set(run_ids)) == 20

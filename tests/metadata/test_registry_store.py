@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -10,6 +12,8 @@ import pytest
 from shipyard.exceptions import ObjectNotFound, ShipyardError
 from shipyard.metadata import MetadataBackend, ModelRegistryStore
 from shipyard.metadata.registry_records import LineageRecord, ModelVersionRecord
+
+from ..waiting import Span, assert_inside_at_once
 
 
 def add_version(
@@ -115,19 +119,17 @@ def test_model_payloads_are_referenced_for_garbage_collection(
 
 
 def test_concurrent_writers_in_threads_never_share_a_number(registry: ModelRegistryStore) -> None:
-    got: list[int] = []
-    lock = threading.Lock()
+    start = threading.Barrier(4, timeout=30)
 
-    def register() -> None:
-        for _ in range(5):
-            number = add_version(registry).version
-            with lock:
-                got.append(number)
+    def register() -> tuple[list[int], Span]:
+        start.wait()  # all four begin together, however long each thread took to start
+        began = time.time()
+        numbers = [add_version(registry).version for _ in range(5)]
+        return numbers, Span(began, time.time())
 
-    threads = [threading.Thread(target=register) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = [future.result() for future in [pool.submit(register) for _ in range(4)]]
 
+    assert_inside_at_once([span for _, span in outcomes], "add_version")
+    got = [number for numbers, _ in outcomes for number in numbers]
     assert sorted(got) == list(range(1, 21))

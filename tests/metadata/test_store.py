@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import socket
 import sqlite3
-import subprocess
 import sys
 import textwrap
-import time
 from datetime import UTC
 from pathlib import Path
 
@@ -28,6 +27,8 @@ from shipyard.metadata import (
     TaskStatus,
     open_metadata,
 )
+
+from ..waiting import Contenders, Span, assert_inside_at_once
 
 FLOW = "TrainFlow"
 
@@ -672,14 +673,18 @@ def test_store_opened_before_fork_refuses_to_work_in_the_child(store: MetadataBa
 
 _WRITER = textwrap.dedent(
     """
-    import sys, time
+    import json, sys, time
     from shipyard.datastore.refs import ArtifactRef
-    from shipyard.metadata.records import TaskStatus
-    url, start_at, count = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
-    while time.time() < start_at:
-        time.sleep(0.001)
     from shipyard.metadata import open_metadata
+    from shipyard.metadata.records import TaskStatus
+    url, count = sys.argv[1], int(sys.argv[2])
+    print("ready", flush=True); sys.stdin.readline()  # both open the new database at once
+    began = time.time()
     store = open_metadata(url)
+    opened = time.time()
+    print("ready", flush=True); sys.stdin.readline()  # then both write at once
+    writing = time.time()
+    run_ids = []
     for i in range(count):
         run_id = store.create_run("Flow", "worker", tags=[f"n{i}"])
         store.start_task("Flow", run_id, "start", "1", attempt=0, foreach_stack=(), input_paths=())
@@ -688,7 +693,8 @@ _WRITER = textwrap.dedent(
             artifacts={"x": ArtifactRef(f"h{i}", "int", 1, "pickle")},
             stdout_hash=None, stderr_hash=None, exit_code=0, error=None,
         )
-        print(run_id)
+        run_ids.append(run_id)
+    print(json.dumps({"open": [began, opened], "write": [writing, time.time()], "runs": run_ids}))
     store.close()
     """
 )
@@ -698,20 +704,14 @@ _WRITER = textwrap.dedent(
 def test_two_processes_create_a_new_store_and_write_runs_concurrently(db_url: str) -> None:
     # Both processes open the not-yet-existing database at the same instant, so both race to
     # create the schema, then interleave their write transactions.
-    start_at = time.time() + 1.0
-    writers = [
-        subprocess.Popen(
-            [sys.executable, "-c", _WRITER, db_url, str(start_at), "25"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    outputs = [w.communicate(timeout=120) for w in writers]
+    with Contenders([[sys.executable, "-c", _WRITER, db_url, "25"]] * 2) as writers:
+        writers.start()  # open
+        writers.start()  # write
+        outputs = [json.loads(lines[-1]) for lines in writers.results()]
 
-    assert [w.returncode for w in writers] == [0, 0], [err for _, err in outputs]
-    run_ids = [line for out, _ in outputs for line in out.split()]
+    assert_inside_at_once([Span(*out["open"]) for out in outputs], "open_metadata")
+    assert_inside_at_once([Span(*out["write"]) for out in outputs], "the writes")
+    run_ids = [run_id for out in outputs for run_id in out["runs"]]
     assert len(run_ids) == len(set(run_ids)) == 50
     with open_metadata(db_url) as store:
         assert len(store.list_runs("Flow")) == 50

@@ -58,4 +58,4 @@ def test_two_processes_registering_at_once_on_postgresql(pg_url: str, tmp_path: 
         "SHIPYARD_CONFIG": str(tmp_path / "no-config.toml"),
     }
 
-    assert register_concurrently(env, tmp_path, processes=3) == [1, 2, 3]
+    assert register_concurrently(env, processes=3) == [1, 2, 3]

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
-import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +15,7 @@ import pytest
 from shipyard.exceptions import ObjectNotFound, ShipyardError
 from shipyard.registry import ModelRegistry, SignatureError
 
+from ..waiting import Contenders, Span, assert_inside_at_once
 from .custom_models import ThresholdModel
 
 FRAME = pd.DataFrame({"x": [0.2, 0.8]})
@@ -237,42 +237,32 @@ def test_payload_blobs_are_never_garbage(registry: ModelRegistry) -> None:
 
 _REGISTER = textwrap.dedent(
     """
-    import sys, time
-    from pathlib import Path
-    sys.path.insert(0, sys.argv[2])
+    import json, sys, time
+    sys.path.insert(0, sys.argv[1])
     from tests.registry.custom_models import ThresholdModel
     from shipyard.registry import models
 
-    go = Path(sys.argv[1])
-    while not go.exists():
-        time.sleep(0.005)
-    print(models.register("rule", ThresholdModel(0.5)).version)
+    print("ready", flush=True); sys.stdin.readline()  # both register at once
+    began = time.time()
+    version = models.register("rule", ThresholdModel(0.5)).version
+    print(json.dumps({"version": version, "span": [began, time.time()]}))
     """
 )
 
 
-def register_concurrently(env: dict[str, str], tmp_path: Path, processes: int = 2) -> list[int]:
-    """Versions that `processes` processes got registering the same model at the same moment."""
-    go = tmp_path / "go"
+def register_concurrently(env: dict[str, str], processes: int = 2) -> list[int]:
+    """Versions that `processes` processes got registering the same model at the same moment.
+
+    They are let go together once each has imported what it needs (torch, for the model
+    class, takes seconds on a loaded machine), and must have been inside `register` at once.
+    """
     root = str(Path(__file__).resolve().parents[2])
-    started = [
-        subprocess.Popen(
-            [sys.executable, "-c", _REGISTER, str(go), root],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(processes)
-    ]
-    time.sleep(1.5)  # let both import and start polling, so that they really race
-    go.touch()
-    versions = []
-    for process in started:
-        out, err = process.communicate(timeout=120)
-        assert process.returncode == 0, err
-        versions.append(int(out.strip()))
-    return sorted(versions)
+    command = [sys.executable, "-c", _REGISTER, root]
+    with Contenders([command] * processes, env=env) as contenders:
+        contenders.start()
+        outputs = [json.loads(lines[-1]) for lines in contenders.results()]
+    assert_inside_at_once([Span(*out["span"]) for out in outputs], "models.register")
+    return sorted(out["version"] for out in outputs)
 
 
 def test_two_processes_registering_at_once_get_versions_one_and_two(tmp_path: Path) -> None:
@@ -285,4 +275,4 @@ def test_two_processes_registering_at_once_get_versions_one_and_two(tmp_path: Pa
         "SHIPYARD_CONFIG": str(tmp_path / "no-config.toml"),
     }
 
-    assert register_concurrently(env, tmp_path) == [1, 2]
+    assert register_concurrently(env) == [1, 2]

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from shipyard import Flow
-from shipyard.metadata import open_metadata
+from shipyard.metadata import MetadataBackend, open_metadata
 from shipyard.metadata.liveness import HEARTBEAT_EVERY
-from shipyard.metadata.records import RunStatus
+from shipyard.metadata.records import AttemptRecord, RunRecord, RunStatus, TaskStatus
 
 from ..conftest import FLOWS, Home
+from ..waiting import wait_for
 
 
 @pytest.mark.slow
@@ -40,13 +40,36 @@ def test_waiting_for_a_retry_keeps_the_heartbeat_fresh(home: Home):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    store = open_metadata(home.env["SHIPYARD_METADATA"])
     try:
-        time.sleep(16)  # the first attempt failed at once; the retry is due after 21 s
-        store = open_metadata(home.env["SHIPYARD_METADATA"])
-        record = store.list_runs("PatientFlow")[0]
-        store.close()
+        # The first attempt fails at once; the retry is due 21 s later. While nothing runs,
+        # the runner must still beat: wait for a beat after the failure, before the retry.
+        wait_for(lambda: first_attempt(store) is not None, 60, "the first attempt failed")
+        failure = first_attempt(store)
+        assert failure is not None and failure.finished_at is not None
+        wait_for(
+            lambda: latest(store).heartbeat_at > failure.finished_at,
+            HEARTBEAT_EVERY.total_seconds() + 10,
+            "a heartbeat after the first attempt failed",
+        )
+        record = latest(store)
         assert record.status is RunStatus.RUNNING
         assert datetime.now(UTC) - record.heartbeat_at < HEARTBEAT_EVERY + timedelta(seconds=3)
         assert runner.wait(timeout=60) == 0
+        retry = store.list_tasks("PatientFlow", record.run_id, "start")[0].attempts[1]
+        assert record.heartbeat_at < retry.started_at  # it beat while the retry waited
     finally:
         runner.kill()
+        store.close()
+
+
+def latest(store: MetadataBackend) -> RunRecord:
+    return store.list_runs("PatientFlow")[0]
+
+
+def first_attempt(store: MetadataBackend) -> AttemptRecord | None:
+    """The failed first attempt of PatientFlow's start step, once it is recorded."""
+    runs = store.list_runs("PatientFlow")
+    tasks = store.list_tasks("PatientFlow", runs[0].run_id, "start") if runs else []
+    attempts = tasks[0].attempts if tasks else ()
+    return attempts[0] if attempts and attempts[0].status is TaskStatus.FAILED else None

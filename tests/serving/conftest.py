@@ -2,9 +2,13 @@
 
 `MemorySource` is a model store in memory with the registry's interface (resolve a
 reference, load a version). It serves the tests of the serving layers themselves (slots,
-batching, errors) where a test needs a model to be slow, broken or to fail to load; the
-`registry` fixture is the real registry over a temporary store, used end to end
-(`test_registry_serving.py`, `test_batch.py`, `test_cli.py`).
+batching, errors) where a test needs a model to be broken or to fail to load; the
+`registry` fixture is the real registry over a temporary store, used end to end and by
+every test that checks how requests are validated against a model's signature.
+
+Tests never sleep to let a load or a prediction be "in progress": `HeldSource` keeps it in
+progress at a `Hold` until the test releases it, `Arrivals` tells when requests reached the
+server, and `SteadyLoad` keeps clients busy until they have seen what the test waits for.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from sklearn.linear_model import LinearRegression
 from shipyard.exceptions import ObjectNotFound
 from shipyard.registry import ModelRegistry
 from shipyard.registry.signature import ColumnSpec, Signature
+
+from ..waiting import wait_for
 
 FEATURES = ["x1", "x2"]
 
@@ -72,7 +78,6 @@ class MemorySource:
     def __init__(self) -> None:
         self.models: dict[tuple[str, int], SklearnModel] = {}
         self.aliases: dict[tuple[str, str], int] = {}
-        self.load_delay = 0.0
         self.fail_loads: set[tuple[str, int]] = set()
         self.lock = threading.Lock()
 
@@ -98,7 +103,6 @@ class MemorySource:
             return Version(ref, max(v for n, v in self.models if n == ref))
 
     def load_version(self, version: Version) -> SklearnModel:
-        time.sleep(self.load_delay)
         key = (version.name, version.version)
         if key in self.fail_loads:
             raise RuntimeError(f"blob of {key} is corrupt")
@@ -120,13 +124,171 @@ class LiveServer:
         wait_for(lambda: httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200, timeout)
 
 
-def wait_for(condition: Callable[[], bool], timeout: float, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
+class Hold:
+    """A gate that a model load or a predict call waits at until the test releases it.
+
+    It keeps the call in flight for exactly as long as the test needs (while an alias
+    moves, while requests queue up), where a sleep could only guess.
+    """
+
+    #: A held call gives up after this long, so a test that fails never hangs its server.
+    LIMIT_SECONDS = 60
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self._released = threading.Event()
+
+    def __call__(self) -> None:
+        self.entered.set()
+        if not self._released.wait(self.LIMIT_SECONDS):
+            raise RuntimeError(f"held for {self.LIMIT_SECONDS}s and never released")
+
+    def wait_entered(self, timeout: float = 30) -> None:
+        """Wait until a call is waiting here; fail the test if none comes."""
+        assert self.entered.wait(timeout), f"no call reached the hold within {timeout}s"
+
+    def release(self) -> None:
+        self._released.set()
+
+
+class HeldModel:
+    """A loaded model whose predict calls first wait at a `Hold`."""
+
+    def __init__(self, model: Any, hold: Hold) -> None:
+        self._model = model
+        self._hold = hold
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    def predict(self, frame: pd.DataFrame) -> list[Any]:
+        self._hold()
+        return self._model.predict(frame)
+
+
+@dataclass
+class HeldSource:
+    """Any model source (the real registry, `MemorySource`) whose loads wait at `loads` and
+    whose loaded models' predict calls wait at `predicts`, when those are set."""
+
+    source: Any
+    loads: Hold | None = None
+    predicts: Hold | None = None
+
+    def resolve(self, ref: str) -> Any:
+        return self.source.resolve(ref)
+
+    def load_version(self, version: Any) -> Any:
+        if self.loads is not None:
+            self.loads()
+        model = self.source.load_version(version)
+        return model if self.predicts is None else HeldModel(model, self.predicts)
+
+
+class Arrivals:
+    """An ASGI wrapper counting the requests to `path` whose bodies the app has read in full.
+
+    From then on a request is the server's to queue, so a test that waits for its requests
+    to arrive knows they are in line, whatever the load on the machine.
+    """
+
+    def __init__(self, app: Any, path: str) -> None:
+        self.app = app
+        self.path = path
+        self.count = 0
+        self._changed = threading.Condition()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
             return
-        time.sleep(0.02)
-    raise AssertionError(f"{what} not met within {timeout}s")
+
+        async def counted() -> Any:
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                with self._changed:
+                    self.count += 1
+                    self._changed.notify_all()
+            return message
+
+        await self.app(scope, counted, send)
+
+    def wait_for(self, count: int, timeout: float = 30) -> None:
+        """Wait until `count` requests have arrived; fail the test if they do not."""
+        with self._changed:
+            arrived = self._changed.wait_for(lambda: self.count >= count, timeout)
+        assert arrived, f"{self.count} of {count} requests reached {self.path} in {timeout}s"
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+
+    @property
+    def version(self) -> int | None:
+        return self.body.get("version")
+
+
+class SteadyLoad:
+    """`clients` threads posting to `path`, one request after another, until the load stops.
+
+    Every answer is kept, in order, per client (`answers[client]`). `wait_until` blocks
+    until the answers so far satisfy a condition, so a test waits for what it needs to see
+    (every client answered by the new version) instead of sleeping and hoping.
+    """
+
+    def __init__(
+        self, url: str, path: str, clients: int, body: Callable[[int, int], dict[str, Any]]
+    ) -> None:
+        self.answers: list[list[Answer]] = [[] for _ in range(clients)]
+        self._url, self._path, self._body = url, path, body
+        self._stop = threading.Event()
+        self._changed = threading.Condition()
+        self._errors: list[BaseException] = []
+        self._threads = [
+            threading.Thread(target=self._client, args=(n,), daemon=True) for n in range(clients)
+        ]
+
+    def __enter__(self) -> SteadyLoad:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        assert not any(thread.is_alive() for thread in self._threads), "a client did not stop"
+        if self._errors:
+            raise self._errors[0]
+
+    def wait_until(
+        self, condition: Callable[[list[list[Answer]]], bool], what: str, timeout: float = 30
+    ) -> None:
+        """Wait until `condition(answers)` holds; fail the test if it does not in time."""
+        with self._changed:
+            met = self._changed.wait_for(
+                lambda: bool(self._errors) or condition(self.answers), timeout
+            )
+            if self._errors:
+                raise self._errors[0]
+        assert met, f"{what}: not seen within {timeout}s"
+
+    def _client(self, number: int) -> None:
+        try:
+            with httpx.Client(base_url=self._url, timeout=10) as client:
+                sent = 0
+                while not self._stop.is_set():
+                    response = client.post(self._path, json=self._body(number, sent))
+                    sent += 1
+                    with self._changed:
+                        self.answers[number].append(Answer(response.status_code, response.json()))
+                        self._changed.notify_all()
+        except BaseException as exc:
+            with self._changed:
+                self._errors.append(exc)
+                self._changed.notify_all()
 
 
 @pytest.fixture

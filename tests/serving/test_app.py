@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import socket
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -10,7 +10,8 @@ import pytest
 
 from shipyard.serving.app import create_app
 
-from .conftest import MemorySource, wait_for
+from ..waiting import wait_for
+from .conftest import HeldSource, Hold, MemorySource
 
 
 def test_predict_takes_records(source: MemorySource, live_server) -> None:
@@ -69,12 +70,13 @@ def test_model_info_shows_flavor_and_signature(source: MemorySource, live_server
 
 
 def test_readyz_is_503_until_every_model_loads(source: MemorySource, live_server) -> None:
-    source.load_delay = 0.5
-    live = live_server(create_app(["ranker@production", "scorer/3"], source))
+    loads = Hold()
+    live = live_server(create_app(["ranker@production", "scorer/3"], HeldSource(source, loads)))
     with live.client() as client:
         before = client.get("/readyz")
         assert client.get("/healthz").status_code == 200
         early = client.post("/v1/models/ranker/predict", json={"records": [{"x1": 1, "x2": 1}]})
+        loads.release()
         live.wait_ready()
         after = client.get("/readyz")
     assert before.status_code == 503 and before.json()["ready"] is False
@@ -147,15 +149,26 @@ def test_refuses_a_malformed_reference(source: MemorySource) -> None:
 
 
 def test_shutdown_lets_requests_in_flight_finish(source: MemorySource, live_server) -> None:
-    source.models[("ranker", 1)].delay = 0.5
-    live = live_server(create_app(["ranker@production"], source))
+    hold = Hold()
+    live = live_server(create_app(["ranker@production"], HeldSource(source, predicts=hold)))
     live.wait_ready()
     with ThreadPoolExecutor(1) as pool:
         body = {"records": [{"x1": 1, "x2": 1}]}
         in_flight = pool.submit(httpx.post, live.url + "/v1/models/ranker/predict", json=body)
-        time.sleep(0.2)
+        hold.wait_entered()
         live.server.should_exit = True  # what uvicorn's SIGINT/SIGTERM handler does
+        wait_for(lambda: refuses_connections(live.url), 10, "the server stopped listening")
+        hold.release()  # the request in flight finishes during the shutdown
         response = in_flight.result(timeout=10)
     assert response.status_code == 200 and response.json()["predictions"] == pytest.approx([2.0])
     live.thread.join(timeout=10)
     assert not live.thread.is_alive()
+
+
+def refuses_connections(url: str) -> bool:
+    address = httpx.URL(url)
+    try:
+        socket.create_connection((address.host, address.port or 80), timeout=1).close()
+    except ConnectionRefusedError:
+        return True
+    return False

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
-import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
 
 from shipyard.serving.app import create_app
 
-from .conftest import LiveServer, MemorySource
+from .conftest import Arrivals, HeldSource, Hold, LiveServer, MemorySource
 
 PREDICT = "/v1/models/ranker/predict"
 
@@ -21,15 +23,42 @@ def _post_many(live: LiveServer, bodies: list[dict], *, threads: int) -> list[ht
         return list(pool.map(lambda body: client.post(PREDICT, json=body), bodies))
 
 
-def _burst(url: str, first: dict, bodies: list[dict]) -> list[httpx.Response]:
-    """Sends `first`, then all of `bodies` while the model is busy with it, so that they
-    queue up and are scored as one group; returns the responses to `bodies`."""
-    with httpx.Client(timeout=15) as client, ThreadPoolExecutor(len(bodies) + 1) as pool:
-        blocker = pool.submit(client.post, url, json=first)
-        time.sleep(0.1)
-        futures = [pool.submit(client.post, url, json=body) for body in bodies]
-        assert blocker.result().status_code == 200
-        return [future.result() for future in futures]
+@dataclass
+class HeldServer:
+    """A live server whose model's predict calls wait at `hold` until the test releases it."""
+
+    live: LiveServer
+    arrivals: Arrivals
+    hold: Hold
+
+    def burst(self, first: dict, bodies: list[dict]) -> list[httpx.Response]:
+        """Sends `first`, then all of `bodies` while the model is held scoring it alone, so
+        that they all queue up and are scored as one group; returns the answers to `bodies`."""
+        url = self.live.url + self.arrivals.path
+        with httpx.Client(timeout=15) as client, ThreadPoolExecutor(len(bodies) + 1) as pool:
+            blocker = pool.submit(client.post, url, json=first)
+            self.hold.wait_entered()  # `first` is being scored, alone
+            futures = [pool.submit(client.post, url, json=body) for body in bodies]
+            self.arrivals.wait_for(1 + len(bodies))  # every other request waits behind it
+            self.hold.release()
+            assert blocker.result().status_code == 200
+            return [future.result() for future in futures]
+
+
+@pytest.fixture
+def held_server(live_server) -> Callable[..., HeldServer]:
+    """Serves one model of a source (the registry, a `MemorySource`) with its predict calls held."""
+
+    def serve(source: Any, ref: str, **options: Any) -> HeldServer:
+        hold = Hold()
+        held = HeldSource(source, predicts=hold)
+        name = ref.split("@")[0].split("/")[0]
+        arrivals = Arrivals(create_app([ref], held, **options), f"/v1/models/{name}/predict")
+        live = live_server(arrivals)
+        live.wait_ready()
+        return HeldServer(live, arrivals, hold)
+
+    return serve
 
 
 def _batches(live: LiveServer, model: str) -> tuple[float, float]:
@@ -59,35 +88,32 @@ def test_concurrent_requests_share_predict_calls(source: MemorySource, live_serv
     assert _batches(live, "ranker") == (len(model.calls), 160)
 
 
-def test_a_batch_never_exceeds_max_batch_rows(source: MemorySource, live_server) -> None:
+def test_a_batch_never_exceeds_max_batch_rows(source: MemorySource, held_server) -> None:
     model = source.models[("ranker", 1)]
-    model.delay = 0.01
-    live = live_server(create_app(["ranker@production"], source, max_batch=8, max_wait_ms=5))
-    live.wait_ready()
+    server = held_server(source, "ranker@production", max_batch=8, max_wait_ms=5)
     bodies = [{"records": [{"x1": 1.0, "x2": 1.0}] * 3} for _ in range(40)]
-    responses = _post_many(live, bodies, threads=16)
+    responses = server.burst(bodies[0], bodies[1:])
     assert all(r.status_code == 200 and len(r.json()["predictions"]) == 3 for r in responses)
     assert max(model.calls) <= 8
+    assert 6 in model.calls  # two 3-row requests shared a call; a third would have made 9
     # A request larger than max_batch is scored on its own, not refused.
-    big = httpx.post(live.url + PREDICT, json={"records": [{"x1": 1, "x2": 1}] * 20})
+    big = httpx.post(server.live.url + PREDICT, json={"records": [{"x1": 1, "x2": 1}] * 20})
     assert big.status_code == 200 and len(big.json()["predictions"]) == 20
 
 
-def test_an_invalid_request_fails_alone_in_its_batch(source: MemorySource, live_server) -> None:
-    source.models[("ranker", 1)].delay = 1.0
-    live = live_server(create_app(["ranker@production"], source, max_wait_ms=50))
-    live.wait_ready()
+def test_an_invalid_request_fails_alone_in_its_batch(registry, held_server) -> None:
+    server = held_server(registry, "ranker@production", max_wait_ms=50)
     good = {"records": [{"x1": 1.0, "x2": 1.0}]}
     bad = {"records": [{"x1": "not a number", "x2": 1.0}]}
-    responses = _burst(live.url + PREDICT, good, [bad if i == 4 else good for i in range(10)])
+    responses = server.burst(good, [bad if i == 4 else good for i in range(10)])
     assert [r.status_code for r in responses] == [200] * 4 + [422] + [200] * 5
     assert "column 'x1', row 0: 'not a number' is not a float" in responses[4].json()["error"]
     # Two groups: the first request's, then the ten (of which nine were scored).
-    assert _batches(live, "ranker") == (2, 10)
+    assert _batches(server.live, "ranker") == (2, 10)
 
 
 def test_a_model_failure_on_one_request_spares_the_others(
-    source: MemorySource, live_server
+    source: MemorySource, held_server
 ) -> None:
     model = source.add("picky", 1, slope=1.0, signature=None)
     real_predict = model.predict
@@ -95,18 +121,16 @@ def test_a_model_failure_on_one_request_spares_the_others(
     def predict(frame):
         if (frame["x1"] == 666).any():
             raise ValueError("666 is cursed")
-        time.sleep(0.5 if len(frame) == 1 and frame["x1"].iloc[0] == -1 else 0)
         return real_predict(frame)
 
     model.predict = predict  # type: ignore[method-assign]
-    live = live_server(create_app(["picky/1"], source, max_wait_ms=50))
-    live.wait_ready()
+    server = held_server(source, "picky/1", max_wait_ms=50)
     bodies = [{"records": [{"x1": 666 if i == 2 else i, "x2": 0}]} for i in range(6)]
     first = {"records": [{"x1": -1, "x2": 0}]}
-    responses = _burst(live.url + "/v1/models/picky/predict", first, bodies)
+    responses = server.burst(first, bodies)
     assert [r.status_code for r in responses] == [200, 200, 500, 200, 200, 200]
     assert "picky/1 failed to predict: ValueError: 666 is cursed" in responses[2].json()["error"]
     assert [r.json()["predictions"] for i, r in enumerate(responses) if i != 2] == [
         pytest.approx([float(i)]) for i in (0, 1, 3, 4, 5)
     ]
-    assert _batches(live, "picky") == (2, 6)
+    assert _batches(server.live, "picky") == (2, 6)

@@ -15,8 +15,10 @@ PREDICT = "/v1/models/ranker/predict"
 
 
 @pytest.fixture
-def live(source: MemorySource, live_server) -> Iterator[LiveServer]:
-    server = live_server(create_app(["ranker@production"], source, max_body_bytes=10_000))
+def live(registry, live_server) -> Iterator[LiveServer]:
+    """`ranker` as registered with an input example: validated by the signature the
+    registry inferred from it (x1 float, x2 integer)."""
+    server = live_server(create_app(["ranker@production"], registry, max_body_bytes=10_000))
     server.wait_ready()
     yield server
 

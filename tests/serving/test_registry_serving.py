@@ -3,15 +3,12 @@ served by a real server."""
 
 from __future__ import annotations
 
-import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
-
-import httpx
 import pytest
 
 from shipyard.registry import ModelRegistry
 from shipyard.serving.app import create_app
+
+from .conftest import SteadyLoad
 
 PREDICT = "/v1/models/ranker/predict"
 
@@ -45,30 +42,20 @@ def test_an_alias_move_in_the_registry_is_served_under_load_without_failures(
 ) -> None:
     live = live_server(create_app(["ranker@production"], registry, poll_seconds=0.1))
     live.wait_ready()
-    moved = threading.Event()
-    deadline = time.monotonic() + 30
 
-    def client_loop(seed: int) -> list[tuple[int, int | None]]:
-        seen: list[tuple[int, int | None]] = []
-        with httpx.Client(base_url=live.url, timeout=10) as client:
-            for i in range(300):  # bounded: at most 300 requests and 30 seconds per client
-                # Stop after ten answers from the new version, or at the deadline.
-                if moved.is_set() and sum(1 for _, v in seen if v == 2) >= 10:
-                    break
-                if time.monotonic() > deadline:
-                    break
-                response = client.post(PREDICT, json={"records": [{"x1": seed, "x2": i % 10}]})
-                seen.append((response.status_code, response.json().get("version")))
-        return seen
+    def body(seed: int, i: int) -> dict:
+        return {"records": [{"x1": seed, "x2": i % 10}]}
 
-    with ThreadPoolExecutor(8) as pool:
-        futures = [pool.submit(client_loop, seed) for seed in range(8)]
-        time.sleep(0.5)
+    with SteadyLoad(live.url, PREDICT, 8, body) as load:
+        load.wait_until(lambda answers: all(answers), "an answer for every client")
         ModelRegistry.from_config().set_alias("ranker", "production", 2)
-        moved.set()
-        results = [f.result(timeout=60) for f in futures]
+        load.wait_until(
+            lambda answers: all(sum(a.version == 2 for a in seen) >= 10 for seen in answers),
+            "ten answers from the new version for every client",
+        )
+    results = load.answers
 
-    assert all(status == 200 for seen in results for status, _ in seen)
+    assert all(answer.status == 200 for seen in results for answer in seen)
     for seen in results:
-        versions = [version for _, version in seen]
+        versions = [answer.version for answer in seen]
         assert versions[0] == 1 and versions[-1] == 2 and versions == sorted(versions)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
-
-import httpx
+import pytest
 
 from shipyard.serving.app import create_app
 
-from .conftest import MemorySource, wait_for
+from ..waiting import wait_for
+from .conftest import HeldSource, Hold, MemorySource, SteadyLoad
 
 PREDICT = "/v1/models/ranker/predict"
 
@@ -18,43 +15,41 @@ PREDICT = "/v1/models/ranker/predict"
 def test_an_alias_move_is_picked_up_under_load_without_a_failed_request(
     source: MemorySource, live_server
 ) -> None:
-    source.load_delay = 0.3  # the new version loads while the old one keeps serving
-    live = live_server(create_app(["ranker@production"], source, poll_seconds=0.05))
+    held = HeldSource(source)
+    live = live_server(create_app(["ranker@production"], held, poll_seconds=0.05))
     live.wait_ready()
-    stop = threading.Event()
-    deadline = time.monotonic() + 20
-
-    def client_loop(seed: int) -> list[tuple[int, int | None]]:
-        seen: list[tuple[int, int | None]] = []
-        with httpx.Client(base_url=live.url, timeout=10) as client:
-            for i in range(400):  # bounded in requests and in time
-                if (stop.is_set() and i > 20) or time.monotonic() > deadline:
-                    break
-                response = client.post(PREDICT, json={"records": [{"x1": seed, "x2": i}]})
-                body = response.json()
-                seen.append((response.status_code, body.get("version")))
-                if response.status_code == 200:
-                    slope = 1.0 if body["version"] == 1 else 2.0
-                    assert abs(body["predictions"][0] - slope * (seed + i)) < 1e-6
-        return seen
-
-    with ThreadPoolExecutor(8) as pool:
-        futures = [pool.submit(client_loop, seed) for seed in range(8)]
-        time.sleep(0.3)
+    loading = Hold()
+    held.loads = loading  # the new version loads while the old one keeps serving
+    with SteadyLoad(live.url, PREDICT, 8, lambda seed, i: record(x1=seed, x2=i)) as load:
+        load.wait_until(lambda answers: all(answers), "an answer for every client")
         source.set_alias("ranker", "production", 2)
-        wait_for(
-            lambda: httpx.get(live.url + "/v1/models/ranker").json()["version"] == 2, 10, "swap"
+        loading.wait_entered()
+        before = [len(answers) for answers in load.answers]
+        load.wait_until(
+            lambda answers: all(len(a) > n for a, n in zip(answers, before, strict=True)),
+            "every client answered while the new version loads",
         )
-        time.sleep(0.3)
-        stop.set()
-        results = [f.result(timeout=30) for f in futures]
+        loading.release()
+        load.wait_until(
+            lambda answers: all(a[-1].version == 2 for a in answers),
+            "every client answered by the new version",
+        )
+    results = load.answers
 
-    statuses = [status for seen in results for status, _ in seen]
-    assert statuses and set(statuses) == {200}
-    for seen in results:
-        versions = [version for _, version in seen]
+    assert all(answer.status == 200 for seen in results for answer in seen)
+    for seed, seen in enumerate(results):
+        versions = [answer.version for answer in seen]
         assert versions[0] == 1 and versions[-1] == 2
         assert versions == sorted(versions)  # never back to the old version
+        for i, answer in enumerate(seen):
+            slope = 1.0 if answer.version == 1 else 2.0
+            assert answer.body["predictions"][0] == pytest.approx(slope * (seed + i))
+    # Each client's first answer after the load began came before it ended: from version 1.
+    assert all(seen[n].version == 1 for seen, n in zip(results, before, strict=True))
+
+
+def record(**values: float) -> dict[str, list[dict[str, float]]]:
+    return {"records": [values]}
 
 
 def test_a_failed_load_keeps_the_old_version(source: MemorySource, live_server) -> None:

@@ -1,5 +1,7 @@
 """A static branch closed by a join that reads inputs by name and merges artifacts."""
 
+from on_ray import ray_task
+
 from shipyard import FlowSpec, step
 
 
@@ -12,6 +14,7 @@ class BranchFlow(FlowSpec):
     @step
     def left(self):
         self.side = "left"
+        self.ray_task = ray_task()
         self.left_only = 1
         self.next(self.join)
 

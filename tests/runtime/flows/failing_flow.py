@@ -3,6 +3,8 @@
 import os
 import sys
 
+from on_ray import ray_task
+
 from shipyard import FlowSpec, Parameter, step
 
 
@@ -24,6 +26,7 @@ class FailingFlow(FlowSpec):
 
     @step
     def start(self):
+        self.ray_task = ray_task()
         self.items = [1, 2, 3]
         self.next(self.work, foreach="items")
 

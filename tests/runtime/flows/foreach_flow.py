@@ -1,5 +1,7 @@
 """Nested foreach: an outer fan-out over letters, an inner one over numbers."""
 
+from on_ray import ray_task
+
 from shipyard import FlowSpec, step
 
 
@@ -18,6 +20,7 @@ class ForeachFlow(FlowSpec):
     @step
     def inner(self):
         self.label = f"{self.letter}{self.input}"
+        self.ray_task = ray_task()
         self.stack = [(i, n) for i, n, _ in self.foreach_stack()]
         self.next(self.inner_join)
 

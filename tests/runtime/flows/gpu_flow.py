@@ -3,6 +3,8 @@
 import os
 import time
 
+from on_ray import ray_task
+
 from shipyard import FlowSpec, resources, step
 
 
@@ -16,6 +18,7 @@ class GpuFlow(FlowSpec):
     @step
     def train(self):
         self.devices = os.environ.get("CUDA_VISIBLE_DEVICES")
+        self.ray_task = ray_task()
         self.began = time.time()
         time.sleep(0.3)
         self.ended = time.time()

@@ -2,6 +2,8 @@
 
 import os
 
+from on_ray import ray_task
+
 from shipyard import FlowSpec, Parameter, step
 
 
@@ -21,6 +23,7 @@ class RayFanoutFlow(FlowSpec):
         self.square = self.input * self.input
         self.pid = os.getpid()
         self.in_ray = ray.is_initialized()
+        self.ray_task = ray_task()
         self.next(self.join)
 
     @step
@@ -34,6 +37,7 @@ class RayFanoutFlow(FlowSpec):
         self.squares = [i.square for i in inputs]
         self.pids = sorted({i.pid for i in inputs})
         self.all_in_ray = all(i.in_ray for i in inputs)
+        self.ray_tasks = [i.ray_task for i in inputs]
         self.cubes = ray.get([cube.remote(x) for x in range(10)])
         self.next(self.end)
 

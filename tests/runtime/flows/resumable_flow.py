@@ -8,6 +8,8 @@ work step fails only for element 2 of the foreach. Every task appends its pathsp
 import os
 from pathlib import Path
 
+from on_ray import ray_task
+
 from shipyard import FlowSpec, Parameter, current, step
 
 
@@ -54,6 +56,7 @@ class ResumableFlow(FlowSpec):
             note_and_maybe_fail("work-other")
         self.value = self.input * self.base
         self.origin_seen = current.origin_run_id
+        self.ray_task = ray_task()
         self.next(self.join)
 
     @step
@@ -66,6 +69,7 @@ class ResumableFlow(FlowSpec):
     def end(self):
         note_and_maybe_fail("end")
         self.pid = os.getpid()
+        self.ray_task = ray_task()
 
 
 if __name__ == "__main__":

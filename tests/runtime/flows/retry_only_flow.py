@@ -1,5 +1,7 @@
 """A step with @retry alone that fails on its first attempt only."""
 
+from on_ray import ray_task
+
 from shipyard import FlowSpec, current, retry, step
 
 
@@ -15,6 +17,7 @@ class RetryOnlyFlow(FlowSpec):
         if current.retry_count == 0:
             raise ValueError("first attempt fails")
         self.value = "second attempt worked"
+        self.ray_task = ray_task()
         self.next(self.end)
 
     @step

@@ -2,6 +2,8 @@
 
 import os
 
+from on_ray import ray_task
+
 from shipyard import FlowSpec, environment, step
 
 
@@ -20,6 +22,7 @@ class TidyFlow(FlowSpec):
         self.end_pid = os.getpid()
         self.end_cwd = os.getcwd()
         self.leaked = sorted(k for k in os.environ if k.startswith("TIDY_FLOW_"))
+        self.ray_task = ray_task()
 
 
 if __name__ == "__main__":

@@ -2,12 +2,15 @@
 
 import time
 
+from on_ray import ray_task
+
 from shipyard import FlowSpec, step, timeout
 
 
 class TimeoutOnlyFlow(FlowSpec):
     @step
     def start(self):
+        self.ray_task = ray_task()
         self.next(self.work)
 
     @timeout(seconds=1)
