@@ -16,8 +16,10 @@ from click.testing import CliRunner
 from shipyard import Flow
 from shipyard.cli.main import cli
 from shipyard.datastore.blobs import BlobStore
+from shipyard.exceptions import ObjectNotFound
 
 from ..conftest import FLOWS, Home
+from ..waiting import wait_for
 
 
 def age(blobs: BlobStore, sha: str, seconds: float) -> None:
@@ -92,12 +94,20 @@ def test_gc_removes_the_task_folders_of_killed_runners_only(
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    deadline = time.monotonic() + 60
-    while not (home.root / "finished.log").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+
+    def task_folders() -> list[Path]:
+        return [p for p in temp.iterdir() if p.name.startswith(f"shipyard-tasks-{runner.pid}-")]
+
+    def started() -> bool:
+        try:  # a run recorded, so the metadata exists for gc, and tasks under way
+            return Flow("KillableFlow").latest_run is not None and bool(task_folders())
+        except ObjectNotFound:
+            return False
+
+    wait_for(started, timeout=60, what="the run recorded and its task folder")
     os.kill(runner.pid, signal.SIGKILL)
     runner.wait(timeout=30)
-    killed = [p for p in temp.iterdir() if p.name.startswith(f"shipyard-tasks-{runner.pid}-")]
+    killed = task_folders()
     assert len(killed) == 1 and killed[0].is_dir()
     in_use = temp / f"shipyard-tasks-{os.getpid()}-abcd1234"  # this process is alive
     in_use.mkdir()
