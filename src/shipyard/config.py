@@ -13,10 +13,13 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from shipyard.exceptions import ShipyardError
 
 _ENV_PREFIX = "SHIPYARD_"
 _DEFAULT_DIR = ".shipyard"
-_KEYS = ("datastore", "metadata", "user", "executor", "ray_address")
+_KEYS = ("datastore", "metadata", "user", "executor", "ray_address", "gpus", "start_method")
 
 
 def _config_file() -> Path:
@@ -55,6 +58,10 @@ class Config:
     executor: str = "local"
     #: The Ray cluster for `executor = "ray"`: `auto`, `local` or an address.
     ray_address: str = "auto"
+    #: How many GPUs local tasks may use (`--gpus`); None: those detected on this machine.
+    gpus: int | None = None
+    #: How the local executor starts tasks: `fork` or `spawn`; None: spawn on macOS, else fork.
+    start_method: str | None = None
 
     @classmethod
     def current(cls) -> Config:
@@ -79,11 +86,19 @@ class Config:
             value = os.environ.get(_ENV_PREFIX + key.upper())
             if value:
                 settings[key] = value
-        known = {k: v for k, v in settings.items() if k in _KEYS}
+        known: dict[str, Any] = {k: v for k, v in settings.items() if k in _KEYS}
+        if "gpus" in known:
+            known["gpus"] = _count(known["gpus"], "SHIPYARD_GPUS")
         if "datastore" in known and "metadata" not in known and "://" not in known["datastore"]:
             # A custom local datastore keeps its metadata beside it unless told otherwise.
             known["metadata"] = f"sqlite:///{Path(known['datastore']) / 'metadata.db'}"
         return cls(**known)
+
+
+def _count(value: str, name: str) -> int:
+    if not value.isdigit():
+        raise ShipyardError(f"{name} must be a number of GPUs (0 or more), not {value!r}")
+    return int(value)
 
 
 _current: Config | None = None
