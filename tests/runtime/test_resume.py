@@ -15,6 +15,9 @@ from shipyard.metadata.records import RunStatus, TaskStatus
 
 from ..conftest import FLOWS, Home
 
+#: The local executor must behave alike whichever way it starts tasks.
+pytestmark = pytest.mark.usefixtures("each_start_method")
+
 FLOW = "resumable_flow.py"
 
 
