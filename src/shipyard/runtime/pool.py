@@ -39,6 +39,7 @@ from multiprocessing.connection import Connection, Pipe
 
 from shipyard.datastore.artifacts import ArtifactStore
 from shipyard.datastore.blobs import BlobStore
+from shipyard.exceptions import ShipyardError
 from shipyard.runtime.capture import LogFiles
 from shipyard.runtime.gpus import VISIBLE_DEVICES
 from shipyard.runtime.process_state import restored_process_state
@@ -113,17 +114,20 @@ class WorkerPool:
                 worker.process.kill()  # its connection ends: `ended` reports the task
 
     def ended(self, ready: Collection[object]) -> list[Ended]:
-        """The tasks whose worker answered or died, of the connections in `ready`."""
+        """The tasks whose worker answered or died: its connection is in `ready`, or its
+        process ended (a process the step forked may keep the connection open)."""
         finished: list[Ended] = []
-        for worker in [w for w in self._workers if w.connection in ready]:
+        for worker in list(self._workers):
             key = worker.task
-            if key is None:
+            if key is None or (worker.connection not in ready and worker.process.poll() is None):
                 continue
             try:
+                if not worker.connection.poll():
+                    raise EOFError
                 code, result = worker.connection.recv()
             except (EOFError, OSError):
                 self._stop([worker])
-                finished.append((key, worker.process.wait(), b""))
+                finished.append((key, worker.process.returncode, b""))
                 continue
             finished.append((key, code, result))
             worker.task, worker.deadline = None, None
@@ -132,7 +136,7 @@ class WorkerPool:
         return finished
 
     def shutdown(self) -> None:
-        """Stop every worker; those still running a task are killed."""
+        """Stop every worker, killing any task still running."""
         self._stop(list(self._workers))
 
     def _idle(self, gpus: tuple[str, ...] | None) -> _Worker | None:
@@ -151,36 +155,35 @@ class WorkerPool:
         environ = dict(os.environ)
         if gpus is not None:
             environ[VISIBLE_DEVICES] = ",".join(gpus)
-        with logs.stdout.open("ab") as stdout, logs.stderr.open("ab") as stderr:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "shipyard.runtime.pool", str(theirs.fileno())],
-                stdout=stdout,
-                stderr=stderr,
-                pass_fds=(theirs.fileno(),),
-                env=environ,
-            )
-        theirs.close()
+        try:
+            with logs.stdout.open("ab") as stdout, logs.stderr.open("ab") as stderr:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "shipyard.runtime.pool", str(theirs.fileno())],
+                    stdout=stdout,
+                    stderr=stderr,
+                    pass_fds=(theirs.fileno(),),
+                    env=environ,
+                )
+        except OSError as exc:
+            ours.close()
+            raise ShipyardError(
+                f"could not start a worker interpreter, {sys.executable}: {exc}"
+            ) from exc
+        finally:
+            theirs.close()
         worker = _Worker(process, ours, gpus, one_shot)
         self._workers.append(worker)
         return worker
 
     def _stop(self, workers: list[_Worker]) -> None:
-        """End workers: an idle one sees its connection close and leaves, a busy one is killed."""
+        """End workers and reap them. Killed, idle ones too: as a forked task leaves through
+        os._exit, a worker runs no exit handlers, and the runner does not wait for them."""
         for worker in workers:
             self._workers.remove(worker)
             worker.connection.close()
-            if worker.task is not None:
-                worker.process.kill()
+            worker.process.kill()
         for worker in workers:
-            try:
-                worker.process.wait(timeout=_IDLE_EXIT_SECONDS)
-            except subprocess.TimeoutExpired:
-                worker.process.kill()
-                worker.process.wait()
-
-
-#: How long an idle worker told to stop may take to leave before it is killed.
-_IDLE_EXIT_SECONDS = 5.0
+            worker.process.wait()
 
 
 def serve(connection: Connection) -> None:
