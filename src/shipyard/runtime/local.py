@@ -216,7 +216,7 @@ class LocalExecutor:
         ]
         for spec, _ in lost:
             del self._running[spec.key]
-            self._slots.pop(spec.key)
+            self._free_slots.append(self._slots.pop(spec.key))
         for connection in (self._requests, self._events):
             if connection is not None:
                 connection.close()
