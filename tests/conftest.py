@@ -113,3 +113,16 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
 
     default_namespace()
     yield Home(tmp_path, {**os.environ, **settings})
+
+
+@pytest.fixture(params=["fork", "spawn"])
+def each_start_method(
+    request: pytest.FixtureRequest, home: Home, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """Run the test once per way the local executor starts tasks (SHIPYARD_START_METHOD):
+    modules that specify the local executor's behaviour use it, since both must keep it."""
+    method: str = request.param
+    monkeypatch.setenv("SHIPYARD_START_METHOD", method)
+    home.env["SHIPYARD_START_METHOD"] = method
+    Config.reload()
+    return method

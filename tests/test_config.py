@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 
 from shipyard.config import Config, setting_names
-from shipyard.exceptions import ConfigError
+from shipyard.exceptions import ConfigError, ShipyardError
 
 
 @pytest.fixture
 def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "config.toml"
     monkeypatch.setenv("SHIPYARD_CONFIG", str(path))
-    for key in ("DATASTORE", "METADATA", "USER", "EXECUTOR", "RAY_ADDRESS"):
+    for key in ("DATASTORE", "METADATA", "USER", "EXECUTOR", "RAY_ADDRESS", "GPUS", "START_METHOD"):
         monkeypatch.delenv(f"SHIPYARD_{key}", raising=False)
     return path
 
@@ -164,3 +164,14 @@ def test_a_remote_datastore_keeps_its_metadata_in_the_projects_store(
     assert Config.load().metadata == f"sqlite:///{store}/metadata.db"
     monkeypatch.chdir(tmp_path.parent)  # no store up the tree: a run creates ./.shipyard
     assert Config.load().metadata == "sqlite:///.shipyard/metadata.db"
+
+
+def test_gpus_and_the_start_method_of_local_runs_may_be_configured(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert (Config.load().gpus, Config.load().start_method) == (None, None)  # detect, default
+    config_file.write_text('gpus = 2\nstart_method = "spawn"\n')
+    assert (Config.load().gpus, Config.load().start_method) == (2, "spawn")
+    monkeypatch.setenv("SHIPYARD_GPUS", "two")
+    with pytest.raises(ShipyardError, match="SHIPYARD_GPUS must be a number of GPUs"):
+        Config.load()

@@ -19,6 +19,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from shipyard.exceptions import ConfigError
 
@@ -113,6 +114,10 @@ class Config:
     executor: str = "local"
     #: The Ray cluster for `executor = "ray"`: `auto`, `local` or an address.
     ray_address: str = "auto"
+    #: How many GPUs local tasks may use (`--gpus`); None: those detected on this machine.
+    gpus: int | None = None
+    #: How the local executor starts tasks: `fork` or `spawn`; None: spawn on macOS, else fork.
+    start_method: str | None = None
 
     @classmethod
     def current(cls) -> Config:
@@ -149,7 +154,16 @@ class Config:
             # keeps it in the project's store, found like the datastore (else ./.shipyard).
             folder = _local_folder(settings.get("datastore", STORE_DIR)) or found
             settings["metadata"] = f"sqlite:///{folder or STORE_DIR}/metadata.db"
-        return cls(**settings)
+        known: dict[str, Any] = dict(settings)
+        if "gpus" in known:
+            known["gpus"] = _count(known["gpus"], "SHIPYARD_GPUS")
+        return cls(**known)
+
+
+def _count(value: str, name: str) -> int:
+    if not value.isdigit():
+        raise ConfigError(f"{name} must be a number of GPUs (0 or more), not {value!r}")
+    return int(value)
 
 
 _current: Config | None = None

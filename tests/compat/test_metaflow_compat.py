@@ -6,7 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from ..conftest import Home
+
+#: The local executor must behave alike whichever way it starts tasks.
+pytestmark = pytest.mark.usefixtures("each_start_method")
 
 SOURCES = Path(__file__).parent / "metaflow_flows"
 

@@ -17,6 +17,9 @@ from shipyard.metadata.records import TaskStatus
 from ..conftest import Home
 from .flows.hooked_flow import HookedFlow
 
+#: The local executor must behave alike whichever way it starts tasks.
+pytestmark = pytest.mark.usefixtures("each_start_method")
+
 
 def work_task(flow: str):
     return Flow(flow).latest_run["work"].task

@@ -17,6 +17,7 @@ from shipyard.flow.spec import FlowSpec
 from shipyard.metadata.records import TaskStatus
 from shipyard.runtime.local import LocalExecutor
 from shipyard.runtime.spec import TaskSpec
+from shipyard.runtime.start_method import StartMethod
 
 from .flows.decorated_flow import DecoratedFlow
 from .flows.where_flow import WhereFlow
@@ -34,7 +35,7 @@ class FreshFor(LocalExecutor):
 def fresh_for(*steps: str):
     def make(flow_class: type[FlowSpec], blobs: BlobStore) -> LocalExecutor:
         executor = type("Fresh", (FreshFor,), {"STEPS": frozenset(steps)})
-        return executor(flow_class, blobs, max_workers=2)
+        return executor(flow_class, blobs, max_workers=2, start_method=StartMethod.FORK)
 
     return make
 
@@ -72,7 +73,7 @@ def test_an_interpreter_that_exits_is_a_failed_task_with_its_exit_code(schedulin
 
 
 def test_a_before_launch_hook_sends_its_step_to_a_fresh_interpreter(home):
-    result = home.run_flow("fresh_hook_flow.py", "run", "--quiet")
+    result = home.run_flow("fresh_hook_flow.py", "run", "--quiet", "--start-method", "fork")
     assert result.returncode == 0, result.stderr
     from shipyard import Flow
 

@@ -15,6 +15,9 @@ from shipyard.exceptions import CorruptBlobError, ObjectNotFound
 
 from ..conftest import FLOWS, Home
 
+#: The local executor must behave alike whichever way it starts tasks.
+pytestmark = pytest.mark.usefixtures("each_start_method")
+
 
 def latest(flow: str) -> Run:
     run = Flow(flow).latest_run

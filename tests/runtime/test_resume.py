@@ -17,6 +17,9 @@ from shipyard.metadata.records import RunStatus, TaskStatus
 from ..conftest import FLOWS, Home
 from ..waiting import wait_for
 
+#: The local executor must behave alike whichever way it starts tasks.
+pytestmark = pytest.mark.usefixtures("each_start_method")
+
 FLOW = "resumable_flow.py"
 
 

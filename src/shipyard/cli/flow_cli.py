@@ -105,7 +105,22 @@ def _execution_options() -> list[click.Parameter]:
             default=None,
             help="MB of memory the running tasks' @resources may add up to (default: all).",
         ),
-        click.Option(["--gpus"], type=click.IntRange(min=0), default=0, help="GPUs tasks may use."),
+        click.Option(
+            ["--gpus"],
+            type=click.IntRange(min=0),
+            default=None,
+            help="GPUs the tasks may use at once, ids 0..N-1 or the first N of "
+            "CUDA_VISIBLE_DEVICES (default: SHIPYARD_GPUS, else the GPUs detected, when a step "
+            "asks for one).",
+        ),
+        click.Option(
+            ["--start-method"],
+            type=click.Choice(["fork", "spawn"]),
+            default=None,
+            help="How the local executor starts CPU tasks: fork (from a warm fork server) or "
+            "spawn (warm worker interpreters); GPU tasks are always spawned (default: "
+            "SHIPYARD_START_METHOD, else spawn on macOS and fork elsewhere).",
+        ),
         click.Option(
             ["--executor"],
             type=click.Choice(list(EXECUTORS)),
@@ -170,6 +185,7 @@ def _run_and_report(
         tags=options["tag"],
         max_memory_mb=options["max_memory"],
         gpus=options["gpus"],
+        start_method=options["start_method"],
         executor=options["executor"],
         ray_address=options["ray_address"],
         with_decorators=options["with_"],
@@ -220,6 +236,7 @@ _EXECUTION_KEYS = (
     "max_workers",
     "max_memory",
     "gpus",
+    "start_method",
     "executor",
     "ray_address",
     "tag",

@@ -66,8 +66,8 @@ class LaunchContext:
     gpu: int = 0
     #: Seconds after which the executor kills the task process outright; None: never.
     kill_after_seconds: float | None = None
-    #: Run the task in a new interpreter (`python -m shipyard.runtime.worker`) instead of a
-    #: fork of the warm worker: for CUDA, or a step that must not share the runner's imports.
+    #: Run the task in a new interpreter of its own instead of a fork of the warm worker:
+    #: for a step that must not share the runner's imports (GPU steps never fork anyway).
     fresh_interpreter: bool = False
 
 

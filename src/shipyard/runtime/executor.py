@@ -36,7 +36,11 @@ class Executor(Protocol):
     def start(self) -> None: ...
 
     def check_requests(self, graph: FlowGraph) -> None:
-        """Raise `ShipyardError` if a step asks for more than any worker could ever give."""
+        """Raise `ShipyardError` if a step asks for more than any worker could ever give.
+
+        Called once, after `start` and before any task; an executor may size its `limits`
+        here from what the run needs (the local one looks for GPUs only if a step asks).
+        """
         ...
 
     def submit(self, spec: TaskSpec) -> None: ...

@@ -48,14 +48,16 @@ class ExecutorKind:
 
 def _local(request: ExecutorRequest) -> Executor:
     from shipyard.runtime.local import LocalExecutor
+    from shipyard.runtime.start_method import StartMethod
 
-    options = request.options
+    options, config = request.options, request.config
     return LocalExecutor(
         request.flow_class,
         request.blobs,
         options.max_workers,
         options.max_memory_mb,
-        options.gpus,
+        _declared_gpus(request),
+        StartMethod.named(options.start_method or config.start_method),
     )
 
 
@@ -68,8 +70,14 @@ def _inline(request: ExecutorRequest) -> Executor:
         request.blobs,
         options.max_workers,
         options.max_memory_mb,
-        options.gpus,
+        _declared_gpus(request),
     )
+
+
+def _declared_gpus(request: ExecutorRequest) -> int | None:
+    """`--gpus`, else SHIPYARD_GPUS; None: detect the machine's."""
+    given = request.options.gpus
+    return given if given is not None else request.config.gpus
 
 
 def _ray(request: ExecutorRequest) -> Executor:
@@ -91,7 +99,7 @@ EXECUTORS: dict[str, ExecutorKind] = {
         ExecutorKind(
             "inline", "in this process, one task at a time (for pdb)", _inline, shares_terminal=True
         ),
-        ExecutorKind("local", "forked local processes", _local),
+        ExecutorKind("local", "local processes (forked, or spawned: --start-method)", _local),
         ExecutorKind("ray", "a Ray cluster", _ray),
     )
 }

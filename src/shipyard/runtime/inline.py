@@ -12,6 +12,11 @@ put back; module-level state a step changes stays, as it would not with forked t
 `@timeout` works (SIGALRM in the main thread), but a step stuck in C code past it cannot be
 killed: there is no other process to kill. Ctrl-C inside a step fails that task, as an
 exception raised there would.
+
+GPUs are counted as for the local executor (`--gpus`, else detected when a step asks for
+one), but not assigned: a task runs in the runner, where CUDA reads `CUDA_VISIBLE_DEVICES`
+once, so every task sees every GPU the runner sees. With one task at a time, a task asking
+for k GPUs does have them all to itself.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import contextlib
 import shutil
 import time
 from collections import deque
+from dataclasses import replace
 from pathlib import Path
 
 from shipyard.datastore.artifacts import ArtifactStore
@@ -27,6 +33,7 @@ from shipyard.datastore.blobs import BlobStore
 from shipyard.flow.graph import FlowGraph
 from shipyard.flow.spec import FlowSpec
 from shipyard.runtime.capture import LogFiles, teed
+from shipyard.runtime.gpus import MachineGpus
 from shipyard.runtime.local import machine_limits
 from shipyard.runtime.process_state import restored_process_state
 from shipyard.runtime.resources import ExecutorLimits, check_requests_fit
@@ -50,12 +57,13 @@ class InlineExecutor:
         blobs: BlobStore,
         max_workers: int | None = None,
         max_memory_mb: int | None = None,
-        gpus: int = 0,
+        gpus: int | None = None,
     ) -> None:
         self._flow_class = flow_class
         self._blobs = blobs
         self._store = ArtifactStore(blobs)
-        self._limits = machine_limits(max_workers, max_memory_mb, gpus, max_tasks=1)
+        self._gpus = MachineGpus(gpus)
+        self._limits = machine_limits(max_workers, max_memory_mb, len(self._gpus.ids), max_tasks=1)
         self._queue: deque[TaskSpec] = deque()
         self._workdir: Path | None = None
 
@@ -71,6 +79,8 @@ class InlineExecutor:
         self._workdir = make_workdir("inline")
 
     def check_requests(self, graph: FlowGraph) -> None:
+        """Count the GPUs if a step asks for one (and none were declared), then check."""
+        self._limits = replace(self._limits, gpu=len(self._gpus.look_if_needed(graph)))
         check_requests_fit(graph, self._limits, self.description)
 
     def submit(self, spec: TaskSpec) -> None:

@@ -30,7 +30,11 @@ class RunOptions:
     max_workers: int | None = None
     tags: tuple[str, ...] = ()
     max_memory_mb: int | None = None
-    gpus: int = 0
+    #: GPUs local tasks may use; None takes SHIPYARD_GPUS, else the GPUs detected.
+    gpus: int | None = None
+    #: How local tasks start, `fork` or `spawn`; None takes SHIPYARD_START_METHOD, else
+    #: spawn on macOS and fork elsewhere (`runtime.start_method`).
+    start_method: str | None = None
     #: A name from `runtime.executors.EXECUTORS`; None takes the configuration's
     #: (SHIPYARD_EXECUTOR, default local).
     executor: str | None = None

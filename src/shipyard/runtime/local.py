@@ -1,16 +1,23 @@
-"""The local executor: a warm fork server that forks one process per task.
+"""The local executor: a warm fork server that forks one process per task, and spawned workers
+where forking is unsafe.
 
 The fork server is forked from the runner right after the flow was imported and before
 any thread or database connection exists, so each task starts in a millisecond with the
 user's imports already done, and a crash in user code (segfault, `os._exit`) only ends
-that task's process. A task whose spec asks for a fresh interpreter (`fresh_interpreter`)
-is started by the fork server on the task entrypoint (`python -m shipyard.runtime.worker`)
-instead, and is watched, killed and collected like the forked ones.
+that task's process.
+
+Tasks that must not be forked run in spawned warm workers instead (`runtime.pool`): a task
+that asks for a GPU, one that asks for a fresh interpreter, and every task when the run uses
+`--start-method spawn` (the default on macOS) or the runner has CUDA initialised
+(`runtime.start_method`). The executor gives each GPU task specific GPUs, free ones, through
+`CUDA_VISIBLE_DEVICES`, and takes them back when the task is collected; a task that asks for
+no GPU keeps the runner's `CUDA_VISIBLE_DEVICES` (it is not hidden from CPU steps, which may
+well use a GPU without asking for one, as they could outside Shipyard).
 
 A forked task costs no file created or deleted (on ext4, creating files while others are
 being deleted cost more than the rest of a small task): it hands its result back through a
 pipe, and its output goes to the log files of its slot, which the next task of the slot
-reuses once the fork server has emptied them.
+reuses once the fork server has emptied them. Spawned tasks use the slot files alike.
 """
 
 from __future__ import annotations
@@ -27,20 +34,29 @@ from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, Pipe, wait
 from pathlib import Path
 
+from shipyard.config import Config
 from shipyard.datastore.artifacts import ArtifactStore
 from shipyard.datastore.blobs import BlobStore
 from shipyard.exceptions import DatastoreError
 from shipyard.flow.graph import FlowGraph
 from shipyard.flow.spec import FlowSpec
 from shipyard.runtime.capture import LogFiles
+from shipyard.runtime.gpus import MachineGpus
+from shipyard.runtime.pool import WorkerPool
 from shipyard.runtime.resources import ExecutorLimits, check_requests_fit
 from shipyard.runtime.spec import Outcome, TaskResult, TaskSpec
+from shipyard.runtime.start_method import StartMethod
 from shipyard.runtime.workdirs import make_workdir
 from shipyard.runtime.worker import exit_status, run_task
 
 
 class LocalExecutor:
-    """Runs up to `max_workers` tasks at once, each in a process forked from a warm server."""
+    """Runs up to `max_workers` tasks at once, forked from a warm server or in spawned workers.
+
+    `gpus` declares how many GPUs tasks may use (None: detected when a step asks for one);
+    `start_method` is how CPU tasks start (None: SHIPYARD_START_METHOD, else this platform's
+    default).
+    """
 
     def __init__(
         self,
@@ -48,20 +64,28 @@ class LocalExecutor:
         blobs: BlobStore,
         max_workers: int | None,
         max_memory_mb: int | None = None,
-        gpus: int = 0,
+        gpus: int | None = None,
+        start_method: StartMethod | None = None,
     ) -> None:
         self._flow_class = flow_class
         self._blobs = blobs
-        self._limits = machine_limits(max_workers, max_memory_mb, gpus)
+        self._gpus = MachineGpus(gpus)
+        self._limits = machine_limits(max_workers, max_memory_mb, len(self._gpus.ids))
+        self._start_method = start_method or StartMethod.named(Config.current().start_method)
         self._workdir = make_workdir("tasks")
         self._host = socket.gethostname()
         self._running: dict[str, TaskSpec] = {}
         #: The slot (see _SlotFiles) of each running task; freed once the task is collected.
         self._slots: dict[str, int] = {}
         self._free_slots: list[int] = []
+        #: GPU ids no running task holds, and those each running GPU task holds.
+        self._free_gpus = list(self._gpus.ids)
+        self._gpus_held: dict[str, tuple[str, ...]] = {}
         self._requests: Connection | None = None
         self._events: Connection | None = None
         self._server_pid: int | None = None
+        #: Spawned workers, started on the first task that needs one.
+        self._pool: WorkerPool | None = None
 
     description = "the local executor"
 
@@ -74,9 +98,19 @@ class LocalExecutor:
         return self._limits
 
     def check_requests(self, graph: FlowGraph) -> None:
+        """Look for GPUs if a step asks for one (and none were declared), then check."""
+        if not self._gpus.ids:  # none declared: detected now if needed, before any task runs
+            self._free_gpus = list(self._gpus.look_if_needed(graph))
+            self._limits = replace(self._limits, gpu=len(self._free_gpus))
         check_requests_fit(graph, self._limits, self.description)
 
     def start(self) -> None:
+        """Fork the fork server, unless tasks are spawned: then workers start on demand."""
+        self._start_method = self._start_method.in_this_process()
+        if self._start_method is StartMethod.FORK:
+            self._start_fork_server()
+
+    def _start_fork_server(self) -> None:
         request_reader, request_writer = Pipe(duplex=False)
         event_reader, event_writer = Pipe(duplex=False)
         sys.stdout.flush()
@@ -102,17 +136,68 @@ class LocalExecutor:
         self._server_pid = pid
 
     def submit(self, spec: TaskSpec) -> None:
-        assert self._requests is not None, "start() the executor first"
         slot = self._free_slots.pop() if self._free_slots else len(self._slots)
         self._slots[spec.key] = slot
         self._running[spec.key] = spec
-        self._requests.send((spec, slot))
+        if self._requests is not None and not spec.resources.gpu and not spec.fresh_interpreter:
+            self._requests.send((spec, slot))
+        else:
+            self._spawn(spec, slot)
+
+    def _spawn(self, spec: TaskSpec, slot: int) -> None:
+        """Run the task in a spawned worker, with its own GPUs if it asks for any."""
+        if self._pool is None:
+            self._pool = WorkerPool(self._limits.max_tasks)
+        gpus = self._take_gpus(spec, self._pool) if spec.resources.gpu else None
+        files = _SlotFiles(self._workdir, slot)
+        files.empty_logs()
+        self._pool.run(spec, files.logs, gpus)
+
+    def _take_gpus(self, spec: TaskSpec, pool: WorkerPool) -> tuple[str, ...]:
+        """Free GPUs for the task: a set an idle worker holds if any (it is warm), else the
+        first free ones. The scheduler submits a task only once that many are free."""
+        count = spec.resources.gpu
+        free = set(self._free_gpus)
+        warm = [ids for ids in pool.warm_gpu_sets(count) if free.issuperset(ids)]
+        taken = warm[0] if warm else tuple(self._free_gpus[:count])
+        assert len(taken) == count, f"{spec.key} asks for {count} GPUs, {len(free)} are free"
+        self._free_gpus = [gpu for gpu in self._free_gpus if gpu not in taken]
+        self._gpus_held[spec.key] = taken
+        return taken
+
+    def _give_back_gpus(self, key: str) -> None:
+        held = self._gpus_held.pop(key, ())
+        if held:
+            order = self._gpus.ids
+            self._free_gpus = sorted([*self._free_gpus, *held], key=order.index)
 
     def wait(self, timeout: float | None) -> list[tuple[TaskSpec, TaskResult]]:
-        assert self._events is not None, "start() the executor first"
         finished: list[tuple[TaskSpec, TaskResult]] = []
-        if not wait([self._events], timeout):
+        if self._pool is None and self._events is not None:
+            # Only forked tasks so far: the fork server's events are all there is to wait on.
+            if wait([self._events], timeout):
+                self._read_fork_events(finished)
             return finished
+        until = None if timeout is None else time.monotonic() + timeout
+        while True:
+            pool = self._pool
+            sources: list[Connection] = [] if self._events is None else [self._events]
+            if pool is not None:
+                pool.kill_overdue()
+                sources += pool.connections
+            ready = wait(sources, _earliest(until, pool))
+            if self._events is not None and self._events in ready:
+                self._read_fork_events(finished)
+            if pool is not None:
+                for key, exit_code, result_json in pool.ended(ready):
+                    self._give_back_gpus(key)
+                    spec = self._running.pop(key)
+                    finished.append((spec, self._collect(spec, exit_code, result_json)))
+            if finished or (until is not None and time.monotonic() >= until):
+                return finished
+
+    def _read_fork_events(self, finished: list[tuple[TaskSpec, TaskResult]]) -> None:
+        assert self._events is not None
         while self._events.poll():
             try:
                 key, exit_code, result_json = self._events.recv()
@@ -121,14 +206,22 @@ class LocalExecutor:
                 break
             spec = self._running.pop(key)
             finished.append((spec, self._collect(spec, exit_code, result_json)))
-        return finished
 
     def _server_died(self) -> list[tuple[TaskSpec, TaskResult]]:
+        """Fail the tasks the fork server ran; later tasks go to spawned workers."""
+        spawned = self._pool.running if self._pool is not None else set()
         lost = [
             (spec, TaskResult(Outcome.FAILED, error="the local fork server died unexpectedly\n"))
-            for spec in self._running.values()
+            for key, spec in self._running.items()
+            if key not in spawned
         ]
-        self._running.clear()
+        for spec, _ in lost:
+            del self._running[spec.key]
+            self._free_slots.append(self._slots.pop(spec.key))
+        for connection in (self._requests, self._events):
+            if connection is not None:
+                connection.close()
+        self._requests = self._events = None
         return lost
 
     def _collect(self, spec: TaskSpec, exit_code: int, result_json: bytes) -> TaskResult:
@@ -158,6 +251,9 @@ class LocalExecutor:
                 self._requests.send(None)
             self._requests.close()
             self._requests = None
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
         if self._server_pid is not None:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(self._server_pid, 0)
@@ -169,6 +265,15 @@ class LocalExecutor:
             leftover.unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             self._workdir.rmdir()
+
+
+def _earliest(until: float | None, pool: WorkerPool | None) -> float | None:
+    """Seconds to wait: until the caller's time is up or the next task deadline, if any."""
+    limits = [] if until is None else [max(0.0, until - time.monotonic())]
+    deadline = pool.until_next_deadline() if pool is not None else None
+    if deadline is not None:
+        limits.append(deadline)
+    return min(limits) if limits else None
 
 
 def machine_limits(
@@ -200,17 +305,15 @@ def _describe_death(exit_code: int) -> str:
 
 
 class _SlotFiles:
-    """The files of a slot: where the task running in it writes its logs, and where a task in a
-    fresh interpreter finds its spec and leaves its result.
+    """The files of a slot: where the task running in it writes its logs.
 
     A slot is one of the executor's places for a running task; when a task ends, the next
-    task takes its slot and the same files, which the fork server empties before starting it.
+    task takes its slot and the same files, which are emptied before it starts (by the fork
+    server for a forked task, by the executor for a spawned one).
     """
 
     def __init__(self, workdir: Path, slot: int) -> None:
         self.logs = LogFiles.in_folder(workdir, str(slot))
-        self.spec = workdir / f"{slot}.spec.json"
-        self.result = workdir / f"{slot}.result.json"
 
     def empty_logs(self) -> None:
         """Empty (or create) the logs for the slot's next task. Done before the task starts,
@@ -218,25 +321,14 @@ class _SlotFiles:
         for path in (self.logs.stdout, self.logs.stderr):
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
 
-    def take_result(self) -> bytes:
-        """The result a fresh interpreter left, removed; empty if it left none."""
-        try:
-            result = self.result.read_bytes()
-        except FileNotFoundError:
-            return b""
-        self.result.unlink()
-        return result
-
 
 @dataclass
 class _Child:
     """A running task process as the fork server follows it."""
 
     key: str
-    files: _SlotFiles
-    #: Read end of the pipe a forked task sends its result through (None for a task in a
-    #: fresh interpreter, which leaves its result in its slot's file).
-    result_fd: int | None
+    #: Read end of the pipe the task sends its result through.
+    result_fd: int
     result: list[bytes] = field(default_factory=list)
     #: Whether the pipe reached its end, so there is nothing more to read.
     sent: bool = False
@@ -244,7 +336,7 @@ class _Child:
     def read_result(self) -> None:
         """Take what the pipe holds now. A pipe buffers only 64 KiB, so this runs whenever data
         arrives, not only once the task has ended."""
-        while self.result_fd is not None and not self.sent:
+        while not self.sent:
             try:
                 piece = os.read(self.result_fd, 1 << 16)
             except BlockingIOError:
@@ -256,8 +348,6 @@ class _Child:
 
     def ended(self) -> bytes:
         """The task's whole result, or what it sent before it died."""
-        if self.result_fd is None:
-            return self.files.take_result()
         # Whatever the task wrote before it ended is in the pipe now. Its end of the pipe
         # may outlive it (in a process it forked), so this reads what is there, not to EOF.
         self.read_result()
@@ -298,11 +388,7 @@ class _ForkServer:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner decides what Ctrl-C means
         accepting = True
         while accepting or self.children:
-            sending = {
-                c.result_fd: c
-                for c in self.children.values()
-                if c.result_fd is not None and not c.sent
-            }
+            sending = {c.result_fd: c for c in self.children.values() if not c.sent}
             ready = wait(
                 [self.requests, wake_reader, *sending] if accepting else [wake_reader, *sending],
                 self._until_next_deadline(),
@@ -331,23 +417,14 @@ class _ForkServer:
         spec, slot = request
         files = _SlotFiles(self.workdir, slot)
         files.empty_logs()
-        if spec.fresh_interpreter:
-            try:
-                pid = _spawn_worker(spec, files)
-            except OSError as exc:  # reported as a task that died at once, with why
-                files.logs.stderr.write_text(f"could not start {sys.executable}: {exc}\n")
-                self.events.send((spec.key, 127, b""))
-                return True
-            self.children[pid] = _Child(spec.key, files, None)
-        else:
-            result_reader, result_writer = os.pipe()
-            pid = os.fork()
-            if pid == 0:
-                os.close(result_reader)
-                _run_child(self.flow_class, self.store, spec, files.logs, result_writer)
-            os.close(result_writer)
-            os.set_blocking(result_reader, False)
-            self.children[pid] = _Child(spec.key, files, result_reader)
+        result_reader, result_writer = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(result_reader)
+            _run_child(self.flow_class, self.store, spec, files.logs, result_writer)
+        os.close(result_writer)
+        os.set_blocking(result_reader, False)
+        self.children[pid] = _Child(spec.key, result_reader)
         if spec.kill_after_seconds is not None:
             self.deadlines[pid] = time.monotonic() + spec.kill_after_seconds
         return True
@@ -403,34 +480,3 @@ def _run_child(
             sys.stdout.flush()
             sys.stderr.flush()
         os._exit(code)
-
-
-def _spawn_worker(spec: TaskSpec, files: _SlotFiles) -> int:
-    """Start a new interpreter on the task entrypoint; returns its pid.
-
-    Its descriptors 1 and 2 go to the task's log files from the start, so even an
-    interpreter that fails before running the task leaves its error in the logs.
-    """
-    files.spec.write_text(json.dumps(spec.to_json()))
-    command = [
-        sys.executable,
-        "-m",
-        "shipyard.runtime.worker",
-        str(files.spec),
-        str(files.result),
-        "--stdout",
-        str(files.logs.stdout),
-        "--stderr",
-        str(files.logs.stderr),
-    ]
-    created = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-    return os.posix_spawn(
-        sys.executable,
-        command,
-        os.environ,
-        file_actions=[
-            (os.POSIX_SPAWN_OPEN, 1, str(files.logs.stdout), created, 0o644),
-            (os.POSIX_SPAWN_OPEN, 2, str(files.logs.stderr), created, 0o644),
-        ],
-        setsigdef=(signal.SIGINT, signal.SIGCHLD),
-    )

@@ -47,11 +47,14 @@ class Runner:
         executor: str | None = None,
         ray_address: str | None = None,
         with_: Sequence[str] = (),
+        gpus: int | None = None,
+        start_method: str | None = None,
         **parameters: Any,
     ) -> Run:
         """Run the flow with these parameters; returns the `Run`, successful or not.
 
         `executor="ray"` (and optionally `ray_address`) runs the tasks on a Ray cluster.
+        `gpus` and `start_method` ("fork" or "spawn") are `--gpus` and `--start-method`.
         `with_` attaches step decorators to every step, as `--with` does on the command
         line: `with_=["retry", "catch:var=err"]`.
         """
@@ -65,6 +68,10 @@ class Runner:
                 command += ["--max-workers", str(max_workers)]
             if executor:
                 command += ["--executor", executor]
+            if gpus is not None:
+                command += ["--gpus", str(gpus)]
+            if start_method:
+                command += ["--start-method", start_method]
             if ray_address:
                 command += ["--ray-address", ray_address]
             for tag in tags:

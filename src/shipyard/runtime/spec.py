@@ -70,8 +70,8 @@ class TaskSpec:
     code_hash: str | None = None
     #: `--with` step decorator specs (`name:key=value,...`) the task attaches to its step.
     with_decorators: tuple[str, ...] = ()
-    #: Run the task in a new interpreter (the task entrypoint) rather than a fork of the
-    #: warm worker, e.g. for a step that must initialise CUDA or use another environment.
+    #: Run the task in a new interpreter of its own rather than a fork of the warm worker,
+    #: e.g. for a step that must not share the runner's imports or uses another environment.
     fresh_interpreter: bool = False
 
     @property
