@@ -244,7 +244,8 @@ class RayExecutor:
         """Collect ended tasks, and the dead tasks whose output the nodes have answered for.
 
         A dead task's salvage requests are waited on here with the running tasks, so the
-        run goes on while they are pending (a lost node may take many seconds to fail its).
+        run goes on while they are pending: a node lost without Ray knowing yet may take
+        many seconds to fail its request.
         """
         salvager = self._salvager
         assert salvager is not None, "start() the executor first"
