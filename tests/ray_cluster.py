@@ -30,6 +30,21 @@ class RayCluster:
     address: str
     #: What a driver's environment needs to join: the cluster's own authentication token.
     env: dict[str, str]
+    #: Where the cluster's nodes keep their logs (and this helper its files).
+    workdir: Path
+
+
+@dataclass(frozen=True)
+class RayNode:
+    """A node that joined a cluster, to be killed as a machine is lost."""
+
+    process: subprocess.Popen[bytes]
+
+    def kill(self) -> None:
+        """SIGKILL the node's raylet and every process it started: nothing is drained."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
     @property
     def port(self) -> int:
@@ -37,33 +52,66 @@ class RayCluster:
 
 
 @contextlib.contextmanager
-def ray_head(num_cpus: int, num_gpus: int = 0, timeout: float = 120) -> Iterator[RayCluster]:
+def ray_head(
+    num_cpus: int, num_gpus: int = 0, timeout: float = 120, ray_env: dict[str, str] | None = None
+) -> Iterator[RayCluster]:
     """Start a head node with a fixed number of CPUs (and declared GPUs).
 
-    `--block` keeps the node's processes under one parent, so stopping that parent stops
-    exactly this cluster and not another one on the machine. Ray's ports listen on every
-    interface whatever the node address, so the cluster gets a token of its own (never the
-    user's ~/.ray/auth_token) and only the tests' drivers know it.
+    Ray's ports listen on every interface whatever the node address, so the cluster gets a
+    token of its own (never the user's ~/.ray/auth_token) and only the tests' drivers know
+    it. `ray_env` sets Ray's own settings (`RAY_...` variables) for the head's services.
     """
-    ray = Path(sys.executable).with_name("ray")
     port = _free_port()
     workdir = Path(tempfile.mkdtemp(prefix="shipyard-ray-"))
     token = workdir / "auth_token"
     token.write_text(secrets.token_hex(32))
     token.chmod(0o600)
     env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)}
-    log_path = workdir / "head.log"
+    options = ["--head", "--port", str(port), "--include-dashboard", "false"]
+    try:
+        with _ray_start(
+            options, num_cpus, num_gpus, {**env, **(ray_env or {})}, workdir / "head.log", timeout
+        ):
+            yield RayCluster(f"127.0.0.1:{port}", env, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def ray_node(
+    cluster: RayCluster, num_cpus: int, num_gpus: int = 0, timeout: float = 120
+) -> Iterator[RayNode]:
+    """Join one more node to `cluster`, on this machine: a raylet of its own."""
+    log_path = Path(tempfile.mkstemp(prefix="node-", suffix=".log", dir=cluster.workdir)[1])
+    options = ["--address", cluster.address]
+    with _ray_start(options, num_cpus, num_gpus, cluster.env, log_path, timeout) as process:
+        yield RayNode(process)
+
+
+@contextlib.contextmanager
+def _ray_start(
+    options: list[str],
+    num_cpus: int,
+    num_gpus: int,
+    env: dict[str, str],
+    log_path: Path,
+    timeout: float,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`ray start --block` on 127.0.0.1, until it says it started; stopped afterwards.
+
+    `--block` keeps the node's processes under one parent, in a session of their own, so
+    stopping that parent stops exactly this node and not another one on the machine.
+    """
+    ray = Path(sys.executable).with_name("ray")
     command = [
-        str(ray), "start", "--head", "--block",
-        "--port", str(port),
+        str(ray), "start", *options, "--block",
         "--node-ip-address", "127.0.0.1",
         "--num-cpus", str(num_cpus),
         "--num-gpus", str(num_gpus),
-        "--include-dashboard", "false",
         "--disable-usage-stats",
     ]  # fmt: skip
     with log_path.open("w") as log:
-        head = subprocess.Popen(
+        process = subprocess.Popen(
             command,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -73,17 +121,16 @@ def ray_head(num_cpus: int, num_gpus: int = 0, timeout: float = 120) -> Iterator
     try:
         deadline = time.monotonic() + timeout
         while STARTED not in log_path.read_text():
-            if head.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"`ray start --head` did not start:\n{log_path.read_text()}")
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"`ray start` did not start:\n{log_path.read_text()}")
             time.sleep(0.2)
-        yield RayCluster(f"127.0.0.1:{port}", env)
+        yield process
     finally:
         with contextlib.suppress(ProcessLookupError):
-            head.send_signal(signal.SIGTERM)  # drains, then stops the node's processes
+            process.send_signal(signal.SIGTERM)  # drains, then stops the node's processes
         try:
-            head.wait(60)
+            process.wait(60)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(head.pid, signal.SIGKILL)
-            head.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

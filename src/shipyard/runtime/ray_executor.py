@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import socket
 import time
 from dataclasses import dataclass
@@ -23,13 +24,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipyard.config import Config
-from shipyard.datastore.blobs import BlobStore
 from shipyard.exceptions import ShipyardError
 from shipyard.flow.graph import FlowGraph
 from shipyard.runtime.process_state import restored_process_state
+from shipyard.runtime.ray_salvage import LogSalvager
 from shipyard.runtime.resources import ExecutorLimits, describe_request, first_unfit_step
-from shipyard.runtime.spec import Outcome, TaskResult, TaskSpec
-from shipyard.runtime.worker import run_task_json, task_log_files
+from shipyard.runtime.spec import TaskResult, TaskSpec
+from shipyard.runtime.worker import run_task_json
 
 if TYPE_CHECKING:
     from ray import ObjectRef
@@ -40,8 +41,8 @@ INSTALL_HINT = "install it with: pip install 'shipyard[ray]'"
 #: How long cluster totals are trusted before asking Ray again (autoscaling clusters grow).
 _LIMITS_TTL_SECONDS = 5.0
 _MB = 1 << 20
-#: How long to wait for the nodes to hand over a dead task's output before giving up on it.
-_SALVAGE_TIMEOUT_SECONDS = 30.0
+#: How Ray's `NodeDiedError` names the node (it has no attribute for it, only its message).
+_DIED_NODE_ID = re.compile(r"node ID: ([0-9a-f]{16,})", re.IGNORECASE)
 
 
 def import_ray() -> Any:
@@ -83,7 +84,9 @@ class RayExecutor:
         self._max_workers = max_workers
         self._running: dict[ObjectRef, tuple[TaskSpec, float | None]] = {}
         self._remote: Any = None
-        self._salvage: Any = None
+        self._salvager: LogSalvager | None = None
+        #: Nodes that Ray said died under a task: they may still be listed alive for a while.
+        self._dead_nodes: set[str] = set()
         self._started_local = False
         self._limits: ExecutorLimits | None = None
         self._limits_read_at = 0.0
@@ -116,7 +119,7 @@ class RayExecutor:
                 },
             )
             self._remote = ray.remote(max_retries=0, retry_exceptions=False)(run_ray_task)
-            self._salvage = ray.remote(max_retries=0, num_cpus=0)(salvage_logs)
+            self._salvager = LogSalvager(ray)
         except BaseException:
             self.shutdown()
             raise
@@ -238,25 +241,37 @@ class RayExecutor:
         self._running[ref] = (spec, deadline)
 
     def wait(self, timeout: float | None) -> list[tuple[TaskSpec, TaskResult]]:
-        if not self._running:
-            if timeout:
-                time.sleep(timeout)
-            return []
-        finished: list[tuple[TaskSpec, TaskResult]] = []
-        finished.extend(self._kill_overdue())
-        refs = list(self._running)
+        """Collect ended tasks, and the dead tasks whose output the nodes have answered for.
+
+        A dead task's salvage requests are waited on here with the running tasks, so the
+        run goes on while they are pending: a node lost without Ray knowing yet may take
+        many seconds to fail its request.
+        """
+        salvager = self._salvager
+        assert salvager is not None, "start() the executor first"
+        finished = self._kill_overdue()
+        finished.extend(salvager.expire())
+        refs = [*self._running, *salvager.refs]
         if not refs:
+            if timeout and not finished:
+                time.sleep(timeout)
             return finished
-        ready, _ = self._ray.wait(refs, num_returns=1, timeout=self._until_deadline(timeout))
+        until = 0.0 if finished else self._until_deadline(timeout)
+        ready, _ = self._ray.wait(refs, num_returns=1, timeout=until)
         if ready:
             ready, _ = self._ray.wait(refs, num_returns=len(refs), timeout=0)
         for ref in ready:
-            spec, _deadline = self._running.pop(ref)
-            finished.append((spec, self._result(spec, ref)))
+            if ref in self._running:
+                spec, _deadline = self._running.pop(ref)
+                finished.extend(self._result(spec, ref))
+        finished.extend(salvager.collect(ready))
         return finished
 
     def _until_deadline(self, timeout: float | None) -> float | None:
+        assert self._salvager is not None
         deadlines = [d for _, d in self._running.values() if d is not None]
+        if self._salvager.next_deadline is not None:
+            deadlines.append(self._salvager.next_deadline)
         if not deadlines:
             return timeout
         left = max(0.0, min(deadlines) - time.monotonic())
@@ -274,13 +289,16 @@ class RayExecutor:
                     f"the task ran past its @timeout and was killed after "
                     f"{spec.kill_after_seconds:g}s\n"
                 )
-                killed.append((spec, self._failed(spec, error)))
+                killed.extend(self._lost(spec, error))
         return killed
 
-    def _result(self, spec: TaskSpec, ref: ObjectRef) -> TaskResult:
+    def _result(self, spec: TaskSpec, ref: ObjectRef) -> list[tuple[TaskSpec, TaskResult]]:
+        """The task's result; for a task whose worker died, its output is salvaged first."""
         exceptions = self._ray.exceptions
         try:
-            return TaskResult.from_json(json.loads(self._ray.get(ref)))
+            return [(spec, TaskResult.from_json(json.loads(self._ray.get(ref))))]
+        except exceptions.NodeDiedError as exc:
+            why = self._node_died(exc)
         except exceptions.WorkerCrashedError:
             why = (
                 "the Ray worker running the task died (the step exited the process, crashed "
@@ -292,40 +310,43 @@ class RayExecutor:
             why = "the task was cancelled on the Ray cluster\n"
         except exceptions.RayError as exc:
             why = f"Ray could not run the task: {exc}\n"
-        return self._failed(spec, why)
+        return self._lost(spec, why)
 
-    def _failed(self, spec: TaskSpec, why: str) -> TaskResult:
-        """A task whose worker never reported back, with whatever output it left behind."""
-        stdout_hash, stderr_hash = self._salvage_logs(spec)
-        return TaskResult(
-            Outcome.FAILED, error=why, stdout_hash=stdout_hash, stderr_hash=stderr_hash
+    def _node_died(self, error: Exception) -> str:
+        """Why a task whose node died failed; the node, once known, is asked for nothing more."""
+        found = _DIED_NODE_ID.search(str(error))
+        if found is None:
+            return f"the Ray node running the task died: {error}\n"
+        node_id = found.group(1)
+        self._dead_nodes.add(node_id)
+        address = next((n.address for n in self._nodes() if n.node_id == node_id), None)
+        where = f" at {address}" if address else ""
+        return (
+            f"the Ray node {node_id}{where} running the task died (its raylet crashed or was "
+            "killed, or its machine was lost or preempted)\n"
         )
 
-    def _salvage_logs(self, spec: TaskSpec) -> tuple[str | None, str | None]:
-        """Store the output a dead worker's task wrote before it died.
+    def _lost(self, spec: TaskSpec, why: str) -> list[tuple[TaskSpec, TaskResult]]:
+        """Start recovering the output of a task whose worker never reported back.
 
-        The files are on the node that ran it, which Ray no longer says, so every live node
-        is asked (a CPU-less task each); the one that has them stores them.
+        Its files are on the node that ran it, which Ray does not say, so every live node is
+        asked but the ones known dead. The result comes from `wait` once they have answered.
         """
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-        refs = [
-            self._salvage.options(
-                scheduling_strategy=NodeAffinitySchedulingStrategy(node.node_id, soft=False)
-            ).remote(spec)
+        assert self._salvager is not None
+        nodes = {
+            node.node_id: f"node {node.node_id} at {node.address}"
             for node in self._nodes()
-        ]
-        try:
-            found = self._ray.get(refs, timeout=_SALVAGE_TIMEOUT_SECONDS)
-        except (self._ray.exceptions.RayError, TimeoutError):
-            return None, None
-        return next((hashes for hashes in found if hashes is not None), (None, None))
+            if node.node_id not in self._dead_nodes
+        }
+        return self._salvager.start(spec, why, nodes)
 
     def shutdown(self) -> None:
         for ref in self._running:
             with contextlib.suppress(Exception):
                 self._ray.cancel(ref, force=True)
         self._running.clear()
+        if self._salvager is not None:
+            self._salvager.clear()
         if self._ray.is_initialized():
             self._ray.shutdown()
 
@@ -449,8 +470,8 @@ def run_ray_task(spec_json: str, worker: WorkerContext) -> str:
     """Body of a Ray task: the task entrypoint, in this reused worker, which it leaves tidy.
 
     Takes and returns JSON documents (`TaskSpec`, `TaskResult`) as the entrypoint does; the
-    output goes to the task's known log files (`task_log_files`), which `salvage_logs`
-    finds if the worker dies.
+    output goes to the task's known log files (`task_log_files`), which `ray_salvage`
+    recovers if the worker dies.
     """
     with restored_process_state():
         os.environ.update(worker.environ)
@@ -458,13 +479,3 @@ def run_ray_task(spec_json: str, worker: WorkerContext) -> str:
         if worker.host == socket.gethostname() and os.path.isdir(worker.cwd):
             os.chdir(worker.cwd)
         return run_task_json(spec_json)
-
-
-def salvage_logs(spec: TaskSpec) -> tuple[str | None, str | None] | None:
-    """Run on a node after a task's worker died: store the output it left here, if any."""
-    logs = task_log_files(spec)
-    if not logs.exist():
-        return None
-    hashes = logs.store(BlobStore(spec.datastore_url))
-    logs.remove()
-    return hashes
