@@ -33,6 +33,10 @@ class RayCluster:
     #: Where the cluster's nodes keep their logs (and this helper its files).
     workdir: Path
 
+    @property
+    def port(self) -> int:
+        return int(self.address.rpartition(":")[2])
+
 
 @dataclass(frozen=True)
 class RayNode:
@@ -45,10 +49,6 @@ class RayNode:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
-
-    @property
-    def port(self) -> int:
-        return int(self.address.rpartition(":")[2])
 
 
 @contextlib.contextmanager
