@@ -46,6 +46,7 @@ def serve(
         max_wait_ms=max_wait_ms,
         poll_seconds=poll_seconds,
         max_body_bytes=max_body_bytes,
+        freeze_heap=True,
     )
     config = uvicorn.Config(
         app,
