@@ -25,7 +25,7 @@ from pathlib import Path
 from benchmarks.goals import Figure, Statistic, judge, ratio
 from benchmarks.harness import BENCH_DIR, PEERS_DIR, Options, Sandbox
 from benchmarks.report import BenchmarkResult, Row
-from benchmarks.wrk import Load, run_wrk
+from benchmarks.wrk import Load, LoadGeneratorMissing, ensure_wrk, run_wrk
 
 NAME = "serving"
 TITLE = "Scoring service: single-record requests from 16 concurrent clients"
@@ -133,6 +133,11 @@ def run(options: Options) -> BenchmarkResult:
     mlflow_bin = MLFLOW_VENV / "bin"
     if not (mlflow_bin / "mlflow").exists():
         result.error = f"MLflow is not installed in {MLFLOW_VENV}; run `make bench`"
+        return result
+    try:
+        ensure_wrk()
+    except LoadGeneratorMissing as exc:
+        result.error = str(exc)
         return result
     with Sandbox.create(NAME, options.keep) as box:
         model_dir = box.root / "model"
@@ -298,13 +303,15 @@ def judge_runs(
         ),
     ]
     result.notes = [
-        f"wrk, one thread, {CONCURRENCY} keep-alive connections, {SECONDS:.0f} s per run after "
-        f"a {WARM_UP_SECONDS:.0f} s warm-up, one JSON record per request (the {COMPARED_ROWS} "
-        "rows both servers first scored one by one and agreed on, then the example's rows "
-        "round-robin). Throughput counts only HTTP 200 replies holding predictions; a run with "
-        "any other reply or socket error is a failed run. Latency percentiles are wrk's, "
-        "over all replies of a run; the figures are medians of the runs. Both servers: one "
-        "process, one uvicorn worker, bound to 127.0.0.1.",
+        f"Load: wrk, one thread, {CONCURRENCY} keep-alive connections, {SECONDS:.0f} s per run "
+        f"after a {WARM_UP_SECONDS:.0f} s warm-up, one JSON record per request, the example's "
+        f"200 rows round-robin. Before the load, both servers scored the first {COMPARED_ROWS} "
+        "rows one request at a time and had to return the same predictions. Throughput counts "
+        "only HTTP 200 replies holding predictions; a run with any other reply or a socket "
+        "error (timeouts included) is a failed run, and its figures are not used. Latency "
+        "percentiles are wrk's (HdrHistogram) over the replies of a run; figures are medians "
+        "of the runs (every run is in serving.json). Both servers: one process, one uvicorn "
+        "worker, bound to 127.0.0.1; wrk runs on the same 2 cores.",
         "Commands: `shipyard serve bench-model@production` (defaults) and "
         "`mlflow models serve -m <model> -w 1 --env-manager local`.",
     ]
