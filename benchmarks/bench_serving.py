@@ -311,7 +311,9 @@ def judge_runs(
         "error (timeouts included) is a failed run, and its figures are not used. Latency "
         "percentiles are wrk's (HdrHistogram) over the replies of a run; figures are medians "
         "of the runs (every run is in serving.json). Both servers: one process, one uvicorn "
-        "worker, bound to 127.0.0.1; wrk runs on the same 2 cores.",
+        "worker, bound to 127.0.0.1; wrk runs on the same 2 cores. A percentile rests on "
+        "the replies beyond it: at about 100 replies/s, MLflow's p99.9 is its slowest few "
+        "replies of a run.",
         "Commands: `shipyard serve bench-model@production` (defaults) and "
         "`mlflow models serve -m <model> -w 1 --env-manager local`.",
     ]
