@@ -130,7 +130,7 @@ def run(options: Options) -> BenchmarkResult:
                 f"{format_value(gib, 'GiB')} (the larger of largest-process RSS and tree PSS)"
             ),
             runs=1,
-            label=f"largest of {len(times[sy])} runs",
+            label="the one run" if len(times[sy]) == 1 else f"largest of {len(times[sy])} runs",
         ),
     ]
     every_run = [m for tool in tools for m in runs[tool]]
