@@ -38,6 +38,8 @@ $(BENCH_STAMP): pyproject.toml benchmarks/requirements.txt benchmarks/requiremen
 	$(MLFLOW_VENV)/bin/python -m pip install -q --disable-pip-version-check -r benchmarks/requirements-mlflow.txt
 	touch $@
 
+# The serving benchmark's load generator, wrk, is a system package, not a pip one:
+# benchmarks/wrk.py installs it with apt-get when run as root and otherwise says how.
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python -m benchmarks.run
 

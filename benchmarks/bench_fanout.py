@@ -6,6 +6,7 @@ Both tools run at most 2 tasks at once. Metaflow refuses a foreach wider than
 
 from __future__ import annotations
 
+from benchmarks.goals import Statistic, judge, ratio
 from benchmarks.harness import (
     BENCH_DIR,
     PEERS_DIR,
@@ -14,12 +15,13 @@ from benchmarks.harness import (
     Options,
     Sandbox,
     check_same_work,
-    failures,
+    failed_runs,
     interleave,
-    median_seconds,
+    leftovers,
     python,
+    seconds,
 )
-from benchmarks.report import BenchmarkResult, Goal, Row, format_ratio, format_value
+from benchmarks.report import BenchmarkResult, Row, format_ratio, format_value
 
 NAME = "fanout"
 TITLE = "Task overhead: foreach fan-out, max 2 workers"
@@ -71,37 +73,51 @@ def run(options: Options) -> BenchmarkResult:
     # One Metaflow run at N=1000 is minutes long: precise enough, so it is not repeated.
     large = interleave(large_cases, times=options.repeats(3), slow_after=60)
 
-    sy_small, mf_small = median_seconds(small["shipyard"]), median_seconds(small["metaflow"])
-    sy_large = median_seconds(large["shipyard"])
-    mf_large = median_seconds(large.get("metaflow", []))
+    sy_small, mf_small = seconds(small["shipyard"]), seconds(small["metaflow"])
+    sy_large, mf_large = seconds(large["shipyard"]), seconds(large.get("metaflow", []))
+    median = Statistic.MEDIAN
     large_note = _peer_large_note(large.get("metaflow"))
     result.rows += [
-        Row(f"run, N={SMALL} tasks (wall-clock)", "s", sy_small, mf_small),
-        Row(f"run, N={LARGE} tasks (wall-clock)", "s", sy_large, mf_large, note=large_note),
+        Row(
+            f"run, N={SMALL} tasks (wall-clock)",
+            "s",
+            sy_small.value(median),
+            mf_small.value(median),
+        ),
+        Row(
+            f"run, N={LARGE} tasks (wall-clock)",
+            "s",
+            sy_large.value(median),
+            mf_large.value(median),
+            note=large_note,
+        ),
         Row(
             f"cost of one more task (N={SMALL}→{LARGE})",
             "ms",
-            _per_task_ms(sy_small, sy_large),
-            _per_task_ms(mf_small, mf_large),
+            _per_task_ms(sy_small.value(median), sy_large.value(median)),
+            _per_task_ms(mf_small.value(median), mf_large.value(median)),
         ),
     ]
-    speedup = mf_small / sy_small if sy_small and mf_small else None
     result.goals += [
-        Goal(
+        judge(
             f"Shipyard ≥ {SPEEDUP_GOAL:.0f}x faster than Metaflow at N={SMALL}",
-            f"{format_ratio(speedup)} ({format_value(sy_small, 's')} vs "
-            f"{format_value(mf_small, 's')})",
-            None if speedup is None else speedup >= SPEEDUP_GOAL,
+            lambda s: ratio(mf_small.value(s), sy_small.value(s)),
+            lambda speedup: speedup >= SPEEDUP_GOAL,
+            lambda speedup: f"{format_ratio(speedup)}",
+            runs=len(sy_small),
         ),
-        Goal(
+        judge(
             f"Shipyard N={LARGE} < {LARGE_SECONDS_GOAL:.0f} s",
-            format_value(sy_large, "s"),
-            None if sy_large is None else sy_large < LARGE_SECONDS_GOAL,
+            sy_large.value,
+            lambda s: s < LARGE_SECONDS_GOAL,
+            lambda s: format_value(s, "s"),
+            runs=len(sy_large),
         ),
     ]
     every_run = [m for runs in (*small.values(), *large.values()) for m in runs]
     result.runs = [m.to_json() for m in every_run]
-    result.notes += failures(every_run)
+    result.failed += failed_runs(every_run)
+    result.notes += leftovers(every_run)
     result.notes.append(
         "Commands: `python fanout_flow.py run --max-workers 2 --quiet --width N` and "
         "`python metaflow_fanout.py --quiet --no-pylint run --max-workers 2 "

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from tests.ray_cluster import ray_head
 
+from benchmarks.goals import Statistic
 from benchmarks.harness import (
     BENCH_DIR,
     Case,
     Measurement,
     Options,
     Sandbox,
-    failures,
+    failed_runs,
     interleave,
-    median_seconds,
+    leftovers,
     python,
+    seconds,
 )
 from benchmarks.report import BenchmarkResult, Row
 
@@ -60,16 +62,17 @@ def run(options: Options) -> BenchmarkResult:
             "instance": flow_case("Ray, own local instance", options, *ray, "local"),
         }
         runs = interleave(cases, times=options.repeats(3))
-    local = median_seconds(runs["local"])
-    cluster = median_seconds(runs["cluster"])
-    instance = median_seconds(runs["instance"])
+    local, cluster, instance = (
+        seconds(runs[case]).value(Statistic.MEDIAN) for case in ("local", "cluster", "instance")
+    )
     result.rows += [
         Row(f"run, N={WIDTH}, on a running 2-CPU Ray cluster", "s", cluster, local, "local"),
         Row(f"run, N={WIDTH}, Ray instance started by the run", "s", instance, local, "local"),
     ]
     every_run = [m for case in runs.values() for m in case]
     result.runs = [m.to_json() for m in every_run]
-    result.notes += failures(every_run)
+    result.failed += failed_runs(every_run)
+    result.notes += leftovers(every_run)
     result.notes.append(
         "Commands: `python fanout_flow.py run --max-workers 2 --quiet --width 1000` with "
         "nothing more (local), with `--executor ray --ray-address HOST:PORT` against "

@@ -1,9 +1,12 @@
 """Scoring service: the same scikit-learn model behind `shipyard serve` and `mlflow models serve`.
 
 Both servers run on 127.0.0.1 with one worker process each, serving one pickle (see
-`serving_model.py`). A load client in a third process sends bounded single-record requests
-from 16 concurrent connections, alternating between the two servers run by run. MLflow runs
-from its own environment (`.venv-mlflow`), since its pins conflict with Shipyard's.
+`serving_model.py`). First both score the same rows one request at a time and must agree.
+Then wrk (see `wrk.py`) sends single-record requests from 16 keep-alive connections for a
+fixed time, alternating between the two servers run by run. Only correct replies count; a
+run with any other reply, or with none, is a failed run, and its figures are not used.
+MLflow runs from its own environment (`.venv-mlflow`), since its pins conflict with
+Shipyard's.
 """
 
 from __future__ import annotations
@@ -15,19 +18,28 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from statistics import median
 
+from benchmarks.goals import Figure, Statistic, judge, ratio
 from benchmarks.harness import BENCH_DIR, PEERS_DIR, Options, Sandbox
-from benchmarks.report import BenchmarkResult, Goal, Row
+from benchmarks.report import BenchmarkResult, Row
+from benchmarks.wrk import Load, LoadGeneratorMissing, ensure_wrk, run_wrk
 
 NAME = "serving"
 TITLE = "Scoring service: single-record requests from 16 concurrent clients"
 MLFLOW_VENV = BENCH_DIR.parent / ".venv-mlflow"
-REQUESTS = 3000
 CONCURRENCY = 16
+SECONDS = 10.0
+WARM_UP_SECONDS = 3.0
+# Rows both servers score one request at a time before the load, and must agree on.
+COMPARED_ROWS = 50
+THROUGHPUT_GOAL = 1000.0
+TAIL_GOAL = 3.0
+PEER_THROUGHPUT_GOAL = 3.0
+TOOLS = ("shipyard", "mlflow")
+PERCENTILES = ("p50", "p99", "p99.9")
 READY_SECONDS = 120.0
 
 
@@ -72,17 +84,48 @@ def _server(argv: list[str], env: dict[str, str], cwd: Path, ready_url: str) -> 
         log.close()
 
 
-def _load(url: str, kind: str, example: Path, out: Path, env: dict[str, str]) -> dict:
-    argv = [sys.executable, str(BENCH_DIR / "load_client.py"), url, kind, str(example)]
-    argv += ["--requests", str(REQUESTS), "--concurrency", str(CONCURRENCY), "--out", str(out)]
-    subprocess.run(argv, env=env, check=True, timeout=600)
-    figures = json.loads(out.read_text())
+def _bodies(kind: str, rows: list[dict]) -> list[bytes]:
+    """One single-record request body per row, in each server's own format."""
+    key = "records" if kind == "shipyard" else "dataframe_records"
+    return [json.dumps({key: [row]}).encode() for row in rows]
+
+
+def _predict_each(url: str, bodies: list[bytes]) -> list[object]:
+    """The prediction for each body, one request at a time."""
+    predictions = []
+    for body in bodies:
+        request = urllib.request.Request(
+            url, data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            predictions.extend(json.loads(response.read())["predictions"])
+    return predictions
+
+
+def _compare_predictions(urls: dict[str, str], rows: list[dict]) -> str | None:
+    """Why the two servers disagree on the first rows, or None when they agree."""
+    checked = rows[:COMPARED_ROWS]
+    answers = {kind: _predict_each(url, _bodies(kind, checked)) for kind, url in urls.items()}
+    ours, peer = answers["shipyard"], answers["mlflow"]
+    if len(ours) != len(checked) or ours != peer:
+        differ = [i for i, (a, b) in enumerate(zip(ours, peer, strict=False)) if a != b]
+        return (
+            f"the servers disagree on the same {len(checked)} rows: Shipyard gave "
+            f"{len(ours)} predictions, MLflow {len(peer)}; rows that differ: {differ[:10]}"
+        )
+    return None
+
+
+def _load(kind: str, url: str, bodies: list[bytes], seconds: float) -> Load:
+    load = run_wrk(url, bodies, CONCURRENCY, seconds)
+    latency = load.latency_ms
     print(
-        f"    {kind}: {figures['throughput']:.0f} req/s, p50 {figures['p50_ms']:.1f} ms, "
-        f"p99 {figures['p99_ms']:.1f} ms, errors {figures['errors']}",
+        f"    {kind}: {load.throughput:.0f} correct replies/s, p50 {latency['p50']:.1f} ms, "
+        f"p99 {latency['p99']:.1f} ms, p99.9 {latency['p99.9']:.1f} ms, "
+        f"failed requests {load.failures}",
         flush=True,
     )
-    return figures
+    return load
 
 
 def run(options: Options) -> BenchmarkResult:
@@ -90,6 +133,11 @@ def run(options: Options) -> BenchmarkResult:
     mlflow_bin = MLFLOW_VENV / "bin"
     if not (mlflow_bin / "mlflow").exists():
         result.error = f"MLflow is not installed in {MLFLOW_VENV}; run `make bench`"
+        return result
+    try:
+        ensure_wrk()
+    except LoadGeneratorMissing as exc:
+        result.error = str(exc)
         return result
     with Sandbox.create(NAME, options.keep) as box:
         model_dir = box.root / "model"
@@ -149,56 +197,123 @@ def run(options: Options) -> BenchmarkResult:
             "--env-manager",
             "local",
         ]
-        ours_url = f"http://127.0.0.1:{ours_port}/v1/models/bench-model/predict"
-        peer_url = f"http://127.0.0.1:{peer_port}/invocations"
-        runs: dict[str, list[dict]] = {"shipyard": [], "mlflow": []}
+        urls = {
+            "shipyard": f"http://127.0.0.1:{ours_port}/v1/models/bench-model/predict",
+            "mlflow": f"http://127.0.0.1:{peer_port}/invocations",
+        }
+        rows = json.loads(example.read_text())
+        bodies = {kind: _bodies(kind, rows) for kind in TOOLS}
+        runs: dict[str, list[Load]] = {kind: [] for kind in TOOLS}
         with (
             _server(ours_cmd, ours_env, box.root, f"http://127.0.0.1:{ours_port}/readyz"),
             _server(peer_cmd, peer_env, box.root, f"http://127.0.0.1:{peer_port}/ping"),
         ):
-            for attempt in range(options.repeats(3)):
-                for kind, url in (("shipyard", ours_url), ("mlflow", peer_url)):
-                    out = box.root / f"{kind}-{attempt}.json"
-                    runs[kind].append(_load(url, kind, example, out, base))
-    result.runs = [{"tool": kind, **figures} for kind, items in runs.items() for figures in items]
-    ours = {
-        key: median(r[key] for r in runs["shipyard"]) for key in ("throughput", "p50_ms", "p99_ms")
+            disagreement = _compare_predictions(urls, rows)
+            for kind in TOOLS:  # connections, caches, the model's first calls
+                _load(f"{kind} (warm-up)", urls[kind], bodies[kind], WARM_UP_SECONDS)
+            for _ in range(options.repeats(3)):
+                for kind in TOOLS:
+                    runs[kind].append(_load(kind, urls[kind], bodies[kind], SECONDS))
+    result.runs = [{"tool": kind, **load.to_json()} for kind in TOOLS for load in runs[kind]]
+    judge_runs(result, runs, disagreement)
+    return result
+
+
+def judge_runs(
+    result: BenchmarkResult, runs: dict[str, list[Load]], disagreement: str | None
+) -> None:
+    """Figures and goals from the runs; a failed run or a disagreement leaves them unmeasured."""
+    result.failed = [
+        f"{kind} run {index + 1}: {load.correct} correct replies, {load.wrong} other replies, "
+        f"socket errors {load.socket_errors}"
+        for kind in TOOLS
+        for index, load in enumerate(runs[kind])
+        if not load.ok
+    ]
+    if disagreement:
+        result.failed.append(disagreement)
+
+    def figure(kind: str, value: Callable[[Load], float], lower_is_better: bool = True) -> Figure:
+        # Figures of servers that disagree are figures of a wrong answer: not measured.
+        loads = runs[kind]
+        values = [None if disagreement or not load.ok else value(load) for load in loads]
+        return Figure.of(values, lower_is_better)
+
+    throughput = {k: figure(k, lambda load: load.throughput, lower_is_better=False) for k in TOOLS}
+    latency = {
+        (k, p): figure(k, lambda load, p=p: load.latency_ms[p]) for k in TOOLS for p in PERCENTILES
     }
-    peer = {
-        key: median(r[key] for r in runs["mlflow"]) for key in ("throughput", "p50_ms", "p99_ms")
-    }
-    errors = sum(r["errors"] for items in runs.values() for r in items)
+    tail = figure("shipyard", lambda load: load.latency_ms["p99"] / load.latency_ms["p50"])
+    median = Statistic.MEDIAN
+    ours_rps, peer_rps = throughput["shipyard"].value(median), throughput["mlflow"].value(median)
     result.rows = [
         Row(
-            "time per request at 16 clients (1 / throughput)",
+            f"time per correct reply at {CONCURRENCY} clients (1 / throughput)",
             "ms",
-            1000 / ours["throughput"],
-            1000 / peer["throughput"],
+            ratio(1000, ours_rps),
+            ratio(1000, peer_rps),
             "MLflow",
-            f"{ours['throughput']:.0f} vs {peer['throughput']:.0f} requests/s",
+            f"{ours_rps or 0:.0f} vs {peer_rps or 0:.0f} requests/s",
         ),
-        Row("p50 latency", "ms", ours["p50_ms"], peer["p50_ms"], "MLflow"),
-        Row("p99 latency", "ms", ours["p99_ms"], peer["p99_ms"], "MLflow"),
+        *(
+            Row(
+                f"{p} latency",
+                "ms",
+                latency["shipyard", p].value(median),
+                latency["mlflow", p].value(median),
+                "MLflow",
+            )
+            for p in PERCENTILES
+        ),
     ]
-    ratio = ours["throughput"] / peer["throughput"]
+    n = len(runs["shipyard"])
+    why = "; ".join(result.failed)
     result.goals = [
-        Goal(
-            "Shipyard ≥ 3x MLflow's throughput",
-            f"{ratio:.1f}x ({ours['throughput']:.0f} vs {peer['throughput']:.0f} req/s)",
-            ratio >= 3,
+        judge(
+            f"Shipyard ≥ {THROUGHPUT_GOAL:.0f} requests/s at {CONCURRENCY} clients",
+            throughput["shipyard"].value,
+            lambda rps: rps >= THROUGHPUT_GOAL,
+            lambda rps: f"{rps:.0f} requests/s",
+            runs=n,
+            why_missing=why,
         ),
-        Goal(
+        judge(
+            f"Shipyard p99 < {TAIL_GOAL:.0f}x p50 at {CONCURRENCY} clients",
+            tail.value,
+            lambda factor: factor < TAIL_GOAL,
+            lambda factor: f"p99 = {factor:.2f}x p50",
+            runs=n,
+            why_missing=why,
+        ),
+        judge(
+            f"Shipyard ≥ {PEER_THROUGHPUT_GOAL:.0f}x MLflow's throughput",
+            lambda s: ratio(throughput["shipyard"].value(s), throughput["mlflow"].value(s)),
+            lambda factor: factor >= PEER_THROUGHPUT_GOAL,
+            lambda factor: f"{factor:.1f}x",
+            runs=n,
+            why_missing=why,
+        ),
+        judge(
             "Shipyard p99 latency lower than MLflow's",
-            f"{ours['p99_ms']:.1f} ms vs {peer['p99_ms']:.1f} ms",
-            ours["p99_ms"] < peer["p99_ms"],
+            lambda s: ratio(latency["shipyard", "p99"].value(s), latency["mlflow", "p99"].value(s)),
+            lambda factor: factor < 1,
+            lambda factor: f"{factor:.2f}x MLflow's p99",
+            runs=n,
+            why_missing=why,
         ),
     ]
     result.notes = [
-        f"{REQUESTS} timed requests per run after a warm-up, {CONCURRENCY} concurrent "
-        "connections (httpx, keep-alive), one JSON record per request; medians of the runs. "
-        "Both servers: one process, one uvicorn worker, bound to 127.0.0.1. "
-        f"Failed requests in all runs: {errors}.",
-        "Commands: `shipyard serve bench-model@production` (micro-batching on, defaults) and "
+        f"Load: wrk, one thread, {CONCURRENCY} keep-alive connections, {SECONDS:.0f} s per run "
+        f"after a {WARM_UP_SECONDS:.0f} s warm-up, one JSON record per request, the example's "
+        f"200 rows round-robin. Before the load, both servers scored the first {COMPARED_ROWS} "
+        "rows one request at a time and had to return the same predictions. Throughput counts "
+        "only HTTP 200 replies holding predictions; a run with any other reply or a socket "
+        "error (timeouts included) is a failed run, and its figures are not used. Latency "
+        "percentiles are wrk's (HdrHistogram) over the replies of a run; figures are medians "
+        "of the runs (every run is in serving.json). Both servers: one process, one uvicorn "
+        "worker, bound to 127.0.0.1; wrk runs on the same 2 cores. A percentile rests on "
+        "the replies beyond it: at about 100 replies/s, MLflow's p99.9 is its slowest few "
+        "replies of a run.",
+        "Commands: `shipyard serve bench-model@production` (defaults) and "
         "`mlflow models serve -m <model> -w 1 --env-manager local`.",
     ]
-    return result

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from benchmarks.goals import Figure, Statistic, judge
 from benchmarks.harness import (
     BENCH_DIR,
     PEERS_DIR,
@@ -23,11 +24,11 @@ from benchmarks.harness import (
     Options,
     Sandbox,
     check_same_work,
-    failures,
-    median_seconds,
+    failed_runs,
+    leftovers,
     python,
 )
-from benchmarks.report import BenchmarkResult, Goal, Row, format_value
+from benchmarks.report import BenchmarkResult, Row, format_value
 
 NAME = "startup"
 TITLE = "Start-up of everyday commands (median of 10)"
@@ -45,15 +46,24 @@ class Pair:
     shipyard: list[str]
     metaflow: list[str]
     goal: bool
+    # Text a run's output must hold to count: a listing that lists nothing is not fast.
+    expect: str = ""
 
 
 PAIRS = (
-    Pair("`flow.py show`", [python(), FLOW.name, "show"], [python(), PEER_FLOW.name, "show"], True),
+    Pair(
+        "`flow.py show`",
+        [python(), FLOW.name, "show"],
+        [python(), PEER_FLOW.name, "show"],
+        True,
+        expect="join",
+    ),
     Pair(
         "`shipyard runs` vs Metaflow client listing",
         ["shipyard", "runs"],
         [python(), PEER_LIST.name],
         True,
+        expect="FanoutFlow",
     ),
     Pair(
         "`import shipyard` vs `import metaflow`",
@@ -104,27 +114,58 @@ def run(options: Options) -> BenchmarkResult:
                     measured = box.run(_label(tool, argv), argv, env, TIMEOUT)
                     runs.setdefault((pair.measure, tool), []).append(measured)
 
+    # Without the finished run they list, the timed commands measure an empty store.
+    set_up = all(m.ok for m in setup)
+    result.failed += failed_runs(setup)
+    median = Statistic.MEDIAN
     for pair in PAIRS:
-        sy = median_seconds(runs[pair.measure, "Shipyard"])
-        mf = median_seconds(runs[pair.measure, "Metaflow"])
-        result.rows.append(Row(pair.measure, "s", sy, mf, note=f"median of {times}"))
+        figures = {}
+        for tool in ("Shipyard", "Metaflow"):
+            measured = runs[pair.measure, tool]
+            figures[tool] = Figure.of([_seconds(m, pair, set_up) for m in measured])
+            result.failed += [
+                f"{m.label}: the output does not mention {pair.expect!r}:\n{m.output_tail}"
+                for m in measured
+                if m.ok and pair.expect not in m.output_tail
+            ]
+        sy = figures["Shipyard"]
+        result.rows.append(
+            Row(
+                pair.measure,
+                "s",
+                sy.value(median),
+                figures["Metaflow"].value(median),
+                note=f"median of {times}",
+            )
+        )
         if pair.goal:
             result.goals.append(
-                Goal(
+                judge(
                     f"Shipyard {pair.measure.split(' vs ')[0]} < {GOAL_SECONDS * 1000:.0f} ms",
-                    format_value(sy, "s"),
-                    None if sy is None else sy < GOAL_SECONDS,
+                    sy.value,
+                    lambda s: s < GOAL_SECONDS,
+                    lambda s: format_value(s, "s"),
+                    runs=len(sy),
+                    why_missing="; ".join(result.failed),
                 )
             )
     every_run = setup + [m for ms in runs.values() for m in ms]
     result.runs = [m.to_json() for m in every_run]
-    result.notes += failures(every_run)
+    result.failed += failed_runs([m for ms in runs.values() for m in ms])
+    result.notes += leftovers(every_run)
     result.notes.append(
         "Metaflow has no CLI that lists runs; `metaflow_list_runs.py` lists the current user's "
         "runs of every flow with status, start, finish and tags through its client API, the "
         "columns `shipyard runs` prints."
     )
     return result
+
+
+def _seconds(measured: Measurement, pair: Pair, set_up: bool) -> float | None:
+    """A run's time, if it did what it is timed for: set up, succeeded, printed the run."""
+    if not (set_up and measured.ok and pair.expect in measured.output_tail):
+        return None
+    return measured.seconds
 
 
 def _label(tool: str, argv: list[str]) -> str:

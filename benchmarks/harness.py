@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -20,7 +19,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks.goals import Figure
+
 BENCH_DIR = Path(__file__).resolve().parent
+SOURCE_DIR = BENCH_DIR.parent / "src"
 # Compiled bytecode of every run goes here, inside the benchmark environment and out of the
 # source tree: both tools start from warm caches, as they would on a user's machine.
 PYCACHE = Path(sys.prefix) / "pycache"
@@ -122,6 +124,9 @@ class Sandbox:
 
     def shipyard_env(self) -> dict[str, str]:
         env = self.base_env()
+        # The code of this checkout, whose commit the results carry, even when the
+        # environment's editable install points at another checkout.
+        env["PYTHONPATH"] = str(SOURCE_DIR)
         env["SHIPYARD_DATASTORE"] = str(self.root / ".shipyard")
         env["SHIPYARD_USER"] = "bench"
         # A path that does not exist: ~/.shipyard/config.toml must not leak in.
@@ -236,27 +241,25 @@ def interleave(
     return runs
 
 
-def median_seconds(runs: Sequence[Measurement]) -> float | None:
-    """The median wall-clock of the successful runs; None when none succeeded."""
-    seconds = [m.seconds for m in runs if m.ok]
-    return statistics.median(seconds) if seconds else None
+def seconds(runs: Sequence[Measurement]) -> Figure:
+    """The wall-clock of each run; a failed run has none, so the figure is then incomplete
+    and no statistic of it exists."""
+    return Figure.of([m.seconds if m.ok else None for m in runs])
 
 
-def fastest_seconds(runs: Sequence[Measurement]) -> float | None:
-    """The fastest successful run: noise only ever adds time, so this is the least noisy."""
-    seconds = [m.seconds for m in runs if m.ok]
-    return min(seconds) if seconds else None
+def failed_runs(runs: Sequence[Measurement]) -> list[str]:
+    """How each failed run failed, for `BenchmarkResult.failed`."""
+    return [m.failure() for m in runs if not m.ok]
 
 
-def failures(runs: Sequence[Measurement]) -> list[str]:
-    notes = [m.failure() for m in runs if not m.ok]
-    notes += [
+def leftovers(runs: Sequence[Measurement]) -> list[str]:
+    """Notes on processes that outlived their command (killed by `measure.py`)."""
+    return [
         f"{m.label}: {m.leftover_processes} process(es) still running 5 s after the command "
         "ended were killed"
         for m in runs
         if m.leftover_processes
     ]
-    return notes
 
 
 def check_same_work(ours: Path, peer: Path) -> None:
@@ -276,11 +279,12 @@ def check_same_work(ours: Path, peer: Path) -> None:
         raise RuntimeError(f"{peer.name} no longer does the same work as {ours.name}")
 
 
-def disk_usage(path: Path) -> tuple[int, int]:
-    """(bytes allocated on disk, apparent bytes) of every file under `path`, like du."""
+def disk_usage(path: Path) -> tuple[int, int] | None:
+    """(bytes allocated on disk, apparent bytes) of every file under `path`, like du; None
+    when `path` does not exist (nothing stored is not the same as stored in 0 bytes)."""
     allocated = apparent = 0
-    if not path.exists():
-        return 0, 0
+    if not path.is_dir():
+        return None
     for dirpath, _, files in os.walk(path):
         for name in files:
             st = os.lstat(os.path.join(dirpath, name))

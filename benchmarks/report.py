@@ -1,8 +1,9 @@
 """Benchmark results: their JSON files, the Markdown summary, and the table printed at the end.
 
-A result is written to `results/<name>.json` as soon as its benchmark ends. The summary and
-the printed table are rebuilt from every JSON file present, so a `--only` run refreshes its
-own rows and keeps the others.
+A result is written to `results/<name>.json` as soon as its benchmark ends, stamped with the
+commit and date it was measured at. The summary and the printed table are rebuilt from the
+results of the current commit only: figures measured on other code are listed as left out,
+never mixed in.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from benchmarks.goals import Goal
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SUMMARY = RESULTS_DIR / "summary.md"
@@ -49,15 +52,6 @@ class Row:
 
 
 @dataclass
-class Goal:
-    """A target from the project's goals; `passed` is None when it could not be measured."""
-
-    goal: str
-    measured: str
-    passed: bool | None
-
-
-@dataclass
 class BenchmarkResult:
     name: str
     title: str
@@ -65,23 +59,33 @@ class BenchmarkResult:
     goals: list[Goal] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     runs: list[dict[str, Any]] = field(default_factory=list)
+    # The benchmark could not run to its end (a traceback).
     error: str | None = None
+    # Cases that ran but failed (a command's exit, a wrong reply): their figures are unused.
+    failed: list[str] = field(default_factory=list)
     # The 1-minute load average when the benchmark began and ended: on a shared 2-core
     # machine, anything else running skews the figures, and this shows whether it did.
     load_average: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        """Ran to its end with every case succeeding."""
+        return self.error is None and not self.failed
 
     def to_json(self, quick: bool, seconds: float) -> dict[str, Any]:
         return {
             "name": self.name,
             "title": self.title,
+            "commit": current_commit(),
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "quick": quick,
             "benchmark_seconds": round(seconds, 1),
             "machine": machine_info(),
             "rows": [{**asdict(row), "ratio": row.ratio} for row in self.rows],
-            "goals": [asdict(goal) for goal in self.goals],
+            "goals": [goal.to_json() for goal in self.goals],
             "notes": self.notes,
             "error": self.error,
+            "failed": self.failed,
             "load_average": self.load_average,
             "runs": self.runs,
         }
@@ -101,7 +105,6 @@ def machine_info() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "packages": {name: _version(name) for name in _PACKAGES},
-        "shipyard_commit": _git_commit(),
     }
 
 
@@ -116,8 +119,9 @@ def _version(package: str) -> str | None:
         return None
 
 
-def _git_commit() -> str | None:
-    """HEAD of the checkout measured, with `+dirty` when the work tree has changes."""
+def current_commit() -> str | None:
+    """HEAD of the checkout measured, with `+dirty` when the code measured (the sources or
+    the benchmarks, not their results) has uncommitted changes."""
     repo = Path(__file__).resolve().parent.parent
 
     def git(*args: str) -> str:
@@ -128,7 +132,7 @@ def _git_commit() -> str | None:
 
     try:
         head = git("rev-parse", "--short", "HEAD")
-        dirty = git("status", "--porcelain", "--", "src")
+        dirty = git("status", "--porcelain", "--", "src", "benchmarks", ":!benchmarks/results")
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{head}+dirty" if dirty else head
@@ -137,10 +141,35 @@ def _git_commit() -> str | None:
 # -- reading results back ----------------------------------------------------------------
 
 
-def load_results() -> list[dict[str, Any]]:
-    order = ["fanout", "artifacts", "dedup", "startup", "serving"]
+@dataclass(frozen=True)
+class Results:
+    """The results of one commit, and those of other commits left out of the summary."""
+
+    commit: str | None
+    current: list[dict[str, Any]]
+    left_out: list[dict[str, Any]]
+
+
+_ORDER = ["fanout", "artifacts", "dedup", "startup", "serving", "ray"]
+
+
+def select_results(found: list[dict[str, Any]], commit: str | None) -> Results:
+    """Split `found` into the results measured at `commit` and all others, each in the
+    benchmarks' order. A result without a commit (unknown code) is never current."""
+
+    def order(result: dict[str, Any]) -> int:
+        name = result.get("name")
+        return _ORDER.index(name) if name in _ORDER else len(_ORDER)
+
+    current = [r for r in found if commit is not None and r.get("commit") == commit]
+    left_out = [r for r in found if r not in current]
+    return Results(commit, sorted(current, key=order), sorted(left_out, key=order))
+
+
+def load_results() -> Results:
+    """The JSON files of `results/`, split by the commit of the checkout."""
     found = [json.loads(p.read_text()) for p in sorted(RESULTS_DIR.glob("*.json"))]
-    return sorted(found, key=lambda r: order.index(r["name"]) if r["name"] in order else 99)
+    return select_results(found, current_commit())
 
 
 def format_value(value: float | None, unit: str) -> str:
@@ -158,10 +187,6 @@ def format_ratio(ratio: float | None) -> str:
     if ratio is None:
         return "—"
     return f"{ratio:.2f}x" if ratio < 10 else f"{ratio:.1f}x"
-
-
-def format_passed(passed: bool | None) -> str:
-    return {True: "PASS", False: "FAIL", None: "not measured"}[passed]
 
 
 def figure_lines(results: list[dict[str, Any]]) -> list[list[str]]:
@@ -187,52 +212,90 @@ def figure_lines(results: list[dict[str, Any]]) -> list[list[str]]:
 
 
 def goal_lines(results: list[dict[str, Any]]) -> list[list[str]]:
-    return [
-        [result["name"], goal["goal"], goal["measured"], format_passed(goal["passed"])]
-        for result in results
-        for goal in result["goals"]
-    ]
+    """One line per goal, then a FAIL line for each benchmark that did not run to its end
+    or had a failed case: an incomplete benchmark never reads as all-PASS."""
+    lines = []
+    for result in results:
+        for goal in result["goals"]:
+            measured = goal["measured"]
+            if goal.get("otherwise"):
+                measured += f" ({goal['otherwise']})"
+            lines.append(
+                [result["name"], goal["goal"], goal["statistic"], measured, goal["verdict"]]
+            )
+        if result.get("error"):
+            error = result["error"].strip().splitlines() or ["(no message)"]
+            lines.append([result["name"], "runs to its end", "—", error[-1], "FAIL"])
+        if result.get("failed"):
+            lines.append(
+                [result["name"], "every case succeeds", "—", "; ".join(result["failed"]), "FAIL"]
+            )
+    return lines
+
+
+def all_passed(results: list[dict[str, Any]]) -> bool:
+    return all(line[-1] == "PASS" for line in goal_lines(results))
 
 
 _FIGURE_HEADER = ["benchmark", "measure", "Shipyard", "compared with", "ratio", "note"]
-_GOAL_HEADER = ["benchmark", "goal", "measured", "result"]
+_GOAL_HEADER = ["benchmark", "goal", "statistic", "measured", "result"]
 
 
-def write_summary(results: list[dict[str, Any]]) -> Path:
-    """`results/summary.md`: every figure and goal of every result file present."""
+def write_summary(results: Results) -> Path:
+    """`results/summary.md`: every figure and goal of the current commit's results."""
+    SUMMARY.write_text("\n".join(summary_lines(results)) + "\n")
+    return SUMMARY
+
+
+def summary_lines(results: Results) -> list[str]:
+    current = results.current
     out = ["# Benchmark results", ""]
     out += [
+        f"Measured at commit **{results.commit}**: only results of that commit are shown.",
         "Generated by `make bench` (`python -m benchmarks.run`) from the JSON files in this",
         "directory. ratio = the other figure ÷ Shipyard's: above 1, Shipyard is faster or",
-        "smaller. Medians of the repeated runs; each JSON file lists every run.",
+        "smaller. Each goal names the statistic it is judged by; where the other statistic",
+        "(median or best of the runs) would give the other verdict, the goal says so. A goal",
+        "whose runs failed is a FAIL (not measured). Each JSON file lists every run.",
         "The machine has 2 cores: the load averages under Runs show whether anything else",
         "competed for them (the benchmarks themselves keep both busy, so about 2 is normal).",
         "",
-        "## Figures",
-        "",
     ]
-    out += _markdown_table(_FIGURE_HEADER, figure_lines(results))
+    if results.left_out:
+        out += ["Not measured at this commit (their JSON files are older and left out):", ""]
+        out += [
+            f"- {r.get('name')}: measured at commit {r.get('commit') or _legacy_commit(r)} "
+            f"on {r.get('date', '?')}"
+            for r in results.left_out
+        ]
+        out.append("")
+    out += ["## Figures", ""]
+    out += _markdown_table(_FIGURE_HEADER, figure_lines(current))
     out += ["", "## Goals", ""]
-    out += _markdown_table(_GOAL_HEADER, goal_lines(results))
+    out += _markdown_table(_GOAL_HEADER, goal_lines(current))
     out += ["", "## Runs", ""]
-    for result in results:
+    for result in current:
         machine = result["machine"]
         packages = ", ".join(f"{k} {v}" for k, v in machine["packages"].items() if v)
         quick = " (--quick)" if result["quick"] else ""
         load = result.get("load_average") or {}
         load_text = "/".join(f"{load[k]:.2f}" for k in ("before", "after") if k in load)
         out.append(
-            f"- **{result['name']}**{quick}: {result['date']}, {machine['cpu_count']} CPUs, "
-            f"{machine['memory_gib']} GiB, Python {machine['python']}, {packages}, "
-            f"Shipyard commit {machine['shipyard_commit']}; took {result['benchmark_seconds']} s"
+            f"- **{result['name']}**{quick}: {result['date']}, commit {result['commit']}, "
+            f"{machine['cpu_count']} CPUs, {machine['memory_gib']} GiB, Python "
+            f"{machine['python']}, {packages}; took {result['benchmark_seconds']} s"
             f"; load average before/after: {load_text or '?'}"
         )
-    notes = [(r["name"], n) for r in results for n in r["notes"]]
+    notes = [(r["name"], n) for r in current for n in r["notes"]]
     if notes:
         out += ["", "## Notes", ""]
         out += [f"- **{name}**: {_one_line(note)}" for name, note in notes]
-    SUMMARY.write_text("\n".join(out) + "\n")
-    return SUMMARY
+    return out
+
+
+def _legacy_commit(result: dict[str, Any]) -> str:
+    """Where results written before the commit moved to the top level kept it."""
+    return str((result.get("machine") or {}).get("shipyard_commit") or "unknown")
 
 
 def _one_line(text: str) -> str:
@@ -261,9 +324,7 @@ def print_tables(results: list[dict[str, Any]], console: Console | None = None) 
     goals = Table(title="Goals")
     for name in _GOAL_HEADER:
         goals.add_column(name)
-    style = {"PASS": "green", "FAIL": "bold red"}
     for line in goal_lines(results):
-        goals.add_row(
-            *(escape(c) for c in line[:3]), f"[{style.get(line[3], 'yellow')}]{line[3]}[/]"
-        )
+        style = "green" if line[-1] == "PASS" else "bold red"
+        goals.add_row(*(escape(c) for c in line[:-1]), f"[{style}]{escape(line[-1])}[/]")
     console.print(goals)

@@ -1,8 +1,11 @@
 """Entry point: `python -m benchmarks.run [--only NAME] [--quick] [--keep]`.
 
 Runs the chosen benchmarks one after the other, writes each one's JSON as soon as it ends,
-then rebuilds `results/summary.md` from every JSON file present and prints the same tables.
-Exits 1 when a benchmark could not run to its end; a goal missed is a finding, not an error.
+then rebuilds `results/summary.md` from the results of the current commit and prints the
+same tables. Exits 1 when a benchmark could not run to its end, when one of its cases failed
+(a command's non-zero exit, a wrong reply) or when a goal could not be measured: such a goal
+is a FAIL, and so is the run. A goal measured and missed is a finding: FAIL in the tables,
+but the exit status stays 0.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from benchmarks import (
     bench_serving,
     bench_startup,
 )
+from benchmarks.goals import Verdict
 from benchmarks.harness import Options
 from benchmarks.report import (
     BenchmarkResult,
@@ -93,14 +97,14 @@ def main(argv: list[str] | None = None) -> int:
         result = run_one(name, options, console)
         path = write_result(result, options.quick, time.monotonic() - started)
         console.print(f"  wrote {path}")
-        if result.error:
+        if not result.complete or any(g.verdict is Verdict.NOT_MEASURED for g in result.goals):
             errors.append(name)
     results = load_results()
     summary = write_summary(results)
-    print_tables(results, console)
-    console.print(f"summary: {summary}")
+    print_tables(results.current, console)
+    console.print(f"summary (commit {results.commit}): {summary}")
     if errors:
-        console.print(f"[bold red]could not complete: {', '.join(errors)}[/]")
+        console.print(f"[bold red]failed or not measured: {', '.join(errors)}[/]")
         return 1
     return 0
 

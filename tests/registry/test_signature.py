@@ -129,3 +129,14 @@ def test_a_value_of_the_wrong_type_is_named_with_its_column_and_row(
 def test_coerce_refuses_something_other_than_a_frame() -> None:
     with pytest.raises(SignatureError, match="expected a pandas DataFrame, not list"):
         SIGNATURE.coerce([[1, 2]])  # type: ignore[arg-type]
+
+
+def test_coerce_passes_on_columns_already_of_their_type_in_the_signature_order() -> None:
+    numeric = Signature(
+        inputs=[ColumnSpec("age", "integer"), ColumnSpec("score", "float")], output="float"
+    )
+    frame = pd.DataFrame({"score": [0.5, np.nan], "age": [30, 41]})
+    coerced = numeric.coerce(frame)
+    assert list(coerced.columns) == ["age", "score"]
+    assert [str(t) for t in coerced.dtypes] == ["int64", "float64"]
+    assert coerced["age"].tolist() == [30, 41] and coerced["score"].isna().tolist() == [False, True]

@@ -122,8 +122,21 @@ class Signature:
                 f"{'; '.join(problems)}; the model expects {', '.join(expected) or 'no columns'}"
             )
         renamed = frame.set_axis(given, axis=1)
+        if self._holds_exact_dtypes(renamed):
+            # Nothing to convert: converting each column to the dtype it has already and
+            # building a new frame was the largest cost of scoring a micro-batch.
+            return renamed if given == expected else renamed[expected]
         columns = {spec.name: _coerce_column(renamed[spec.name], spec) for spec in self.inputs}
         return pandas.DataFrame(columns, index=frame.index)
+
+    def _holds_exact_dtypes(self, frame: pandas.DataFrame) -> bool:
+        """Every column already has the numpy dtype its spec converts to (strings excluded:
+        an object column may hold anything)."""
+        dtypes = dict(zip(frame.columns, frame.dtypes, strict=True))
+        return all(
+            spec.dtype != "string" and str(dtypes[spec.name]) == _PANDAS_DTYPES[spec.dtype]
+            for spec in self.inputs
+        )
 
     def __str__(self) -> str:
         inputs = ", ".join(f"{c.name}: {c.dtype}" for c in self.inputs)

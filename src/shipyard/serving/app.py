@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 
 from shipyard.serving.batching import MicroBatcher, Rows
 from shipyard.serving.errors import ModelNotServed, install_error_handlers
+from shipyard.serving.heap import freeze_long_lived
 from shipyard.serving.metrics import ServingMetrics
 from shipyard.serving.middleware import VERSION_KEY, BodyLimit, RequestMetrics
 from shipyard.serving.schemas import (
@@ -82,12 +83,16 @@ def create_app(
     poll_seconds: float = 2.0,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     device: str | None = None,
+    freeze_heap: bool = False,
 ) -> FastAPI:
     """An ASGI app serving the models `refs` name (`ranker@production`, `ranker/3`, ...).
 
     `registry` resolves and loads them (the configured `ModelRegistry` by default), onto
     `device` when one is given (the CPU otherwise). Each name may be served once: two
-    references to one model would make `/v1/models/{name}/predict` ambiguous.
+    references to one model would make `/v1/models/{name}/predict` ambiguous. `freeze_heap`
+    exempts what is alive after each load from garbage collection (see `heap.py`): for a
+    process that is the server, not for an app embedded in a process whose heap belongs to
+    someone else.
     """
     if not refs:
         raise ValueError("give at least one model reference to serve")
@@ -105,6 +110,8 @@ def create_app(
         metrics.model_loads.labels(slot.name, "loaded" if loaded else "failed").inc()
         model = slot.model
         metrics.model_version.labels(slot.name).set(0 if model is None else model.version)
+        if loaded and freeze_heap:
+            freeze_long_lived()
 
     slots = [
         ModelSlot(

@@ -48,6 +48,7 @@ def serve(
         poll_seconds=poll_seconds,
         max_body_bytes=max_body_bytes,
         device=device,
+        freeze_heap=True,
     )
     config = uvicorn.Config(
         app,
