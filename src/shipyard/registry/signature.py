@@ -25,13 +25,25 @@ from shipyard.exceptions import ShipyardError
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["DTYPES", "ColumnSpec", "Signature", "SignatureError"]
+__all__ = [
+    "DTYPES",
+    "ColumnSpec",
+    "InputRefused",
+    "Signature",
+    "SignatureError",
+    "dtype_of_values",
+]
 
 DTYPES = ("integer", "float", "boolean", "string")
 
 
 class SignatureError(ShipyardError):
     """Input does not match a model's signature; the message names what is wrong where."""
+
+
+class InputRefused(SignatureError):
+    """The model library's own checks refused the input (a column it does not know, a
+    string where it needs a number): the caller's fault, like any other signature error."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +109,7 @@ class Signature:
         holds_missing = bool(floats) and bool(example_frame[floats].isna().to_numpy().any())
         return cls(
             inputs=inputs,
-            output=_output_dtype(model_output),
+            output=dtype_of_values(model_output),
             allow_missing=allow_missing or holds_missing,
         )
 
@@ -115,12 +127,12 @@ class Signature:
         """The JSON Schema of one input row (an object with every column), for API docs."""
         return {
             "type": "object",
-            "properties": {spec.name: self.value_schema(spec) for spec in self.inputs},
+            "properties": {spec.name: self._value_schema(spec) for spec in self.inputs},
             "required": self.column_names,
             "additionalProperties": False,
         }
 
-    def value_schema(self, spec: ColumnSpec) -> dict[str, Any]:
+    def _value_schema(self, spec: ColumnSpec) -> dict[str, Any]:
         """The JSON Schema of one value of the column `spec`."""
         schema = dict(_JSON_SCHEMAS[spec.dtype])
         if spec.dtype == "float" and self.allow_missing:
@@ -240,7 +252,9 @@ def _dtype_of(series: pandas.Series[Any], name: str) -> str:
     )
 
 
-def _output_dtype(output: Any) -> str:
+def dtype_of_values(output: Any) -> str:
+    """The one of `DTYPES` that an array (or list) of values has: a model's predictions, the
+    classes of a classifier, the categories of an encoder."""
     import numpy
 
     array = numpy.asarray(output)
