@@ -4,8 +4,8 @@ FastAPI describes `POST /v1/models/{name}/predict` once, for any model, so its r
 be "objects of scalars". Once a model has loaded, its signature says more: which columns,
 of which types, and whether a float may be missing. Each loaded model with a signature gets
 its own path, `/v1/models/<name>/predict`, whose body schema says exactly that, so clients
-and generated tests (schemathesis) see what the server accepts. The document is rebuilt
-only when a served version changes.
+and generated tests (schemathesis) see what the server accepts; the `{name}` of the generic
+paths lists the served models. The document is rebuilt only when a served version changes.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ def typed_openapi(
         key = tuple(sorted((name, model.version) for name, model in loaded.items()))
         if key not in cached:
             document = copy.deepcopy(generate())
+            _name_served_models(document, sorted(models()))
             generic = document["paths"][_GENERIC_PATH]["post"]
             for name, model in sorted(loaded.items()):
                 if model.signature is not None:
@@ -45,6 +46,15 @@ def typed_openapi(
         return cached[key]
 
     return openapi
+
+
+def _name_served_models(document: dict[str, Any], names: list[str]) -> None:
+    """Say which values the `{name}` of a path can take (any other is a 404)."""
+    for path in document["paths"].values():
+        for operation in path.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "path" and parameter.get("name") == "name":
+                    parameter["schema"] = {**parameter["schema"], "enum": names}
 
 
 def _typed(generic: dict[str, Any], name: str, model: ServableModel) -> dict[str, Any]:
