@@ -53,6 +53,10 @@ class SklearnFlavor:
         return unpickle(payload, flow_classes=context.flow_classes)
 
     def predict(self, model: Any, frame: pandas.DataFrame) -> Any:
+        if getattr(model, "feature_names_in_", None) is None and hasattr(model, "n_features_in_"):
+            # Fitted on an array: scored on one too, by position (the signature ordered the
+            # columns), without scikit-learn's warning about names it never saw.
+            return model.predict(frame.to_numpy())
         return model.predict(frame)
 
     def signature_of(self, model: Any) -> Signature | None:
