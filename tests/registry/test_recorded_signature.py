@@ -80,7 +80,9 @@ def test_an_input_example_decides_the_types_and_the_model_whether_missing_values
     registry: ModelRegistry,
 ) -> None:
     frame = pd.DataFrame({"x1": np.arange(10.0), "x2": np.arange(10)})
-    version = registry.register("lin", LinearRegression().fit(frame, frame["x1"]), input_example=frame)
+    version = registry.register(
+        "lin", LinearRegression().fit(frame, frame["x1"]), input_example=frame
+    )
 
     assert version.signature is not None
     assert version.signature.inputs == [ColumnSpec("x1", "float"), ColumnSpec("x2", "integer")]

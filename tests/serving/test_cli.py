@@ -135,9 +135,7 @@ def test_shipyard_serve_waits_for_a_missing_model_only_when_asked(registry, home
         process.communicate(timeout=30)
 
 
-def test_shipyard_serve_refuses_a_model_named_twice_before_saying_it_serves(
-    registry, home
-) -> None:
+def test_shipyard_serve_refuses_a_model_named_twice_before_saying_it_serves(registry, home) -> None:
     result = _shipyard(home, "serve", "ranker@production", "ranker/1", timeout=30)
     assert result.returncode == 1
     assert "ranker is named by more than one reference" in result.stderr

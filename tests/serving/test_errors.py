@@ -210,7 +210,7 @@ def test_the_models_own_refusal_is_counted_as_a_client_error(unexampled: LiveSer
 def test_a_float_no_model_can_take_is_a_422_naming_column_row_and_value(
     unexampled: LiveServer, value: str, message: str
 ) -> None:
-    body = '{"records": [{"x1": 1.0, "x2": 1}, {"x1": %s, "x2": 2}]}' % value
+    body = '{"records": [{"x1": 1.0, "x2": 1}, {"x1": VALUE, "x2": 2}]}'.replace("VALUE", value)
     status, error = _post(
         unexampled, content=body.encode(), headers={"content-type": "application/json"}
     )

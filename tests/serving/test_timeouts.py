@@ -56,7 +56,7 @@ def test_a_request_whose_body_never_ends_is_closed(
 ) -> None:
     connection.sendall(
         b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: test\r\n"
-        b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"records\": "
+        b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"records": '
     )
     assert _seconds_until_closed(connection) < 5
     with live.client() as client:

@@ -288,10 +288,10 @@ def _coerce_column(series: pandas.Series[Any], spec: ColumnSpec) -> pandas.Serie
     is_bool = types.is_bool_dtype(dtype)
     if spec.dtype == "float" and not is_bool and types.is_numeric_dtype(dtype):
         return series.astype("float64")
-    if spec.dtype == "integer" and not is_bool and types.is_integer_dtype(dtype):
-        # An unsigned column (what pandas makes of integers over 2**63) may not fit.
-        if not types.is_unsigned_integer_dtype(dtype) or series.max() <= _INT64_MAX:
-            return series.astype("int64")
+    # An unsigned column (what pandas makes of integers over 2**63) may not fit in int64.
+    fits = not types.is_unsigned_integer_dtype(dtype) or series.max() <= _INT64_MAX
+    if spec.dtype == "integer" and not is_bool and types.is_integer_dtype(dtype) and fits:
+        return series.astype("int64")
     if spec.dtype == "boolean" and is_bool and not series.isna().any():
         return series.astype("bool")
     converted = _convert_values(series.tolist(), spec)
@@ -325,7 +325,9 @@ def _convert_values(values: Sequence[Any], spec: ColumnSpec) -> list[Any]:
         except (TypeError, ValueError, OverflowError) as exc:
             # A converter's own message says more than the type alone (out of range, ...).
             reason = str(exc) if isinstance(exc, _OutOfRange) else f"is not {_ARTICLE[spec.dtype]}"
-            raise SignatureError(f"column {spec.name!r}, row {row}: {_shown(value)} {reason}") from None
+            raise SignatureError(
+                f"column {spec.name!r}, row {row}: {_shown(value)} {reason}"
+            ) from None
     return out
 
 

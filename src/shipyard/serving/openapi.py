@@ -75,7 +75,10 @@ def _typed(generic: dict[str, Any], name: str, model: ServableModel) -> dict[str
     }
     body = {
         "type": "object",
-        "properties": {"records": {"type": "array", "minItems": 1, "items": row}, "columns": columns},
+        "properties": {
+            "records": {"type": "array", "minItems": 1, "items": row},
+            "columns": columns,
+        },
         "minProperties": 1,
         "maxProperties": 1,
         "additionalProperties": False,

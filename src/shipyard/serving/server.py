@@ -21,7 +21,7 @@ from shipyard.serving.app import DEFAULT_MAX_BODY_BYTES, create_app
 from shipyard.serving.timeouts import read_timeout_protocol
 from shipyard.serving.types import ModelSource
 
-__all__ = ["server_config", "serve"]
+__all__ = ["serve", "server_config"]
 
 DEFAULT_KEEP_ALIVE_SECONDS = 5
 DEFAULT_READ_TIMEOUT_SECONDS = 15.0
