@@ -157,7 +157,8 @@ class Signature:
         Compatible values are converted (an integer where a float is expected, 3.0 where an
         integer is); anything else raises `SignatureError` naming the missing or unexpected
         columns, or the column, row (0-based position) and value that does not fit, including
-        a missing float the signature does not allow and an infinity.
+        a missing float the signature does not allow and an infinity. A frame that fits
+        already is returned as it is (not copied: this runs before every prediction).
         """
         import pandas
 
@@ -176,7 +177,8 @@ class Signature:
             raise SignatureError(
                 f"{'; '.join(problems)}; the model expects {', '.join(expected) or 'no columns'}"
             )
-        renamed = frame.set_axis(given, axis=1)
+        # Relabelling costs a new frame; columns named by strings already need none.
+        renamed = frame if given == list(frame.columns) else frame.set_axis(given, axis=1)
         if self._holds_exact_dtypes(renamed):
             # Nothing to convert: converting each column to the dtype it has already and
             # building a new frame was the largest cost of scoring a micro-batch.
