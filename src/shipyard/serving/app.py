@@ -208,7 +208,7 @@ def _check_resolvable(source: ModelSource, refs: Sequence[str]) -> None:
         except ObjectNotFound as exc:
             raise ObjectNotFound(
                 f"cannot serve {ref}: {exc}. Register the model (or set the alias) first, or "
-                "start the server with --wait-for-models to wait for it"
+                "start the server with --wait-for-models (wait_for_models=True) to wait for it"
             ) from exc
 
 
