@@ -13,7 +13,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from shipyard.registry import ColumnSpec, ModelRegistry, SignatureError
+from shipyard.registry import ColumnSpec, ModelRegistry, Signature, SignatureError
 from shipyard.registry.signature import InputRefused
 
 
@@ -137,3 +137,13 @@ def test_an_error_of_the_models_own_code_is_not_the_callers_fault(
     with pytest.raises(ValueError, match="a bug in the model's own code") as raised:
         registry.load("buggy").predict(frame)
     assert not isinstance(raised.value, SignatureError)
+
+
+def test_what_xgboost_refuses_is_input_refused(registry: ModelRegistry) -> None:
+    frame = pd.DataFrame({"n": [1, 2, 3, 4], "x": [0.5, 1.5, 2.5, 3.5]})
+    model = xgboost.XGBRegressor(n_estimators=2).fit(frame, [1.0, 2.0, 3.0, 4.0])
+    # A signature that leaves a feature out lets the frame reach XGBoost's own check.
+    registry.register("boost", model, signature=Signature([ColumnSpec("n", "integer")]))
+
+    with pytest.raises(InputRefused, match="boost/1 refused the input: .*feature"):
+        registry.load("boost").predict(frame[["n"]])

@@ -72,10 +72,14 @@ class SklearnFlavor:
             return None  # not fitted, or an estimator that does not record its inputs
         encoded = _encoded_column_types(model)
         classes = getattr(model, "classes_", None)
+        try:
+            allow_missing = bool(get_tags(model).input_tags.allow_nan)
+        except (AttributeError, TypeError, ValueError):  # an estimator with broken tags
+            allow_missing = True  # unknown: let the estimator decide, as without a signature
         return Signature(
             inputs=[ColumnSpec(name, encoded.get(name, "float")) for name in columns],
             output="float" if classes is None else _values_dtype(classes, "float"),
-            allow_missing=bool(get_tags(model).input_tags.allow_nan),
+            allow_missing=allow_missing,
         )
 
     def refuses_input(self, error: BaseException) -> bool:
