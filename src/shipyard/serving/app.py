@@ -47,8 +47,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         400: "The body is not valid JSON.",
         404: "No model of that name is served here.",
         413: "The body is larger than the server accepts.",
-        422: "Wrong shape, columns or types, or no rows; the message names what is wrong.",
-        500: "The model failed on valid input.",
+        422: "Wrong shape, columns, types or values, no rows, or rows the model's own checks "
+        "refused; the message names what is wrong.",
+        500: "The server, or the model on valid input, failed.",
         503: "The model has not loaded yet.",
     }.items()
 }
@@ -127,19 +128,14 @@ def create_app(
         )
         for ref in refs
     ]
-    names = [slot.name for slot in slots]
-    twice = sorted({name for name in names if names.count(name) > 1})
-    if twice:
+    try:
+        _check_named_once(slots)
+        if not wait_for_models:
+            _check_resolvable(source, refs)
+    except Exception:
         if close_source is not None:
             close_source()
-        raise ValueError(f"model {', '.join(twice)} is named by more than one reference")
-    if not wait_for_models:
-        try:
-            _check_resolvable(source, refs)
-        except Exception:
-            if close_source is not None:
-                close_source()
-            raise
+        raise
 
     def observe(model: ServableModel, rows: int, requests: int) -> None:
         metrics.observe_batch(model.name, model.version, rows, requests)
@@ -198,6 +194,13 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics, served=served.version_label)
     return app
+
+
+def _check_named_once(slots: Sequence[ModelSlot]) -> None:
+    names = [slot.name for slot in slots]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ValueError(f"model {', '.join(twice)} is named by more than one reference")
 
 
 def _check_resolvable(source: ModelSource, refs: Sequence[str]) -> None:
