@@ -145,5 +145,5 @@ def test_what_xgboost_refuses_is_input_refused(registry: ModelRegistry) -> None:
     # A signature that leaves a feature out lets the frame reach XGBoost's own check.
     registry.register("boost", model, signature=Signature([ColumnSpec("n", "integer")]))
 
-    with pytest.raises(InputRefused, match="boost/1 refused the input: .*feature"):
+    with pytest.raises(InputRefused, match=r"boost/1 refused the input: .*feature"):
         registry.load("boost").predict(frame[["n"]])
