@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -136,3 +139,26 @@ def test_an_unknown_flavor_name_lists_the_known_ones(registry: ModelRegistry) ->
 def test_a_flavor_that_does_not_fit_the_model_is_refused(registry: ModelRegistry) -> None:
     with pytest.raises(FlavorError, match="the python flavor needs an object with a predict"):
         registry.register("m", np.zeros(3), flavor="python")
+
+
+def test_pytorch_predict_prints_no_numpy_warning() -> None:
+    """In a fresh interpreter with warnings as errors: PyTorch warns once per process, so a
+    test process that has predicted before would not see it."""
+    script = (
+        "import pandas as pd\n"
+        "from shipyard.registry.flavors import get_flavor\n"
+        "from tests.registry.custom_models import TinyNet\n"
+        "frame = pd.DataFrame({'x1': [0.0, 1.0], 'x2': [1.0, 0.0]})\n"
+        "for _ in range(3):\n"
+        "    get_flavor('pytorch').predict(TinyNet(n_inputs=2), frame)\n"
+    )
+    root = Path(__file__).parents[2]
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", script],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr

@@ -296,12 +296,14 @@ def live_server() -> Iterator[Callable[[Any], LiveServer]]:
     """Starts apps under real uvicorn servers; stops them all at the end of the test."""
     started: list[LiveServer] = []
 
-    def start(app: Any) -> LiveServer:
+    def start(app: Any, config: uvicorn.Config | None = None) -> LiveServer:
+        """Serve `app`, under `config` when given (its host and port are ignored)."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        if config is None:
+            config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()

@@ -172,3 +172,23 @@ def refuses_connections(url: str) -> bool:
     except ConnectionRefusedError:
         return True
     return False
+
+
+def test_openapi_types_each_served_models_rows_to_its_columns(registry, live_server) -> None:
+    live = live_server(create_app(["ranker@production", "scorer"], registry))
+    live.wait_ready()
+    with live.client() as client:
+        document = client.get("/openapi.json").json()
+    operation = document["paths"]["/v1/models/ranker/predict"]["post"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    row = body["properties"]["records"]["items"]
+    assert row["required"] == ["x1", "x2"] and row["additionalProperties"] is False
+    assert row["properties"]["x1"] == {"type": "number"}  # LinearRegression takes no NaN
+    assert row["properties"]["x2"] == {
+        "type": "integer",
+        "minimum": -(2**63),
+        "maximum": 2**63 - 1,
+    }
+    assert body["properties"]["columns"]["properties"]["x2"]["items"] == row["properties"]["x2"]
+    generic = document["paths"]["/v1/models/{name}/predict"]["post"]["parameters"][0]
+    assert generic["schema"]["enum"] == ["ranker", "scorer"]

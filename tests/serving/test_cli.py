@@ -101,3 +101,50 @@ def test_shipyard_models_score(registry, home, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "scored 20 rows" in result.stdout
     assert len(pd.read_parquet(tmp_path / "out.parquet")) == 20
+
+
+def test_shipyard_serve_of_a_model_that_does_not_exist_fails_at_start(registry, home) -> None:
+    result = _shipyard(home, "serve", "ranker@production", "ghost@production", timeout=30)
+    assert result.returncode == 1
+    assert "cannot serve ghost@production" in result.stderr
+    assert "--wait-for-models" in result.stderr
+    assert "serving" not in result.stderr
+
+
+def test_shipyard_serve_waits_for_a_missing_model_only_when_asked(registry, home) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [*SHIPYARD, "serve", "ghost", "--wait-for-models", "--port", str(port)],
+        env=home.env,
+        cwd=home.root,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+
+        def answers() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 503
+            except httpx.TransportError:
+                assert process.poll() is None, process.communicate()
+                return False
+
+        wait_for(answers, 30, "a server answering 503 until ghost exists")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+
+
+def test_shipyard_serve_refuses_a_model_named_twice_before_saying_it_serves(registry, home) -> None:
+    result = _shipyard(home, "serve", "ranker@production", "ranker/1", timeout=30)
+    assert result.returncode == 1
+    assert "ranker is named by more than one reference" in result.stderr
+    assert "serving" not in result.stderr
+
+
+def test_shipyard_serve_help_describes_every_option(home) -> None:
+    result = _shipyard(home, "serve", "--help")
+    assert result.returncode == 0
+    described = " ".join(result.stdout.split())  # as one line, whatever click's wrapping
+    for text in ("Port to listen on", "Least severe server messages", "--wait-for-models"):
+        assert text in described

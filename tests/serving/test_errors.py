@@ -5,11 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import httpx
+import pandas as pd
 import pytest
+import xgboost
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from shipyard.registry import ModelRegistry
 from shipyard.serving.app import create_app
 
-from .conftest import LiveServer, MemorySource
+from .conftest import LiveServer, MemorySource, example_frame, fitted_model
 
 PREDICT = "/v1/models/ranker/predict"
 
@@ -135,3 +142,107 @@ def test_non_finite_predictions_are_sent_as_null(source: MemorySource, live_serv
     with live.client() as client:
         response = client.post("/v1/models/odd/predict", json={"columns": {"x": [1, 2, 3]}})
     assert response.status_code == 200 and response.json()["predictions"] == [None, None, 1.5]
+
+
+# -- a model registered without an input example, and values no model can take -------------
+
+
+@pytest.fixture
+def unexampled(home, live_server) -> Iterator[LiveServer]:
+    """`loans`, a scikit-learn pipeline fitted on a frame and registered without an input
+    example (validated by the signature the registry read from the model), `ranker` with
+    one, and `boost`, an XGBoost model, which takes missing values."""
+    frame = pd.DataFrame(
+        {"income": [10.0, 20.0, 30.0, 40.0], "city": ["Oslo", "Rome", "Oslo", "Rome"]}
+    )
+    columns = ColumnTransformer(
+        [("income", StandardScaler(), ["income"]), ("city", OneHotEncoder(), ["city"])]
+    )
+    registry = ModelRegistry.from_config()
+    registry.register("loans", make_pipeline(columns, LogisticRegression()).fit(frame, [0, 1] * 2))
+    registry.register("ranker", fitted_model(1.0), input_example=example_frame())
+    numbers = example_frame()
+    registry.register("boost", xgboost.XGBRegressor(n_estimators=2).fit(numbers, numbers["x1"]))
+    server = live_server(create_app(["loans", "ranker", "boost"], registry))
+    server.wait_ready()
+    yield server
+    registry.metadata.close()
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"income": 1.0, "town": "Oslo"}, "missing column(s): city; unexpected column(s): town"),
+        ({"income": "high", "city": "Oslo"}, "column 'income', row 0: 'high' is not a float"),
+        ({"income": None, "city": "Oslo"}, "column 'income', row 0: a missing value"),
+        ({"income": 1.0, "city": 7}, "column 'city', row 0: 7 is not a string"),
+        ({"income": 1.0, "city": "Lima"}, "loans/1 refused the input: Found unknown categor"),
+    ],
+)
+def test_a_model_registered_without_an_example_refuses_bad_rows_with_422(
+    unexampled: LiveServer, record: dict, message: str
+) -> None:
+    status, error = _post(unexampled, "/v1/models/loans/predict", json={"records": [record]})
+    assert status == 422 and message in error
+
+
+def test_the_models_own_refusal_is_counted_as_a_client_error(unexampled: LiveServer) -> None:
+    body = {"records": [{"income": 1.0, "city": "Lima"}]}
+    status, _ = _post(unexampled, "/v1/models/loans/predict", json=body)
+    metrics = httpx.get(unexampled.url + "/metrics").text
+    assert status == 422
+    assert 'shipyard_serving_errors_total{kind="InvalidInput",model="loans",version="1"} 1.0' in (
+        metrics
+    )
+    assert 'code="500"' not in metrics
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("NaN", "column 'x1', row 1: a missing value"),
+        ("null", "column 'x1', row 1: a missing value"),
+        ("Infinity", "column 'x1', row 1: inf is not a finite number"),
+        ("-Infinity", "column 'x1', row 1: -inf is not a finite number"),
+        ("1e400", "column 'x1', row 1: inf is not a finite number"),
+    ],
+)
+def test_a_float_no_model_can_take_is_a_422_naming_column_row_and_value(
+    unexampled: LiveServer, value: str, message: str
+) -> None:
+    body = '{"records": [{"x1": 1.0, "x2": 1}, {"x1": VALUE, "x2": 2}]}'.replace("VALUE", value)
+    status, error = _post(
+        unexampled, content=body.encode(), headers={"content-type": "application/json"}
+    )
+    assert status == 422 and message in error
+
+
+@pytest.mark.parametrize("value", [10**30, -(10**30), 2**63])
+def test_an_integer_beyond_64_bits_is_a_422_naming_column_row_and_value(
+    unexampled: LiveServer, value: int
+) -> None:
+    body = {"columns": {"x1": [1.0, 2.0], "x2": [1, value]}}
+    status, error = _post(unexampled, json=body)
+    assert status == 422
+    assert f"column 'x2', row 1: {value} is outside the range of a 64-bit integer" in error
+
+
+def test_missing_values_pass_where_the_signature_allows_them(unexampled: LiveServer) -> None:
+    body = b'{"records": [{"x1": null, "x2": 1}, {"x1": NaN, "x2": 2}]}'
+    with unexampled.client() as client:
+        response = client.post(
+            "/v1/models/boost/predict", content=body, headers={"content-type": "application/json"}
+        )
+        infinite = client.post(
+            "/v1/models/boost/predict",
+            content=b'{"records": [{"x1": Infinity, "x2": 1}]}',
+            headers={"content-type": "application/json"},
+        )
+    assert response.status_code == 200 and len(response.json()["predictions"]) == 2
+    assert infinite.status_code == 422 and "inf is not a finite number" in infinite.json()["error"]
+
+
+def test_a_405_says_which_methods_are_allowed(live: LiveServer) -> None:
+    with live.client() as client:
+        response = client.get(PREDICT)
+    assert response.status_code == 405 and response.headers["allow"] == "POST"

@@ -17,7 +17,13 @@ __all__ = ["score", "serve"]
 @click.command()
 @click.argument("refs", nargs=-1, required=True, metavar="REF [REF...]")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="Port to listen on (0: any free port).",
+)
 @click.option(
     "--max-batch",
     type=click.IntRange(min=1),
@@ -54,10 +60,31 @@ __all__ = ["score", "serve"]
     "models only: other flavors run on the CPU.",
 )
 @click.option(
+    "--wait-for-models",
+    is_flag=True,
+    help="Start even if a REF names no model yet, answering 503 until it is registered "
+    "(by default such a REF is an error at start).",
+)
+@click.option(
+    "--keep-alive-seconds",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Close a connection idle this long after a response.",
+)
+@click.option(
+    "--read-timeout-seconds",
+    type=click.FloatRange(min=0.1),
+    default=15.0,
+    show_default=True,
+    help="Close a connection whose request (headers and body) is not read in full in time.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
     show_default=True,
+    help="Least severe server messages printed (to stderr).",
 )
 def serve(
     refs: tuple[str, ...],
@@ -68,13 +95,17 @@ def serve(
     poll_seconds: float,
     max_body_mb: float,
     device: str | None,
+    wait_for_models: bool,
+    keep_alive_seconds: int,
+    read_timeout_seconds: float,
     log_level: str,
 ) -> None:
     """Serve models over HTTP: POST /v1/models/NAME/predict.
 
     Each REF is NAME, NAME/VERSION or NAME@ALIAS; an alias is followed, so moving it
-    (`shipyard models alias ...`) swaps the served version without a restart. Stop with
-    Ctrl-C or SIGTERM: requests in flight finish first.
+    (`shipyard models alias ...`) swaps the served version without a restart. A REF that
+    names no model is an error at start, unless --wait-for-models. Stop with Ctrl-C or
+    SIGTERM: requests in flight finish first.
     """
     from shipyard.registry.refs import ModelRef
 
@@ -89,7 +120,9 @@ def serve(
     )
     from shipyard.serving.server import serve as run_server
 
-    click.echo(f"serving {', '.join(refs)} on http://{host}:{port} (Ctrl-C to stop)", err=True)
+    def announce() -> None:  # once the references are checked: no "serving" before a refusal
+        click.echo(f"serving {', '.join(refs)} on http://{host}:{port} (Ctrl-C to stop)", err=True)
+
     run_server(
         list(refs),
         host,
@@ -100,6 +133,10 @@ def serve(
         max_body_bytes=int(max_body_mb * 1024 * 1024),
         log_level=log_level,
         device=device,
+        wait_for_models=wait_for_models,
+        keep_alive_seconds=keep_alive_seconds,
+        read_timeout_seconds=read_timeout_seconds,
+        on_start=announce,
     )
 
 

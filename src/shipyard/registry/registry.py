@@ -33,8 +33,9 @@ from shipyard.registry.flavors import (
     detect_flavor,
     get_flavor,
 )
+from shipyard.registry.flavors.inputs import InspectsInputs
 from shipyard.registry.refs import ModelRef, check_name
-from shipyard.registry.signature import Signature
+from shipyard.registry.signature import InputRefused, Signature
 
 if TYPE_CHECKING:
     import pandas
@@ -179,10 +180,19 @@ class LoadedModel:
 
         With a signature, `frame` is first coerced to it, so a wrong column or value raises
         `SignatureError` here instead of a confusing error deep inside the model library.
+        What the library's own input checks refuse raises `InputRefused` (a `SignatureError`
+        too): bad input, not a broken model.
         """
         if self.signature is not None:
             frame = self.signature.coerce(frame)
-        return to_json_list(self._flavor.predict(self._model, frame))
+        try:
+            output = self._flavor.predict(self._model, frame)
+        except (ValueError, TypeError) as exc:
+            flavor = self._flavor
+            if isinstance(flavor, InspectsInputs) and flavor.refuses_input(exc):
+                raise InputRefused(f"{self.name}/{self.version} refused the input: {exc}") from exc
+            raise
+        return to_json_list(output)
 
     def __repr__(self) -> str:
         return f"<LoadedModel {self.name}/{self.version} ({self.flavor})>"
@@ -247,12 +257,19 @@ class ModelRegistry:
 
         The flavor is detected unless given. Without a `signature`, one is inferred from
         `input_example` by running the model on it, which also proves the model can predict
-        before it is published.
+        before it is published; without either, from what the model records about its inputs
+        where its library keeps that (scikit-learn's feature names, XGBoost's feature names
+        and types).
         """
         check_name(name, "model name")
         # Checked before anything is stored, so a typo leaves no orphaned payload behind.
         checked_metrics, checked_tags = _checked_metrics(metrics), _checked_tags(tags)
         chosen = get_flavor(flavor) if flavor is not None else detect_flavor(model)
+        recorded = (
+            chosen.signature_of(model)
+            if signature is None and isinstance(chosen, InspectsInputs) and chosen.matches(model)
+            else None
+        )
         if input_example is not None:
             if not chosen.matches(model):
                 raise FlavorError(
@@ -260,7 +277,10 @@ class ModelRegistry:
                 )
             output = chosen.predict(model, input_example)
             if signature is None:
-                signature = Signature.infer(input_example, output)
+                allow_missing = recorded is None or recorded.allow_missing
+                signature = Signature.infer(input_example, output, allow_missing=allow_missing)
+        elif signature is None:
+            signature = recorded
         payload = chosen.save(model, FlavorContext(flow_classes=self._flow_classes(lineage)))
         sha = self._artifacts.blobs.put_bytes(payload)
         record = self._store.create_version(

@@ -19,11 +19,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from shipyard.exceptions import ObjectNotFound
 from shipyard.serving.batching import MicroBatcher, Rows
 from shipyard.serving.errors import ModelNotServed, install_error_handlers
 from shipyard.serving.heap import freeze_long_lived
 from shipyard.serving.metrics import ServingMetrics
 from shipyard.serving.middleware import VERSION_KEY, BodyLimit, RequestMetrics
+from shipyard.serving.openapi import typed_openapi
 from shipyard.serving.schemas import (
     ErrorResponse,
     ModelInfo,
@@ -45,8 +47,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         400: "The body is not valid JSON.",
         404: "No model of that name is served here.",
         413: "The body is larger than the server accepts.",
-        422: "Wrong shape, columns or types, or no rows; the message names what is wrong.",
-        500: "The model failed on valid input.",
+        422: "Wrong shape, columns, types or values, no rows, or rows the model's own checks "
+        "refused; the message names what is wrong.",
+        500: "The server, or the model on valid input, failed.",
         503: "The model has not loaded yet.",
     }.items()
 }
@@ -84,6 +87,7 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     device: str | None = None,
     freeze_heap: bool = False,
+    wait_for_models: bool = True,
 ) -> FastAPI:
     """An ASGI app serving the models `refs` name (`ranker@production`, `ranker/3`, ...).
 
@@ -92,7 +96,8 @@ def create_app(
     references to one model would make `/v1/models/{name}/predict` ambiguous. `freeze_heap`
     exempts what is alive after each load from garbage collection (see `heap.py`): for a
     process that is the server, not for an app embedded in a process whose heap belongs to
-    someone else.
+    someone else. With `wait_for_models=False` a reference that names no model (yet) is
+    refused here, with `ObjectNotFound`, instead of answering 503 until it exists.
     """
     if not refs:
         raise ValueError("give at least one model reference to serve")
@@ -123,10 +128,14 @@ def create_app(
         )
         for ref in refs
     ]
-    names = [slot.name for slot in slots]
-    twice = sorted({name for name in names if names.count(name) > 1})
-    if twice:
-        raise ValueError(f"model {', '.join(twice)} is named by more than one reference")
+    try:
+        _check_named_once(slots)
+        if not wait_for_models:
+            _check_resolvable(source, refs)
+    except Exception:
+        if close_source is not None:
+            close_source()
+        raise
 
     def observe(model: ServableModel, rows: int, requests: int) -> None:
         metrics.observe_batch(model.name, model.version, rows, requests)
@@ -176,12 +185,34 @@ def create_app(
     )
     app.state.served = served
     app.state.metrics = metrics
+    app.openapi = typed_openapi(  # type: ignore[method-assign]
+        app, lambda: {name: slot.model for name, slot in served.slots.items()}
+    )
     install_error_handlers(app)
     _add_routes(app, served, metrics)
     # Added last = outermost: the metrics see the 413s the body limit sends.
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics, served=served.version_label)
     return app
+
+
+def _check_named_once(slots: Sequence[ModelSlot]) -> None:
+    names = [slot.name for slot in slots]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ValueError(f"model {', '.join(twice)} is named by more than one reference")
+
+
+def _check_resolvable(source: ModelSource, refs: Sequence[str]) -> None:
+    """Resolve every reference once, so a typo fails now rather than as 503s forever."""
+    for ref in refs:
+        try:
+            source.resolve(ref)
+        except ObjectNotFound as exc:
+            raise ObjectNotFound(
+                f"cannot serve {ref}: {exc}. Register the model (or set the alias) first, or "
+                "start the server with --wait-for-models (wait_for_models=True) to wait for it"
+            ) from exc
 
 
 def _prediction_response(name: str, version: int, predictions: list[Any]) -> JSONResponse:

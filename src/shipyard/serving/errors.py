@@ -11,7 +11,7 @@ while the server keeps serving.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -69,10 +69,16 @@ class PredictionFailed(ServingError):
     status_code = 500
 
 
-def error_response(request: Request, status_code: int, message: str, kind: str) -> JSONResponse:
+def error_response(
+    request: Request,
+    status_code: int,
+    message: str,
+    kind: str,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
     """The one shape of every error body, with its kind noted for the metrics."""
     request.scope.setdefault("state", {})[ERROR_TYPE_KEY] = kind
-    return JSONResponse({"error": message}, status_code=status_code)
+    return JSONResponse({"error": message}, status_code=status_code, headers=headers)
 
 
 def describe_validation_errors(errors: Sequence[Any]) -> tuple[int, str]:
@@ -121,7 +127,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         kind = "BodyTooLarge" if exc.status_code == 413 else f"HTTP{exc.status_code}"
-        return error_response(request, exc.status_code, str(exc.detail), kind)
+        # The headers are part of the answer: a 405 says which methods are allowed.
+        return error_response(request, exc.status_code, str(exc.detail), kind, exc.headers)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unexpected error serving %s", request.url.path, exc_info=exc)

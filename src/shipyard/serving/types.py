@@ -30,6 +30,10 @@ class ServableSignature(Protocol):
         """A JSON-able description, published by `GET /v1/models/{name}`."""
         ...
 
+    def row_schema(self) -> dict[str, Any]:
+        """The JSON Schema of one input row, published in `/openapi.json`."""
+        ...
+
 
 class ServableModel(Protocol):
     """A loaded model version, ready to predict."""

@@ -77,9 +77,13 @@ class PytorchFlavor:
         return model
 
     def predict(self, model: Any, frame: pandas.DataFrame) -> Any:
+        import numpy
         import torch
 
-        inputs = torch.as_tensor(frame.to_numpy(dtype="float32"), device=_device_of(model))
+        # torch.from_numpy warns on every call about a read-only array (which pandas' copy
+        # on write hands out); a writable one is shared, so copy only a read-only one.
+        array = numpy.require(frame.to_numpy(dtype="float32"), requirements="W")
+        inputs = torch.as_tensor(array, device=_device_of(model))
         model.eval()
         with torch.no_grad():
             output = model(inputs)

@@ -5,6 +5,12 @@ recommends for models that outlive their training environment. Loaded models pre
 CPU; loading onto another device is refused rather than ignored. Both the scikit-learn API
 (`XGBClassifier`, `XGBRegressor`, ...) and a bare `Booster` are supported; the payload records
 which class to rebuild.
+
+XGBoost records a model's feature names and types, so a model registered without an input
+example still gets a signature (features of a model fitted on an array are named as XGBoost
+names them, f0, f1, ...). XGBoost takes missing values natively, so they are allowed. A
+model with categorical features has none: those need pandas' category type, which a JSON
+request does not carry.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ import tempfile
 from typing import TYPE_CHECKING, Any
 
 from shipyard.registry.flavors.base import FlavorContext, FlavorError, check_cpu_only
+from shipyard.registry.flavors.inputs import raised_in
+from shipyard.registry.signature import ColumnSpec, Signature, dtype_of_values
 
 if TYPE_CHECKING:
     import pandas
@@ -23,6 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["XGBoostFlavor"]
 
 _BOOSTER = "Booster"
+# XGBoost's feature types: quantitative, indicator (boolean), integer, float.
+_FEATURE_TYPES = {"q": "float", "float": "float", "int": "integer", "i": "boolean"}
 
 
 class XGBoostFlavor:
@@ -80,3 +90,24 @@ class XGBoostFlavor:
         if isinstance(model, xgboost.Booster):
             return model.predict(xgboost.DMatrix(frame))
         return model.predict(frame)
+
+    def signature_of(self, model: Any) -> Signature | None:
+        import xgboost
+
+        try:
+            booster = model if isinstance(model, xgboost.Booster) else model.get_booster()
+        except (AttributeError, ValueError):  # an estimator not fitted yet
+            return None
+        names = booster.feature_names or [f"f{i}" for i in range(booster.num_features())]
+        types = booster.feature_types or ["float"] * len(names)
+        if any(kind not in _FEATURE_TYPES for kind in types):
+            return None
+        classes = getattr(model, "classes_", None)
+        return Signature(
+            inputs=[ColumnSpec(n, _FEATURE_TYPES[t]) for n, t in zip(names, types, strict=True)],
+            output="float" if classes is None else dtype_of_values(classes),
+            allow_missing=True,
+        )
+
+    def refuses_input(self, error: BaseException) -> bool:
+        return isinstance(error, ValueError | TypeError) and raised_in(error, "xgboost")
