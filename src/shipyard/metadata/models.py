@@ -340,6 +340,7 @@ class FactTable(Base):
     name: Mapped[str] = mapped_column(String, primary_key=True)
     entity: Mapped[str] = mapped_column(String)
     event_time: Mapped[str] = mapped_column(String)
+    #: [[column, type], ...] in declaration order (a JSON object's keys would be sorted).
     schema: Mapped[Any] = mapped_column(JSONText, nullable=False)
     #: The path or glob of an external table's Parquet files; NULL for a stored table.
     location: Mapped[str | None] = mapped_column(Text)

@@ -61,7 +61,7 @@ class SQLFactCatalogStore(FactCatalogStore):
                     name=name,
                     entity=entity,
                     event_time=event_time,
-                    schema=dict(schema),
+                    schema=[[column, kind] for column, kind in schema.items()],  # keeps the order
                     location=location,
                     created_at=datetime.now(UTC),
                     created_by=user,
@@ -281,7 +281,7 @@ def _table_record(row: Row[Any]) -> FactTableRecord:
         name=row.name,
         entity=row.entity,
         event_time=row.event_time,
-        schema=dict(row.schema),
+        schema={column: kind for column, kind in row.schema},
         location=row.location,
         created_at=row.created_at,
         created_by=row.created_by,
