@@ -169,10 +169,17 @@ def flush_all() -> None:
 
 
 def _ingester(table: str) -> Writer:
-    def write(rows: list[dict[str, Any]]) -> object:
-        from shipyard.features.facts import ingest
+    """A writer into `table` of the current configuration's store, opened now: a log flushed
+    at interpreter exit can no longer import modules (or open what needs them)."""
+    import pyarrow.compute
+    import pyarrow.parquet  # noqa: F401  (imported now, for the same reason)
 
-        return ingest(table, rows)
+    from shipyard.features.facts import store
+
+    opened = store(create=True)
+
+    def write(rows: list[dict[str, Any]]) -> object:
+        return opened.ingest(table, rows)
 
     return write
 
