@@ -116,6 +116,7 @@ def test_compaction_swaps_batches_for_one_spanning_their_times(
     assert [b.files for b in catalogue.list_batches("plays")] == [("f3",), ("m",)]
     replaced = catalogue.list_batches("plays", states=[BatchState.REPLACED])
     assert [(b.batch_id, b.replaced_by) for b in replaced] == [(1, 4), (2, 4)]
+    assert all(b.replaced_at is not None and b.replaced_at >= merged.recorded_at for b in replaced)
     with pytest.raises(ShipyardError, match=r"batches \[1\] are no longer visible"):
         catalogue.replace_batches(
             "plays", [1, 3], files=["n"], row_count=4, min_event_time=None, max_event_time=None
@@ -128,3 +129,20 @@ def test_batches_of_an_undeclared_table_are_refused(catalogue: FactCatalogStore)
         catalogue.begin_batch("plays")
     with pytest.raises(ObjectNotFound, match="not declared"):
         catalogue.list_batches("plays")
+
+
+def test_only_replaced_or_aborted_batches_are_forgotten(catalogue: FactCatalogStore) -> None:
+    declare(catalogue)
+    for _ in range(3):
+        commit(catalogue, catalogue.begin_batch("plays").batch_id, "f")
+    catalogue.replace_batches(
+        "plays", [1, 2], files=["m"], row_count=4, min_event_time=None, max_event_time=None
+    )
+    aborted = catalogue.begin_batch("plays")
+    catalogue.abort_batch("plays", aborted.batch_id)
+    assert catalogue.forget_batches("plays", [1, 2, 3, 4, aborted.batch_id]) == 3
+    remaining = catalogue.list_batches("plays", states=BatchState)
+    assert [(b.batch_id, b.state) for b in remaining] == [
+        (3, BatchState.VISIBLE),
+        (4, BatchState.VISIBLE),
+    ]

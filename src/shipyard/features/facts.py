@@ -22,10 +22,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from shipyard.features.fact_compaction import (
+    DEFAULT_GRACE,
+    SMALL_BATCH_ROWS,
+    Compaction,
+)
+from shipyard.features.fact_compaction import compact as compact_table
 from shipyard.features.fact_log import FactLog, flush_all, log, logger
 from shipyard.features.fact_schema import FactSchemaError, conform, normalize_schema
 from shipyard.features.scan import RECORDED_AT, FactScan
@@ -40,11 +46,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RECORDED_AT",
+    "Compaction",
     "FactLog",
     "FactScan",
     "FactSchemaError",
     "FactStore",
     "TableInfo",
+    "compact",
     "describe",
     "flush",
     "ingest",
@@ -226,6 +234,23 @@ class FactStore:
         """Every declared table, alphabetically."""
         return self.catalogue.list_tables()
 
+    def compact(
+        self,
+        name: str,
+        *,
+        small_rows: int = SMALL_BATCH_ROWS,
+        grace: timedelta = DEFAULT_GRACE,
+    ) -> Compaction:
+        """Merge the table's small batches into one without changing any read's answer (see
+        `fact_compaction`); safe while writers write."""
+        return compact_table(
+            self.catalogue,
+            self.files,
+            self.catalogue.get_table(name),
+            small_rows=small_rows,
+            grace=grace,
+        )
+
 
 def store(*, create: bool = False) -> FactStore:
     """The fact store of the current configuration, over the client's shared stores.
@@ -285,6 +310,13 @@ def describe(name: str) -> TableInfo:
 def list_tables() -> list[FactTableRecord]:
     """Every declared fact table, alphabetically."""
     return store().list_tables()
+
+
+def compact(
+    name: str, *, small_rows: int = SMALL_BATCH_ROWS, grace: timedelta = DEFAULT_GRACE
+) -> Compaction:
+    """Merge the small batches of table `name` (see `FactStore.compact`)."""
+    return store(create=True).compact(name, small_rows=small_rows, grace=grace)
 
 
 def flush() -> None:

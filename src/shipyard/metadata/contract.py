@@ -371,6 +371,11 @@ class FactCatalogStore(Protocol):
         in one transaction; raises `ShipyardError` if any of them is no longer VISIBLE."""
         ...
 
+    def forget_batches(self, table: str, batch_ids: Sequence[int]) -> int:
+        """Delete the rows of REPLACED or ABORTED batches whose files were deleted; return how
+        many (a batch in another state is never deleted)."""
+        ...
+
     def list_batches(
         self,
         table: str,

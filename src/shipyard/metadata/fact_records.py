@@ -55,5 +55,6 @@ class FactBatchRecord:
     row_count: int = 0
     min_event_time: datetime | None = None
     max_event_time: datetime | None = None
-    #: The batch that replaced this one (compaction), if any.
+    #: The batch that replaced this one (compaction), if any, and when.
     replaced_by: int | None = None
+    replaced_at: datetime | None = None

@@ -369,3 +369,4 @@ class FactBatch(Base):
     min_event_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     max_event_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     replaced_by: Mapped[int | None] = mapped_column(Integer)
+    replaced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

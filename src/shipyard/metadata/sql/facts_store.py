@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from shipyard.exceptions import ObjectNotFound, ShipyardError
 from shipyard.metadata.contract import FactCatalogStore
@@ -109,6 +109,7 @@ class SQLFactCatalogStore(FactCatalogStore):
                 "min_event_time": None,
                 "max_event_time": None,
                 "replaced_by": None,
+                "replaced_at": None,
             }
             conn.execute(insert(FactBatch).values(values))
         return _batch_record(values)
@@ -207,14 +208,32 @@ class SQLFactCatalogStore(FactCatalogStore):
                 "min_event_time": min_event_time,
                 "max_event_time": max_event_time,
                 "replaced_by": None,
+                "replaced_at": None,
             }
             conn.execute(insert(FactBatch).values(values))
             conn.execute(
                 update(FactBatch)
                 .where(FactBatch.table_name == table, FactBatch.batch_id.in_(wanted))
-                .values(state=BatchState.REPLACED, replaced_by=values["batch_id"])
+                .values(
+                    state=BatchState.REPLACED,
+                    replaced_by=values["batch_id"],
+                    replaced_at=datetime.now(UTC),
+                )
             )
         return _batch_record(values)
+
+    def forget_batches(self, table: str, batch_ids: Sequence[int]) -> int:
+        """Delete the rows of REPLACED or ABORTED batches (their files are gone); return how
+        many. A batch in another state is never deleted."""
+        with self._database.write() as conn:
+            done = conn.execute(
+                delete(FactBatch).where(
+                    FactBatch.table_name == table,
+                    FactBatch.batch_id.in_(list(batch_ids)),
+                    FactBatch.state.in_([BatchState.REPLACED, BatchState.ABORTED]),
+                )
+            )
+        return int(done.rowcount)
 
     def list_batches(
         self,
@@ -300,4 +319,5 @@ def _batch_record(row: Mapping[Any, Any]) -> FactBatchRecord:
         min_event_time=row["min_event_time"],
         max_event_time=row["max_event_time"],
         replaced_by=row["replaced_by"],
+        replaced_at=row["replaced_at"],
     )

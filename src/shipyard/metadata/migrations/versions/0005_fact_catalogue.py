@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("min_event_time", _TIMESTAMP, nullable=True),
         sa.Column("max_event_time", _TIMESTAMP, nullable=True),
         sa.Column("replaced_by", sa.Integer(), nullable=True),
+        sa.Column("replaced_at", _TIMESTAMP, nullable=True),
         sa.PrimaryKeyConstraint("table_name", "batch_id", name="pk_fact_batches"),
         sa.ForeignKeyConstraint(
             ["table_name"],

@@ -1,0 +1,88 @@
+"""Specification of compaction: small batches merged into one, while a writer writes, with
+the answer of every read (at every `as_of`) unchanged."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from shipyard.features.fact_files import FactFiles
+from shipyard.features.facts import FactStore
+from shipyard.metadata import open_metadata
+from shipyard.metadata.fact_records import BatchState
+
+SCHEMA = {"member_id": "int", "ts": "timestamp", "seconds": "float"}
+DAY = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[FactStore]:
+    root = tmp_path / "store"
+    with open_metadata(f"sqlite:///{root / 'metadata.db'}") as metadata:
+        facts = FactStore(metadata.facts, FactFiles(str(root)), user="alice")
+        facts.table("plays", entity="member_id", event_time="ts", schema=SCHEMA)
+        yield facts
+
+
+def batch(members: range, days: range, seconds: float) -> pd.DataFrame:
+    rows = [(m, DAY + timedelta(days=d), seconds + m) for m in members for d in days]
+    return pd.DataFrame(rows, columns=["member_id", "ts", "seconds"])
+
+
+def answers(store: FactStore, moments: list[datetime | None]) -> list[pd.DataFrame]:
+    reads = [store.read("plays", as_of=moment) for moment in moments]
+    reads += [store.read("plays", [3, 7], start=DAY + timedelta(days=1), as_of=m) for m in moments]
+    return [frame[frame.member_id < 100].reset_index(drop=True) for frame in reads]
+
+
+def test_compaction_while_a_writer_writes_changes_no_answer(store: FactStore) -> None:
+    recorded = []
+    for n in range(6):  # overlapping keys: later batches restate earlier facts
+        written = store.ingest("plays", batch(range(n, n + 8), range(n % 3, 4), seconds=n * 100))
+        assert written is not None
+        recorded.append(written.recorded_at)
+    moments: list[datetime | None] = [*recorded, recorded[0] - timedelta(microseconds=1), None]
+    before = answers(store, moments)
+    files_before = {f for b in store.catalogue.list_batches("plays") for f in b.files}
+
+    stop, wrote = threading.Event(), []
+
+    def writer() -> None:
+        while not stop.is_set() or len(wrote) < 3:
+            wrote.append(
+                store.ingest("plays", batch(range(100 + len(wrote), 101 + len(wrote)), range(2), 0))
+            )
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        done = store.compact("plays", small_rows=1_000)
+    finally:
+        stop.set()
+        thread.join()
+
+    assert set(done.merged) >= {1, 2, 3, 4, 5, 6}
+    assert done.files_after < done.files_before
+    assert all(a.equals(b) for a, b in zip(answers(store, moments), before, strict=True))
+    everything = store.read("plays")
+    assert len(everything[everything.member_id >= 100]) == 2 * len(wrote)
+    # The merged batches' files stay for readers that listed them, until the grace period ends.
+    assert all(Path(store.files.url(f)).exists() for f in files_before)
+    again = store.compact("plays", small_rows=1_000, grace=timedelta(0))
+    assert again.files_deleted == len(files_before)
+    assert not any(Path(store.files.url(f)).exists() for f in files_before)
+    assert all(a.equals(b) for a, b in zip(answers(store, moments), before, strict=True))
+    states = {b.state for b in store.catalogue.list_batches("plays", states=BatchState)}
+    assert states == {BatchState.VISIBLE, BatchState.REPLACED}  # the first merge's batch
+
+
+def test_fewer_than_two_small_batches_are_left_alone(store: FactStore) -> None:
+    store.ingest("plays", batch(range(3), range(2), 0))
+    done = store.compact("plays")
+    assert (done.merged, done.into, done.files_after) == ((), None, done.files_before)
+    assert [b.batch_id for b in store.catalogue.list_batches("plays")] == [1]
