@@ -3,16 +3,19 @@ the answer of every read (at every `as_of`) unchanged."""
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from shipyard.features.fact_files import FactFiles
-from shipyard.features.facts import FactStore
+from shipyard.features.facts import RECORDED_AT, FactStore
 from shipyard.metadata import open_metadata
 from shipyard.metadata.fact_records import BatchState
 
@@ -87,3 +90,29 @@ def test_fewer_than_two_small_batches_are_left_alone(store: FactStore) -> None:
     done = store.compact("plays")
     assert (done.merged, done.into, done.files_after) == ((), None, done.files_before)
     assert [b.batch_id for b in store.catalogue.list_batches("plays")] == [1]
+
+
+def test_files_a_killed_writer_left_are_deleted_after_the_grace_period(store: FactStore) -> None:
+    store.ingest("plays", batch(range(3), range(2), 0))
+    store.catalogue.begin_batch("plays")  # a writer that began, wrote files, and was killed
+    left = store.files.write(
+        "plays",
+        pa.table({"member_id": [1], "ts": [DAY], "seconds": [1.0], RECORDED_AT: [DAY]}),
+        entity="member_id",
+        sort_by=["member_id"],
+        stamp=DAY,
+    )
+    hour_ago = time.time() - 3600
+    os.utime(store.files.url(left[0]), (hour_ago, hour_ago))
+    fresh = store.files.write(
+        "plays",
+        pa.table({"member_id": [2], "ts": [DAY], "seconds": [1.0], RECORDED_AT: [DAY]}),
+        entity="member_id",
+        sort_by=["member_id"],
+        stamp=DAY,
+    )
+    done = store.compact("plays", grace=timedelta(minutes=30))
+    assert done.files_deleted == 1
+    assert not Path(store.files.url(left[0])).exists()
+    assert Path(store.files.url(fresh[0])).exists()  # perhaps a write still in progress
+    assert len(store.read("plays")) == 6

@@ -13,7 +13,8 @@ version of every fact with its own `recorded_at` (restatements included), so tha
 
 The replaced batches' files are NOT deleted then: a reader that listed them just before the
 swap may still be reading them. A later compaction deletes the files of batches replaced more
-than `grace` ago (default an hour) and forgets those batches.
+than `grace` ago (default an hour) and forgets those batches, and deletes the files that no
+batch lists and that were last written more than `grace` ago: those a killed writer left.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ class Compaction:
     rows: int
     files_before: int
     files_after: int
-    #: Files of batches replaced more than the grace period ago, deleted now.
+    #: Files deleted now: of batches replaced more than the grace period ago, and files no
+    #: batch lists written before it (left by killed writers).
     files_deleted: int
 
 
@@ -119,15 +121,21 @@ def _merge(files: FactFiles, table: FactTableRecord, paths: list[str]) -> list[s
 def _delete_expired(
     catalogue: FactCatalogStore, files: FactFiles, table: str, grace: timedelta
 ) -> int:
+    """Delete the files of batches replaced before the grace period and forget the batches,
+    and the files no batch lists (a killed writer's) last written before it."""
     from shipyard.metadata.fact_records import BatchState
 
     cutoff = datetime.now(UTC) - grace
+    every = catalogue.list_batches(table, states=BatchState)
     expired = [
         b
-        for b in catalogue.list_batches(table, states=[BatchState.REPLACED])
-        if b.replaced_at is not None and b.replaced_at <= cutoff
+        for b in every
+        if b.state is BatchState.REPLACED and b.replaced_at is not None and b.replaced_at <= cutoff
     ]
     doomed = [path for b in expired for path in b.files]
     files.remove(doomed)
     catalogue.forget_batches(table, [b.batch_id for b in expired])
-    return len(doomed)
+    listed = {path for b in every for path in b.files}
+    orphans = files.unlisted_before(table, listed, cutoff)
+    files.remove(orphans)
+    return len(doomed) + len(orphans)

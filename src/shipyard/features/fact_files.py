@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -107,14 +107,29 @@ class FactFiles:
             if self._fs.exists(path):
                 self._fs.rm(path)
 
-    def table_files(self, table: str) -> Iterator[str]:
-        """Every finished file under a table's folder, relative to the root (for tests, gc)."""
+    def table_files(self, table: str, *, temporary: bool = False) -> Iterator[str]:
+        """Every file under a table's folder, relative to the root: the finished ones, and the
+        temporary ones of writes in progress (or killed) too if `temporary`."""
         base = f"{self._root}/facts/{table}"
         if not self._fs.exists(base):
             return
         for path in sorted(self._fs.find(base)):
-            if not path.rsplit("/", 1)[-1].startswith(_TEMP_PREFIX):
+            if temporary or not path.rsplit("/", 1)[-1].startswith(_TEMP_PREFIX):
                 yield path[len(self._root) + 1 :]
+
+    def unlisted_before(self, table: str, listed: set[str], cutoff: datetime) -> list[str]:
+        """The table's files (temporary ones included) that no batch lists and that were last
+        written before `cutoff`: what a killed writer left behind."""
+        stale = []
+        for relative in self.table_files(table, temporary=True):
+            if relative in listed:
+                continue
+            modified = self._fs.modified(f"{self._root}/{relative}")
+            if modified.tzinfo is None:
+                modified = modified.astimezone(UTC)  # fsspec gives local naive times here
+            if modified < cutoff:
+                stale.append(relative)
+        return stale
 
 
 def _is_local(fs: AbstractFileSystem) -> bool:

@@ -153,9 +153,9 @@ class FactStore:
         batch = self.catalogue.begin_batch(name)
         written: list[str] = []
         try:
+            stamp = pa.scalar(batch.recorded_at, type=pa.timestamp("us", tz="UTC"))
             stamped = conformed.append_column(
-                pa.field(RECORDED_AT, pa.timestamp("us", tz="UTC")),
-                pa.array([batch.recorded_at] * conformed.num_rows, pa.timestamp("us", tz="UTC")),
+                pa.field(RECORDED_AT, stamp.type), pa.repeat(stamp, conformed.num_rows)
             )
             written = self.files.write(
                 name,
