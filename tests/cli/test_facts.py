@@ -77,3 +77,29 @@ def test_an_unknown_table_is_one_line_on_stderr(home: Home) -> None:
         "error: fact table 'clicks' is not declared; declared tables: plays (declare one with "
         "facts.table(name, entity=..., event_time=..., schema=...))"
     ]
+
+
+def test_refresh_registers_a_new_export(home: Home) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    exports = home.root / "exports"
+    exports.mkdir()
+    day = datetime(2026, 1, 1, tzinfo=UTC)
+    for n in range(2):
+        pq.write_table(pa.table({"id": [n], "ts": [day]}), exports / f"{n}.parquet")
+        if n == 0:
+            facts.table(
+                "orders",
+                entity="id",
+                event_time="ts",
+                schema={"id": "int", "ts": "timestamp"},
+                location=str(exports / "*.parquet"),
+            )
+    result = shipyard("refresh", "orders")
+    assert result.exit_code == 0, result.output
+    assert "orders: registered 1 files (1 facts) as batch 2, recorded at 20" in result.stdout
+    assert "orders: no new file" in shipyard("refresh", "orders").stdout
+    refused = shipyard("compact", "orders")
+    assert refused.exit_code == 1
+    assert "is external" in refused.stderr

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from shipyard.features.fact_files import FactFiles
-from shipyard.features.fact_read import files_for_entities
+from shipyard.features.fact_read import for_entities
 from shipyard.features.facts import RECORDED_AT, FactSchemaError, FactStore
 from shipyard.metadata import open_metadata
 from shipyard.metadata.fact_records import BatchState
@@ -156,7 +156,7 @@ def test_files_are_sorted_and_split_by_entity_bucket(store: FactStore) -> None:
         keys = list(zip(table["member_id"].to_pylist(), table["ts"].to_pylist(), strict=True))
         assert keys == sorted(keys)
         assert table.schema.names == ["member_id", "ts", "seconds", "genre", RECORDED_AT]
-    [just_seven] = {files_for_entities(scan, pa.array([7]))}
+    just_seven = for_entities(scan, pa.array([7])).files
     assert len(just_seven) == 1
     assert set(pq.read_table(just_seven[0])["member_id"].to_pylist()) >= {7}
 

@@ -1,4 +1,4 @@
-"""`shipyard facts ...`: list, describe, preview and compact fact tables.
+"""`shipyard facts ...`: list, describe, preview, compact and refresh fact tables.
 
 Like the rest of the `shipyard` command, only click is imported at module level; the fact
 store (SQLAlchemy, pyarrow, DuckDB) loads inside the commands. Errors surface through the
@@ -18,7 +18,7 @@ __all__ = ["facts"]
 
 @click.group()
 def facts() -> None:
-    """List, describe, preview and compact fact tables (see docs/features.md)."""
+    """List, describe, preview, compact and refresh fact tables (see docs/features.md)."""
 
 
 @facts.command("list")
@@ -132,6 +132,26 @@ def compact(table: str, grace: float, small_rows: int) -> None:
         console.print(
             output.text(f"deleted {done.files_deleted} files of batches replaced earlier", "dim")
         )
+
+
+@facts.command()
+@click.argument("table")
+def refresh(table: str) -> None:
+    """Register the files of external TABLE that its location matches now and that are not
+    part of it yet (a new warehouse export); they are recorded now."""
+    from shipyard.features import facts as api
+
+    added = api.refresh(table)
+    console = output.console()
+    if added is None:
+        console.print(output.text(f"{table}: no new file"))
+        return
+    console.print(
+        output.text(
+            f"{table}: registered {len(added.files)} files ({added.row_count:,} facts) as "
+            f"batch {added.batch_id}, recorded at {added.recorded_at.isoformat()}"
+        )
+    )
 
 
 def _span(first: object, last: object) -> str:

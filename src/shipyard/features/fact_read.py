@@ -10,6 +10,7 @@ another of a different entity or event time.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["files_for_entities", "quote", "read_scan"]
+__all__ = ["facts_source", "for_entities", "quote", "read_scan"]
 
 
 def quote(identifier: str) -> str:
@@ -32,22 +33,46 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def files_for_entities(scan: FactScan, entities: pa.Array) -> tuple[str, ...]:
-    """The scan's files that may hold any of `entities`: those in their buckets' folders.
-
-    A file outside the bucket layout (an external table's) is always kept.
-    """
+def for_entities(scan: FactScan, entities: pa.Array) -> FactScan:
+    """The scan narrowed to the files that may hold any of `entities`: the store's files in
+    their buckets' folders, and every registered (external) file, which has no buckets."""
     wanted = {f"/b{bucket:02d}/" for bucket in buckets_of(entities).tolist()}
-    return tuple(
-        path
-        for path in scan.files
-        if not _in_a_bucket(path) or any(marker in path for marker in wanted)
+    registered = scan.registered_at or (None,) * len(scan.files)
+    kept = [
+        (path, at)
+        for path, at in zip(scan.files, registered, strict=True)
+        if at is not None or any(marker in path for marker in wanted)
+    ]
+    return replace(
+        scan,
+        files=tuple(path for path, _ in kept),
+        registered_at=tuple(at for _, at in kept) if scan.registered_at else (),
     )
 
 
-def _in_a_bucket(path: str) -> bool:
-    folder = path.rsplit("/", 2)[-2] if path.count("/") >= 2 else ""
-    return len(folder) == 3 and folder[0] == "b" and folder[1:].isdigit()
+def facts_source(scan: FactScan) -> str:
+    """A DuckDB relation (SQL text) of every version of the scan's facts: its declared columns
+    cast to their types, and `RECORDED_AT`, taken from the store's files or, for registered
+    files, their registration time. Empty scans have no source: check `scan.files` first."""
+    from shipyard.features.fact_schema import DUCKDB_TYPES
+
+    columns = [
+        f"CAST({quote(name)} AS {DUCKDB_TYPES[kind]}) AS {quote(name)}"
+        for name, kind in scan.schema.items()
+    ]
+    groups: dict[datetime | None, list[str]] = {}
+    registered = scan.registered_at or (None,) * len(scan.files)
+    for path, at in zip(scan.files, registered, strict=True):
+        groups.setdefault(at, []).append(path)
+    parts = []
+    for at, paths in groups.items():
+        recorded = quote(RECORDED_AT) if at is None else f"TIMESTAMPTZ '{at.isoformat()}'"
+        listing = ", ".join(_literal(path) for path in paths)
+        parts.append(
+            f"SELECT {', '.join(columns)}, {recorded} AS {quote(RECORDED_AT)} "
+            f"FROM read_parquet([{listing}])"
+        )
+    return "(" + " UNION ALL ".join(parts) + ")"
 
 
 def read_scan(
@@ -67,12 +92,11 @@ def read_scan(
 
     schema = arrow_schema(scan.schema)
     wanted_columns = list(columns) if columns is not None else list(scan.schema)
-    files = scan.files
     wanted = None
     if entities is not None:
         wanted = pa.table({"entity": pa.array(list(entities), type=schema.field(scan.entity).type)})
-        files = files_for_entities(scan, wanted.column("entity"))
-    if not files:
+        scan = for_entities(scan, wanted.column("entity"))
+    if not scan.files:
         empty = schema.append(pa.field(RECORDED_AT, pa.timestamp("us", tz="UTC")))
         keep = [*wanted_columns, RECORDED_AT]
         return empty.empty_table().select(keep).to_pandas()
@@ -94,7 +118,7 @@ def read_scan(
     selected = ", ".join(quote(name) for name in [*wanted_columns, RECORDED_AT])
     sql = f"""
         SELECT {selected}
-        FROM read_parquet([{", ".join(_literal(f) for f in files)}])
+        FROM {facts_source(scan)}
         {where}
         QUALIFY row_number() OVER (
             PARTITION BY {entity}, {event_time} ORDER BY {quote(RECORDED_AT)} DESC

@@ -23,7 +23,15 @@ from shipyard.features.scan import RECORDED_AT
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["TIMESTAMP", "FactSchemaError", "arrow_schema", "conform", "normalize_schema"]
+__all__ = [
+    "DUCKDB_TYPES",
+    "TIMESTAMP",
+    "FactSchemaError",
+    "arrow_schema",
+    "castable",
+    "conform",
+    "normalize_schema",
+]
 
 #: How every timestamp of a fact table is stored.
 TIMESTAMP = "timestamp[us, tz=UTC]"
@@ -42,7 +50,20 @@ _ALIASES = {
     "datetime": TIMESTAMP,
     "date": "date32[day]",
 }
-_TYPES = ("int8", "int16", "int32", "int64", "float", "double", "string", "bool", "date32[day]")
+#: The DuckDB type of each type a declaration may name: what a reader casts a column to.
+DUCKDB_TYPES = {
+    "int8": "TINYINT",
+    "int16": "SMALLINT",
+    "int32": "INTEGER",
+    "int64": "BIGINT",
+    "float": "FLOAT",
+    "double": "DOUBLE",
+    "string": "VARCHAR",
+    "bool": "BOOLEAN",
+    "date32[day]": "DATE",
+    TIMESTAMP: "TIMESTAMPTZ",
+}
+_TYPES = tuple(name for name in DUCKDB_TYPES if name != TIMESTAMP)
 
 
 class FactSchemaError(ShipyardError):
@@ -146,7 +167,7 @@ def _conform_column(table: str, name: str, column: Any, target: pa.DataType) -> 
     source = column.type
     if source == target:
         return column
-    if not _castable(source, target):
+    if not castable(source, target):
         # Text (a CSV value that did not parse) is named by its first unparsable value.
         text = pa.types.is_string(source) or pa.types.is_large_string(source)
         found = _first_failing(column, target) if text else None
@@ -165,7 +186,7 @@ def _conform_column(table: str, name: str, column: Any, target: pa.DataType) -> 
         ) from None
 
 
-def _castable(source: pa.DataType, target: pa.DataType) -> bool:
+def castable(source: pa.DataType, target: pa.DataType) -> bool:
     """Whether values of `source` may become `target` without changing what they mean."""
     import pyarrow.types as t
 

@@ -60,6 +60,7 @@ __all__ = [
     "log",
     "logger",
     "read",
+    "refresh",
     "scan",
     "store",
     "table",
@@ -105,12 +106,14 @@ class FactStore:
     ) -> FactTableRecord:
         """Declare a table (again: an identical declaration is a no-op); a different one
         under a taken name is refused with what differs."""
-        if location is not None:
-            raise FactSchemaError(
-                f"fact table {name!r}: external tables (location=...) are not supported yet; "
-                "ingest the files with facts.ingest(name, path) instead"
-            )
         normalized = normalize_schema(name, schema, entity=entity, event_time=event_time)
+        # A new external table's files are checked before it is declared, so that files that
+        # do not fit leave no table behind.
+        files = (
+            None
+            if location is None or self._declared(name)
+            else self._matching(name, location, normalized)
+        )
         stored = self.catalogue.declare_table(
             name,
             entity=entity,
@@ -119,14 +122,69 @@ class FactStore:
             location=location,
             user=self.user,
         )
-        differences = _differences(stored, entity, event_time, normalized)
+        differences = _differences(stored, entity, event_time, normalized, location)
         if differences:
             raise FactSchemaError(
                 f"fact table {name!r} is declared already, differently: "
                 f"{'; '.join(differences)}. A table's schema does not change; declare a new "
                 "table under another name"
             )
+        if files is not None and not self.catalogue.list_batches(name):
+            self._register(name, files)
         return stored
+
+    def refresh(self, name: str) -> FactBatchRecord | None:
+        """Register the files of external table `name` that its location matches now and no
+        batch holds yet, as one batch recorded now; None if there are none.
+
+        The files are checked against the schema first (`FactSchemaError` naming the file and
+        the column; nothing registered).
+        """
+        from shipyard.features.fact_external import check_files, match_files
+
+        declared = self.catalogue.get_table(name)
+        if declared.location is None:
+            raise FactSchemaError(
+                f"fact table {name!r} is stored, not external: there is nothing to refresh "
+                "(its facts are written with facts.ingest and facts.log)"
+            )
+        listed = {path for batch in self.catalogue.list_batches(name) for path in batch.files}
+        new = [path for path in match_files(declared.location) if path not in listed]
+        if not new:
+            return None
+        check_files(name, new, declared.schema)
+        return self._register(name, new)
+
+    def _declared(self, name: str) -> bool:
+        return any(table.name == name for table in self.catalogue.list_tables())
+
+    @staticmethod
+    def _matching(name: str, location: str, schema: Mapping[str, str]) -> list[str]:
+        from shipyard.features.fact_external import check_files, match_files
+
+        files = match_files(location)
+        if not files:
+            raise FactSchemaError(f"fact table {name!r}: no Parquet file matches {location}")
+        check_files(name, files, schema)
+        return files
+
+    def _register(self, name: str, files: list[str]) -> FactBatchRecord:
+        """Files of an external table (checked already) as one batch recorded now."""
+        from shipyard.features.fact_external import row_count
+
+        batch = self.catalogue.begin_batch(name)
+        try:
+            return self.catalogue.commit_batch(
+                name,
+                batch.batch_id,
+                files=files,
+                row_count=row_count(files),
+                min_event_time=None,
+                max_event_time=None,
+            )
+        except BaseException:
+            self.catalogue.abort_batch(name, batch.batch_id)
+            raise
 
     # ------------------------------------------------------------------------- writing
 
@@ -139,7 +197,7 @@ class FactStore:
         """
         import pyarrow as pa
 
-        declared = self.catalogue.get_table(name)
+        declared = _stored(self.catalogue.get_table(name), "ingested into")
         conformed = conform(
             name,
             _to_arrow(data, declared.schema),
@@ -185,6 +243,7 @@ class FactStore:
         declared = self.catalogue.get_table(name)
         moment = None if as_of is None else moment_of(as_of)
         batches = self.catalogue.list_batches(name, as_of=moment)
+        external = declared.location is not None
         return FactScan(
             table=name,
             entity=declared.entity,
@@ -192,6 +251,9 @@ class FactStore:
             schema=dict(declared.schema),
             files=tuple(self.files.url(path) for batch in batches for path in batch.files),
             as_of=moment,
+            registered_at=tuple(
+                batch.recorded_at for batch in batches for _ in batch.files if external
+            ),
         )
 
     def read(
@@ -246,7 +308,7 @@ class FactStore:
         return compact_table(
             self.catalogue,
             self.files,
-            self.catalogue.get_table(name),
+            _stored(self.catalogue.get_table(name), "compacted"),
             small_rows=small_rows,
             grace=grace,
         )
@@ -319,6 +381,11 @@ def compact(
     return store(create=True).compact(name, small_rows=small_rows, grace=grace)
 
 
+def refresh(name: str) -> FactBatchRecord | None:
+    """Register the new files of external table `name` (see `FactStore.refresh`)."""
+    return store(create=True).refresh(name)
+
+
 def flush() -> None:
     """Write what `log` has buffered, for every table, now."""
     flush_all()
@@ -337,12 +404,29 @@ def moment_of(value: Moment) -> datetime:
 # ------------------------------------------------------------------------------- helpers
 
 
+def _stored(declared: FactTableRecord, doing: str) -> FactTableRecord:
+    if declared.location is not None:
+        raise FactSchemaError(
+            f"fact table {declared.name!r} is external (its files stay at {declared.location}) "
+            f"and cannot be {doing}; register new files with facts.refresh({declared.name!r})"
+        )
+    return declared
+
+
 def _differences(
-    stored: FactTableRecord, entity: str, event_time: str, schema: Mapping[str, str]
+    stored: FactTableRecord,
+    entity: str,
+    event_time: str,
+    schema: Mapping[str, str],
+    location: str | None,
 ) -> list[str]:
     found = []
-    if stored.location is not None:
-        found.append(f"it is an external table over {stored.location}")
+    if stored.location != location:
+
+        def where(place: str | None) -> str:
+            return "stored by Shipyard" if place is None else f"external over {place}"
+
+        found.append(f"it is {where(stored.location)}, not {where(location)}")
     if stored.entity != entity:
         found.append(f"entity is {stored.entity!r}, not {entity!r}")
     if stored.event_time != event_time:
