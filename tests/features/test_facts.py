@@ -3,6 +3,8 @@ the as-of rule (restatements visible from their recorded_at on, never before).""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +16,7 @@ import pytest
 
 from shipyard.features.fact_files import FactFiles
 from shipyard.features.fact_read import for_entities
-from shipyard.features.facts import RECORDED_AT, FactSchemaError, FactStore
+from shipyard.features.facts import RECORDED_AT, FactSchemaError, FactsNotSettled, FactStore
 from shipyard.metadata import open_metadata
 from shipyard.metadata.fact_records import BatchState
 
@@ -217,3 +219,49 @@ def test_the_module_api_works_on_the_configured_store(home: Home) -> None:
     assert (info.batches, info.rows, info.first_event) == (1, 1, day(1))
     assert facts.scan("plays").files[0].startswith(str(home.root / "store" / "facts" / "plays"))
     assert [t.name for t in facts.list_tables()] == ["plays"]
+
+
+def test_a_read_as_of_a_moment_waits_for_a_write_recorded_before_it(store: FactStore) -> None:
+    store.ingest("plays", plays((1, day(1), 1.0, "a")))
+    in_progress = store.catalogue.begin_batch("plays")  # a writer between begin and commit
+    written = store.files.write(
+        "plays",
+        pa.Table.from_pandas(plays((2, day(1), 2.0, "b"))).append_column(
+            RECORDED_AT, pa.array([in_progress.recorded_at], pa.timestamp("us", tz="UTC"))
+        ),
+        entity="member_id",
+        sort_by=["member_id"],
+        stamp=in_progress.recorded_at,
+    )
+    store.settle_timeout = 0.1
+    with pytest.raises(FactsNotSettled, match=r"batch 2, recorded at .* is still being written"):
+        store.read("plays", as_of=in_progress.recorded_at)
+    earlier = in_progress.recorded_at - timedelta(microseconds=1)
+    assert len(store.read("plays", as_of=earlier)) == 1  # nothing in progress before it
+
+    store.settle_timeout = 30
+    reads: list[pd.DataFrame] = []
+    reader = threading.Thread(
+        target=lambda: reads.append(store.read("plays", as_of=in_progress.recorded_at))
+    )
+    reader.start()
+    time.sleep(0.1)
+    assert reader.is_alive()  # waiting for the write: it cannot end before the commit
+    store.catalogue.commit_batch(
+        "plays", 2, files=written, row_count=1, min_event_time=day(1), max_event_time=day(1)
+    )
+    reader.join()
+    assert list(reads[0].member_id) == [1, 2]  # the read waited and saw the write
+
+
+def test_compaction_gives_up_a_write_killed_before_its_commit(store: FactStore) -> None:
+    store.ingest("plays", plays((1, day(1), 1.0, "a")))
+    killed = store.catalogue.begin_batch("plays")
+    store.compact("plays", grace=timedelta(0))
+    [given_up] = [
+        b
+        for b in store.catalogue.list_batches("plays", states=BatchState)
+        if b.batch_id == killed.batch_id
+    ]
+    assert given_up.state is BatchState.ABORTED
+    assert len(store.read("plays", as_of=datetime.now(UTC))) == 1

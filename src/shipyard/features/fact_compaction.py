@@ -121,8 +121,9 @@ def _merge(files: FactFiles, table: FactTableRecord, paths: list[str]) -> list[s
 def _delete_expired(
     catalogue: FactCatalogStore, files: FactFiles, table: str, grace: timedelta
 ) -> int:
-    """Delete the files of batches replaced before the grace period and forget the batches,
-    and the files no batch lists (a killed writer's) last written before it."""
+    """Delete the files of batches replaced before the grace period and forget the batches;
+    give up writes begun before it and never committed (killed writers: readers waiting for
+    them go on), and delete the files no batch lists last written before it."""
     from shipyard.metadata.fact_records import BatchState
 
     cutoff = datetime.now(UTC) - grace
@@ -132,6 +133,9 @@ def _delete_expired(
         for b in every
         if b.state is BatchState.REPLACED and b.replaced_at is not None and b.replaced_at <= cutoff
     ]
+    for abandoned in every:  # a writer that began before the grace period and never ended
+        if abandoned.state is BatchState.PENDING and abandoned.recorded_at <= cutoff:
+            catalogue.abort_batch(table, abandoned.batch_id)
     doomed = [path for b in expired for path in b.files]
     files.remove(doomed)
     catalogue.forget_batches(table, [b.batch_id for b in expired])

@@ -20,12 +20,14 @@ configuration in force (`SHIPYARD_DATASTORE`, `SHIPYARD_METADATA`), like `models
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from shipyard.exceptions import ShipyardError
 from shipyard.features.fact_compaction import (
     DEFAULT_GRACE,
     SMALL_BATCH_ROWS,
@@ -35,6 +37,7 @@ from shipyard.features.fact_compaction import compact as compact_table
 from shipyard.features.fact_log import FactLog, flush_all, log, logger
 from shipyard.features.fact_schema import FactSchemaError, conform, normalize_schema
 from shipyard.features.scan import RECORDED_AT, FactScan
+from shipyard.metadata.fact_records import BatchState
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,6 +54,7 @@ __all__ = [
     "FactScan",
     "FactSchemaError",
     "FactStore",
+    "FactsNotSettled",
     "TableInfo",
     "compact",
     "describe",
@@ -72,6 +76,10 @@ Data = Any
 Moment = datetime | str
 
 
+class FactsNotSettled(ShipyardError):
+    """A read as of a moment while a write recorded before it is still in progress."""
+
+
 @dataclass(frozen=True)
 class TableInfo:
     """A table as `shipyard facts describe` shows it: its declaration and what it holds."""
@@ -88,10 +96,19 @@ class FactStore:
     """The fact tables of one catalogue and one datastore; the module functions use the one
     of the current configuration (`store()`)."""
 
-    def __init__(self, catalogue: FactCatalogStore, files: FactFiles, *, user: str) -> None:
+    def __init__(
+        self,
+        catalogue: FactCatalogStore,
+        files: FactFiles,
+        *,
+        user: str,
+        settle_timeout: float = 60.0,
+    ) -> None:
         self.catalogue = catalogue
         self.files = files
         self.user = user
+        #: How long a scan as of a moment waits for writes in progress before that moment.
+        self.settle_timeout = settle_timeout
 
     # ----------------------------------------------------------------------- declaring
 
@@ -239,9 +256,16 @@ class FactStore:
     # ------------------------------------------------------------------------- reading
 
     def scan(self, name: str, as_of: Moment | None = None) -> FactScan:
-        """The files of the batches visible `as_of` (None: every committed batch)."""
+        """The files of the batches visible `as_of` (None: every committed batch).
+
+        A scan `as_of` a moment is final: when a write recorded at or before it is still in
+        progress, the scan waits for it to commit or fail (at most `settle_timeout` seconds,
+        then `FactsNotSettled`), so the same `as_of` always lists the same batches.
+        """
         declared = self.catalogue.get_table(name)
         moment = None if as_of is None else moment_of(as_of)
+        if moment is not None:
+            self._settle(name, moment)
         batches = self.catalogue.list_batches(name, as_of=moment)
         external = declared.location is not None
         return FactScan(
@@ -255,6 +279,24 @@ class FactStore:
                 batch.recorded_at for batch in batches for _ in batch.files if external
             ),
         )
+
+    def _settle(self, name: str, moment: datetime) -> None:
+        """Wait until no write recorded at or before `moment` is in progress."""
+        deadline = time.monotonic() + self.settle_timeout
+        while True:
+            pending = self.catalogue.list_batches(name, as_of=moment, states=[BatchState.PENDING])
+            if not pending:
+                return
+            if time.monotonic() >= deadline:
+                first = pending[0]
+                raise FactsNotSettled(
+                    f"fact table {name!r}: batch {first.batch_id}, recorded at "
+                    f"{first.recorded_at.isoformat()}, is still being written after "
+                    f"{self.settle_timeout:g} s, so a read as of {moment.isoformat()} is not "
+                    "final yet; retry, or read as of an earlier moment (a writer killed "
+                    "mid-write is given up by `shipyard facts compact` after its grace period)"
+                )
+            time.sleep(0.02)
 
     def read(
         self,
