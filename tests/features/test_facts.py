@@ -95,6 +95,12 @@ def test_a_bad_declaration_is_refused(store: FactStore, schema: dict, message: s
     assert [t.name for t in store.list_tables()] == ["plays"]
 
 
+@pytest.mark.parametrize("name", ["../plays", "a/b", "", ".hidden", "plays\n"])
+def test_a_table_name_is_a_plain_name(store: FactStore, name: str) -> None:
+    with pytest.raises(FactSchemaError, match="is not a fact table name"):
+        store.table(name, entity="member_id", event_time="ts", schema=SCHEMA)
+
+
 # ------------------------------------------------------------------------------- writing
 
 

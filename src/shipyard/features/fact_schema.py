@@ -14,6 +14,7 @@ from 0 in the data written) and the value itself.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +67,9 @@ DUCKDB_TYPES = {
 _TYPES = tuple(name for name in DUCKDB_TYPES if name != TIMESTAMP)
 
 
+_TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,127}")
+
+
 class FactSchemaError(ShipyardError):
     """A declaration or a write that does not fit a fact table's schema; nothing was stored."""
 
@@ -74,7 +78,13 @@ def normalize_schema(
     table: str, schema: Mapping[str, Any], *, entity: str, event_time: str
 ) -> dict[str, str]:
     """The declared schema with every type under its Arrow name; raises `FactSchemaError` for
-    an unknown type, a missing entity or event-time column, or the reserved `recorded_at`."""
+    a table name that is not a plain name (it names a folder), an unknown type, a missing
+    entity or event-time column, or the reserved `recorded_at`."""
+    if not _TABLE_NAME.fullmatch(table):
+        raise FactSchemaError(
+            f"{table!r} is not a fact table name: use letters, digits, '_', '-' and '.', "
+            "starting with a letter or '_'"
+        )
     normalized = {str(name): _type_name(table, str(name), kind) for name, kind in schema.items()}
     for role, column in (("entity", entity), ("event_time", event_time)):
         if column not in normalized:
