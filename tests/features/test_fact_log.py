@@ -8,6 +8,7 @@ import sys
 import textwrap
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -85,3 +86,10 @@ def test_a_clean_exit_flushes_what_is_buffered(home: Home) -> None:
     assert done.returncode == 0, done.stderr
     assert batches() == [5]
     assert list(facts.read("plays").seconds) == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+def test_a_step_s_logged_facts_are_written_when_the_step_ends(home: Home) -> None:
+    flow = Path(__file__).parent / "flows" / "log_facts_flow.py"
+    done = home.run_flow(flow, "run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert list(facts.read("plays").member_id) == [0, 1, 2, 3, 4]
