@@ -36,12 +36,12 @@ def _literal(text: str) -> str:
 def for_entities(scan: FactScan, entities: pa.Array) -> FactScan:
     """The scan narrowed to the files that may hold any of `entities`: the store's files in
     their buckets' folders, and every registered (external) file, which has no buckets."""
-    wanted = {f"/b{bucket:02d}/" for bucket in buckets_of(entities).tolist()}
+    wanted = {f"b{bucket:02d}" for bucket in buckets_of(entities).tolist()}
     registered = scan.registered_at or (None,) * len(scan.files)
     kept = [
         (path, at)
         for path, at in zip(scan.files, registered, strict=True)
-        if at is not None or any(marker in path for marker in wanted)
+        if at is not None or path.rsplit("/", 2)[-2] in wanted  # the file's bucket folder
     ]
     return replace(
         scan,
