@@ -10,8 +10,8 @@ PUBLIC = {
     "shipyard": [
         "DataArtifact", "Flow", "FlowSpec", "JSONType", "Parameter", "Run", "Runner",
         "ShipyardError", "Step", "StepFailure", "StepTimeout", "Task", "catch", "current",
-        "default_namespace", "environment", "get_namespace", "models", "namespace", "resources",
-        "retry", "step", "timeout",
+        "default_namespace", "environment", "facts", "get_namespace", "models", "namespace",
+        "resources", "retry", "step", "timeout",
     ],
     "shipyard.client": [
         "ClientContext", "DataArtifact", "Flow", "Run", "RunStatus", "Step", "Task", "TaskData",

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         get_namespace,
         namespace,
     )
+    from shipyard.features import facts
     from shipyard.registry import ModelVersion, models
     from shipyard.runtime.runner import Runner
 
@@ -59,6 +60,7 @@ __all__ = [
     "current",
     "default_namespace",
     "environment",
+    "facts",
     "get_namespace",
     "models",
     "namespace",
@@ -81,6 +83,7 @@ __getattr__ = lazy_exports(
         "default_namespace": "shipyard.client",
         "Runner": "shipyard.runtime.runner",
         "models": "shipyard.registry.models",
+        "facts": "shipyard.features.facts",
     },
 )
 

@@ -113,3 +113,11 @@ def test_custom_decorators_example_retries_with_more_memory_and_tags_the_run(hom
     assert "team-search" in run.tags
     assert run.data.attempt == 1
     assert run["flaky"].task.resources == {"cpu": 1, "memory": 256, "gpu": 0}
+
+
+def test_facts_demo_restates_a_fact_and_reads_as_of_before_the_fix(home: Home):
+    done = run_script(home, "facts_demo.py")
+    assert "ingested 350 facts" in done.stdout
+    assert "member 7 on Jan 3: 42.0 s now" in done.stdout
+    assert "compacted 3 batches into batch 4" in done.stdout
+    assert "plays now holds 401 facts; the as-of read unchanged: True" in done.stdout

@@ -32,6 +32,8 @@ TABLES = {
     "model_versions",
     "model_aliases",
     "model_alias_events",
+    "fact_tables",
+    "fact_batches",
 }
 
 

@@ -579,6 +579,10 @@ from shipyard.cli.serve import serve as _serve  # noqa: E402
 
 cli.add_command(_serve)
 
+from shipyard.cli.facts import facts as _facts_group  # noqa: E402
+
+cli.add_command(_facts_group)
+
 
 if __name__ == "__main__":  # last: every command above must be registered first
     main()

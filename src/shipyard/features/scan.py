@@ -35,3 +35,8 @@ class FactScan:
     #: the version with the latest `RECORDED_AT`.
     files: tuple[str, ...]
     as_of: datetime | None = None
+    #: For each of `files` (same order; empty when none is), None for a file the store wrote,
+    #: or for a file registered in place (an external table's, which has no `RECORDED_AT`
+    #: column) the time it was registered: the recorded_at of every fact in it.
+    #: `fact_read.facts_source(scan)` is the DuckDB relation that fills it in.
+    registered_at: tuple[datetime | None, ...] = ()

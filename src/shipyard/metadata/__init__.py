@@ -1,7 +1,8 @@
 """Metadata: what ran, when, how it ended and what it produced, behind small Protocols.
 
 `open_metadata(url)` gives the backend for a URL; callers type against the Protocols of
-`contract` (`RunRecorder`, `RunReader`, `RunLister`, `ModelRegistryStore`, `MetadataBackend`)
+`contract` (`RunRecorder`, `RunReader`, `RunLister`, `ModelRegistryStore`, `FactCatalogStore`,
+`MetadataBackend`)
 and receive the frozen records of `records`. The records are imported eagerly, the rest lazily:
 many modules (the flow layer, the client's types) need only the records, and every module
 costs start-up time. Nothing here imports SQLAlchemy, which costs a CLI command that never
@@ -27,6 +28,7 @@ from shipyard.metadata.records import (
 
 if TYPE_CHECKING:
     from shipyard.metadata.contract import (
+        FactCatalogStore,
         MetadataBackend,
         ModelRegistryStore,
         RunLister,
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ArtifactRecord",
     "AttemptRecord",
+    "FactCatalogStore",
     "FinishedTask",
     "ForeachFrame",
     "MetadataBackend",
@@ -69,7 +72,14 @@ __getattr__ = lazy_exports(
     __name__,
     {
         **dict.fromkeys(
-            ("MetadataBackend", "ModelRegistryStore", "RunLister", "RunReader", "RunRecorder"),
+            (
+                "FactCatalogStore",
+                "MetadataBackend",
+                "ModelRegistryStore",
+                "RunLister",
+                "RunReader",
+                "RunRecorder",
+            ),
             "shipyard.metadata.contract",
         ),
         **dict.fromkeys(

@@ -23,8 +23,10 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 
 if TYPE_CHECKING:  # annotations only: `shipyard runs` imports this module and stays fast
     from collections.abc import Iterable, Mapping, Sequence
+    from datetime import datetime
 
     from shipyard.datastore.refs import ArtifactRef
+    from shipyard.metadata.fact_records import BatchState, FactBatchRecord, FactTableRecord
     from shipyard.metadata.records import (
         ArtifactRecord,
         FinishedTask,
@@ -42,7 +44,14 @@ if TYPE_CHECKING:  # annotations only: `shipyard runs` imports this module and s
         ModelVersionRecord,
     )
 
-__all__ = ["MetadataBackend", "ModelRegistryStore", "RunLister", "RunReader", "RunRecorder"]
+__all__ = [
+    "FactCatalogStore",
+    "MetadataBackend",
+    "ModelRegistryStore",
+    "RunLister",
+    "RunReader",
+    "RunRecorder",
+]
 
 
 class RunRecorder(Protocol):
@@ -295,6 +304,90 @@ class ModelRegistryStore(Protocol):
         ...
 
 
+class FactCatalogStore(Protocol):
+    """The fact store's catalogue: declared tables and which batches of Parquet files are visible.
+
+    The files themselves live on the datastore (`features.facts` writes them); a batch is
+    visible once, and only once, `commit_batch` has recorded its files, so a reader never sees
+    part of a write. `recorded_at` is allocated here, in the transaction that creates the batch:
+    one timestamp per batch, UTC, strictly increasing per table.
+    """
+
+    def declare_table(
+        self,
+        name: str,
+        *,
+        entity: str,
+        event_time: str,
+        schema: Mapping[str, str],
+        location: str | None,
+        user: str,
+    ) -> FactTableRecord:
+        """Declare a table, or return the declaration already stored under `name` unchanged
+        (the caller compares the two: a different one must be refused, not overwritten)."""
+        ...
+
+    def get_table(self, name: str) -> FactTableRecord:
+        """One table; raises `ObjectNotFound` naming the tables that exist."""
+        ...
+
+    def list_tables(self) -> list[FactTableRecord]:
+        """Every declared table, alphabetically."""
+        ...
+
+    def begin_batch(self, table: str, *, at_least: datetime | None = None) -> FactBatchRecord:
+        """A new PENDING batch with its number and `recorded_at` allocated: the later of now
+        (or `at_least`) and a microsecond after the table's latest recorded_at."""
+        ...
+
+    def commit_batch(
+        self,
+        table: str,
+        batch_id: int,
+        *,
+        files: Sequence[str],
+        row_count: int,
+        min_event_time: datetime | None,
+        max_event_time: datetime | None,
+    ) -> FactBatchRecord:
+        """Make a PENDING batch VISIBLE with its files, in one transaction."""
+        ...
+
+    def abort_batch(self, table: str, batch_id: int) -> None:
+        """Mark a PENDING batch ABORTED (its write failed); a committed one is left alone."""
+        ...
+
+    def replace_batches(
+        self,
+        table: str,
+        replaced: Sequence[int],
+        *,
+        files: Sequence[str],
+        row_count: int,
+        min_event_time: datetime | None,
+        max_event_time: datetime | None,
+    ) -> FactBatchRecord:
+        """Swap VISIBLE batches for one new VISIBLE batch holding the same facts (compaction),
+        in one transaction; raises `ShipyardError` if any of them is no longer VISIBLE."""
+        ...
+
+    def forget_batches(self, table: str, batch_ids: Sequence[int]) -> int:
+        """Delete the rows of REPLACED or ABORTED batches whose files were deleted; return how
+        many (a batch in another state is never deleted)."""
+        ...
+
+    def list_batches(
+        self,
+        table: str,
+        *,
+        as_of: datetime | None = None,
+        states: Iterable[BatchState] | None = None,
+    ) -> list[FactBatchRecord]:
+        """The table's batches in `states` (default: VISIBLE) oldest first, holding facts
+        recorded at or before `as_of` when it is given."""
+        ...
+
+
 class MetadataBackend(RunRecorder, RunReader, Protocol):
     """Everything a process may do with the metadata: what `open_metadata(url)` returns.
 
@@ -306,6 +399,11 @@ class MetadataBackend(RunRecorder, RunReader, Protocol):
     @property
     def models(self) -> ModelRegistryStore:
         """The model registry's store, in the same database as the runs it points at."""
+        ...
+
+    @property
+    def facts(self) -> FactCatalogStore:
+        """The fact store's catalogue of tables and batches."""
         ...
 
     def referenced_hashes(self) -> set[str]:

@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shipyard.metadata.fact_records import BatchState
 from shipyard.metadata.records import RunStatus, TaskStatus
 
 # Explicit constraint names let later migrations drop or alter constraints by name, which
@@ -329,3 +330,43 @@ class ModelAliasEvent(Base):
     to_version: Mapped[int | None] = mapped_column(Integer)
     user: Mapped[str] = mapped_column(String)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FactTable(Base):
+    """A declared fact table: its entity and event-time columns and its schema."""
+
+    __tablename__ = "fact_tables"
+
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    entity: Mapped[str] = mapped_column(String)
+    event_time: Mapped[str] = mapped_column(String)
+    #: [[column, type], ...] in declaration order (a JSON object's keys would be sorted).
+    schema: Mapped[Any] = mapped_column(JSONText, nullable=False)
+    #: The path or glob of an external table's Parquet files; NULL for a stored table.
+    location: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String)
+
+
+class FactBatch(Base):
+    """One batch of a fact table: Parquet files written together and made visible together.
+
+    `batch_id` counts 1, 2, 3... per table; `recorded_at` is allocated when the batch begins,
+    strictly increasing per table (`last_recorded_at` differs only for a compacted batch).
+    """
+
+    __tablename__ = "fact_batches"
+
+    table_name: Mapped[str] = mapped_column(
+        String, ForeignKey("fact_tables.name", ondelete="CASCADE"), primary_key=True
+    )
+    batch_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    state: Mapped[BatchState] = mapped_column(EnumValue(BatchState))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    files: Mapped[Any] = mapped_column(JSONText, nullable=False)
+    row_count: Mapped[int] = mapped_column(BigInteger)
+    min_event_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    max_event_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    replaced_by: Mapped[int | None] = mapped_column(Integer)
+    replaced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

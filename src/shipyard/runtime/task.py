@@ -164,6 +164,7 @@ def execute_task(flow_class: type[FlowSpec], spec: TaskSpec, store: ArtifactStor
         for name, value in spec.parameters.items():
             scope.inherited[name] = store.save(value)
         _call_step(flow, node, spec, store)
+        _flush_fact_logs()
         num_splits = _check_transition(flow, node, scope)
         artifacts = dict(scope.inherited)
         for name, value in stored_values(flow).items():
@@ -193,6 +194,14 @@ def _call_step(flow: FlowSpec, node: Node, spec: TaskSpec, store: ArtifactStore)
         run_step(node.definition.decorators, context, lambda: method(Inputs(views)))
     else:
         run_step(node.definition.decorators, context, method)
+
+
+def _flush_fact_logs() -> None:
+    """Write the facts the step buffered with `facts.log` before the task ends: a forked task
+    leaves through os._exit, which runs no exit handler. Free in a step that logged none."""
+    fact_log = sys.modules.get("shipyard.features.fact_log")
+    if fact_log is not None:
+        fact_log.flush_all()
 
 
 def _check_transition(flow: FlowSpec, node: Node, scope: TaskScope) -> int | None:

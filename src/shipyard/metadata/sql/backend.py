@@ -4,7 +4,8 @@
 URL. It implements `MetadataBackend` by combining the modules of this package, each owning
 one concern: `database` (engine, pragmas, transactions, schema), `statements` and `keys` (the
 hot paths' prepared statements and id caches), `recorder` (writes), `reader` (reads and row
-mapping) and one module per domain store (`models_store`), all sharing one `Database`.
+mapping) and one module per domain store (`models_store`, `facts_store`), all sharing one
+`Database`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import CompoundSelect, select, union
 from shipyard.metadata.contract import MetadataBackend
 from shipyard.metadata.models import Artifact, Attempt, ModelVersion, Run
 from shipyard.metadata.sql.database import Database
+from shipyard.metadata.sql.facts_store import SQLFactCatalogStore
 from shipyard.metadata.sql.keys import RunKeys
 from shipyard.metadata.sql.models_store import SQLModelRegistryStore
 from shipyard.metadata.sql.reader import SQLRunReader
@@ -42,6 +44,7 @@ class SQLMetadataBackend(SQLRunRecorder, SQLRunReader, MetadataBackend):
         SQLRunRecorder.__init__(self, keys)
         SQLRunReader.__init__(self, keys)
         self._models = SQLModelRegistryStore(self.database)
+        self._facts = SQLFactCatalogStore(self.database)
 
     def __repr__(self) -> str:
         return f"SQLMetadataBackend({self.database.url.render_as_string(hide_password=True)!r})"
@@ -56,6 +59,12 @@ class SQLMetadataBackend(SQLRunRecorder, SQLRunReader, MetadataBackend):
     def models(self) -> SQLModelRegistryStore:
         """The model registry's store, in this backend's database."""
         return self._models
+
+    @property
+    def facts(self) -> SQLFactCatalogStore:
+        """The fact store's catalogue, in this backend's database (its Parquet files are not
+        blobs: they live under the datastore's `facts/` folder, which gc leaves alone)."""
+        return self._facts
 
     def referenced_hashes(self) -> set[str]:
         """Every blob hash the metadata points to: artifacts, logs, code and model payloads.
