@@ -124,7 +124,10 @@ class FactFiles:
         for relative in self.table_files(table, temporary=True):
             if relative in listed:
                 continue
-            modified = self._fs.modified(f"{self._root}/{relative}")
+            try:
+                modified = self._fs.modified(f"{self._root}/{relative}")
+            except FileNotFoundError:  # a writer renamed its temporary file meanwhile
+                continue
             if modified.tzinfo is None:
                 modified = modified.astimezone(UTC)  # fsspec gives local naive times here
             if modified < cutoff:
