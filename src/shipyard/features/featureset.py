@@ -1,0 +1,218 @@
+"""`FeatureSet`: a named, versioned list of features (and encoders) over one entity, and the
+point-in-time training frames built from it.
+
+The version is the content hash of the whole definition, so two feature sets with the same
+name but any difference in a feature (column, window, filter, a Python feature's source) or
+an encoder's parameters are different versions, and a frame or a model records exactly which
+one it used.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from shipyard.features.compile import (
+    ENTITY,
+    LABELS,
+    ROW,
+    TIME,
+    TableFeatures,
+    compile_training_query,
+    empty_source,
+)
+from shipyard.features.definitions import Feature
+from shipyard.features.errors import FeatureDefinitionError, TrainingFrameError
+from shipyard.features.frames import LINEAGE_KEY, FrameLineage
+from shipyard.features.hashing import content_hash
+from shipyard.features.scan import FactScan
+from shipyard.features.types import empty_facts
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+__all__ = ["FeatureSet", "ScanResolver"]
+
+#: Where a training frame finds a table's facts: called with the table and the frame's
+#: `as_of`, it returns the scan of the facts visible then (the fact store's `scan`).
+ScanResolver = Callable[[str, datetime], FactScan]
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+
+
+class FeatureSet:
+    """Features computed for one entity (e.g. `member_id`), under one name and version."""
+
+    def __init__(self, name: str, *, entity: str, features: Sequence[Feature]) -> None:
+        if _NAME.fullmatch(name) is None:
+            raise FeatureDefinitionError(
+                f"bad feature set name {name!r}: use letters, digits, '_', '.' and '-'"
+            )
+        if not features:
+            raise FeatureDefinitionError(f"feature set {name!r} has no features; give at least one")
+        seen: set[str] = set()
+        for feature in features:
+            if feature.name in seen:
+                raise FeatureDefinitionError(
+                    f"feature set {name!r} has two features named {feature.name!r}; "
+                    "give one of them another name= (names become the frame's columns)"
+                )
+            seen.add(feature.name)
+        self.name = name
+        self.entity = entity
+        self.features = tuple(features)
+
+    def __repr__(self) -> str:
+        return (
+            f"FeatureSet({self.name!r}, version={self.version[:12]}, {len(self.features)} features)"
+        )
+
+    def definition(self) -> dict[str, Any]:
+        """Everything that decides the set's values, in canonical JSON-able form."""
+        return {
+            "name": self.name,
+            "entity": self.entity,
+            "features": [feature.definition() for feature in self.features],
+        }
+
+    @cached_property
+    def version(self) -> str:
+        """The sha256 of the definition: a changed definition is a new version."""
+        return content_hash(self.definition())
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """The fact tables the features read, sorted."""
+        return tuple(sorted({feature.table for feature in self.features}))
+
+    def training_frame(
+        self,
+        labels: pd.DataFrame,
+        *,
+        timestamp: str = "timestamp",
+        as_of: datetime | None = None,
+        facts: Mapping[str, FactScan] | ScanResolver,
+    ) -> pd.DataFrame:
+        """`labels` with one column per feature, point-in-time correct.
+
+        Each feature of a label row is computed from the facts of the row's entity whose
+        event time is strictly before the row's `timestamp` and inside the feature's window,
+        as recorded at or before `as_of` (restatements resolved to the latest version). Every
+        label row is kept, in order, with its index; a row without facts gets null (0 for
+        counts). Timestamps are compared to the microsecond; naive ones are UTC.
+
+        `as_of` defaults to the scans' common `as_of`, else now; the frame records it (see
+        `lineage_of`), so rebuilding with it gives byte-identical output. `facts` gives each
+        table's scan: a mapping, or a resolver called with the table and `as_of`.
+        """
+        _check_labels(labels, self.entity, timestamp, self.features)
+        as_of = _resolve_as_of(as_of, facts)
+        scans = {table: _scan_of(facts, table, as_of) for table in self.tables}
+        groups = [
+            TableFeatures(scans[table], tuple(f for f in self.features if f.table == table))
+            for table in self.tables
+        ]
+        for group in groups:
+            for feature in group.features:
+                feature.check_schema(group.scan.schema)
+        relations = {LABELS: _label_keys(labels, self.entity, timestamp)}
+        for index, group in enumerate(groups):
+            if not group.scan.files:
+                relations[empty_source(index)] = empty_facts(group.scan.schema)
+        values = _run(compile_training_query(groups, as_of), relations)
+        frame = _attach(labels, values)
+        lineage = FrameLineage(self.name, self.version, as_of, self.tables, self.entity, timestamp)
+        frame.attrs[LINEAGE_KEY] = lineage.to_json()
+        return frame
+
+
+def _check_labels(
+    labels: pd.DataFrame, entity: str, timestamp: str, features: Sequence[Feature]
+) -> None:
+    for column in (entity, timestamp):
+        if column not in labels.columns:
+            raise TrainingFrameError(
+                f"the labels have no column {column!r} (columns: {list(labels.columns)}); "
+                "labels need the entity, a timestamp (timestamp=...) and the label columns"
+            )
+    clashes = sorted({f.name for f in features} & {str(c) for c in labels.columns})
+    if clashes:
+        raise TrainingFrameError(
+            f"the labels already have columns named like features: {clashes}; rename them"
+        )
+
+
+def _resolve_as_of(
+    as_of: datetime | None, facts: Mapping[str, FactScan] | ScanResolver
+) -> datetime:
+    if as_of is None and isinstance(facts, Mapping):
+        pinned = {scan.as_of for scan in facts.values()}
+        if len(pinned) == 1:
+            as_of = pinned.pop()
+    if as_of is None:
+        as_of = datetime.now(UTC)
+    return as_of if as_of.tzinfo is not None else as_of.replace(tzinfo=UTC)
+
+
+def _scan_of(facts: Mapping[str, FactScan] | ScanResolver, table: str, as_of: datetime) -> FactScan:
+    if not isinstance(facts, Mapping):
+        return facts(table, as_of)
+    if table not in facts:
+        raise TrainingFrameError(
+            f"no facts given for the table {table!r}: facts= must map every table the "
+            f"feature set reads ({', '.join(sorted(facts))} given)"
+        )
+    scan = facts[table]
+    if scan.as_of is not None and _resolve_as_of(scan.as_of, {}) < as_of:
+        raise TrainingFrameError(
+            f"the scan of {table!r} is as of {scan.as_of.isoformat()}, before the frame's "
+            f"as_of {as_of.isoformat()}: facts recorded in between would be missing"
+        )
+    return scan
+
+
+def _label_keys(labels: pd.DataFrame, entity: str, timestamp: str) -> pa.Table:
+    """The labels as DuckDB needs them: position, entity and timestamp (microseconds)."""
+    import pyarrow as pa
+
+    times = pa.array(labels[timestamp])
+    if not pa.types.is_timestamp(times.type):
+        raise TrainingFrameError(
+            f"the labels' {timestamp!r} column holds {times.type}, not timestamps; "
+            "convert it (pandas.to_datetime) first"
+        )
+    unit = pa.timestamp("us", tz=times.type.tz or "UTC")
+    return pa.table(
+        {
+            ROW: pa.array(range(len(labels)), pa.int64()),
+            ENTITY: pa.array(labels[entity]),
+            TIME: times.cast(unit, safe=False),
+        }
+    )
+
+
+def _run(query: str, relations: Mapping[str, pa.Table]) -> pa.Table:
+    import duckdb
+
+    connection = duckdb.connect()
+    try:
+        for name, relation in relations.items():
+            connection.register(name, relation)
+        try:
+            return connection.sql(query).to_arrow_table()
+        except duckdb.Error as exc:
+            raise TrainingFrameError(f"the training-frame query failed: {exc}") from exc
+    finally:
+        connection.close()
+
+
+def _attach(labels: pd.DataFrame, values: pa.Table) -> pd.DataFrame:
+    import pandas as pd
+
+    features = values.drop_columns([ROW]).to_pandas()
+    features.index = labels.index
+    return pd.concat([labels, features], axis=1)
