@@ -1,19 +1,21 @@
 """Compiling a feature list to one DuckDB query that builds a point-in-time training frame.
 
-For each fact table the facts and the label rows are put into one stream per entity, ordered
-by time, and every feature is a window aggregate over the facts of that stream, evaluated at
-the label rows. That is one sort per table and no join that multiplies rows, so the query
-runs in memory proportional to the facts and labels, not to labels x facts.
+Per fact table the visible facts are resolved first: recorded at or before `as_of`, and per
+(entity, event time) only the latest version (the greatest `recorded_at`; ties go to the
+later file of the scan, then the later row, so the choice is deterministic). Then:
+
+- `last` features (per filter) are one ASOF join: each label's latest fact strictly before
+  its timestamp, kept for the features whose window it falls in;
+- every other aggregation runs over one stream per entity in which facts and labels are
+  ordered by time: each feature is a window aggregate over the facts before the label.
+
+Neither multiplies rows (no labels x facts join), so memory follows the facts and labels.
 
 Time is an integer key: `2 * epoch_us` for a fact, `2 * epoch_us + 1` for a label. A label at
 microsecond `t` and window `w` then sees the facts with keys in `[2t - 2w, 2t - 1]`, i.e.
 `t - w <= event_time < t`: a fact at exactly `t` is outside, one a microsecond before inside.
 The odd key also orders every label after the facts of its instant, which makes the row order
 inside a partition, and so every floating-point sum, the same from one run to the next.
-
-Restated facts are resolved before aggregation: per (entity, event time) the version with the
-latest `recorded_at` at or before `as_of` (ties broken by file and row, so the choice is
-deterministic), and nothing recorded after `as_of` is read.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ ROW = "__row"
 ENTITY = "__entity"
 TIME = "__time"
 _KEY = "__key"
+_BEFORE = "__before"
 _IS_FACT = f"{ROW} IS NULL"
 
 
@@ -66,21 +69,33 @@ def compile_training_query(tables: Sequence[TableFeatures], as_of: datetime) -> 
 
     The result has `ROW` and one column per feature, named after the feature.
     """
-    ctes: list[str] = []
-    selected: list[str] = []
-    joins: list[str] = []
+    ctes = [
+        f"label_keys AS (SELECT {ROW}, {ENTITY}, 2 * epoch_us({TIME}) AS {_BEFORE}, "
+        f"2 * epoch_us({TIME}) + 1 AS {_KEY} FROM {LABELS})"
+    ]
+    parts: list[tuple[str, tuple[Feature, ...]]] = []
     for index, group in enumerate(tables):
-        ctes.extend(_table_ctes(index, group, epoch_micros(as_of)))
-        selected.extend(f"t{index}.{_ident(f.name)}" for f in group.features)
-        joins.append(f"LEFT JOIN features_{index} AS t{index} USING ({ROW})")
+        ctes.append(_facts_cte(index, group.scan, epoch_micros(as_of)))
+        lasts = [f for f in group.features if f.aggregation is Aggregation.LAST]
+        for n, where in enumerate(dict.fromkeys(f.where for f in lasts)):
+            same_filter = tuple(f for f in lasts if f.where == where)
+            parts.append((f"last_{index}_{n}", same_filter))
+            ctes.append(_last_cte(parts[-1][0], index, same_filter))
+        others = tuple(f for f in group.features if f.aggregation is not Aggregation.LAST)
+        if others:
+            parts.append((f"windows_{index}", others))
+            ctes.extend(_window_ctes(index, others, group.scan.schema))
+    selected = {f.name: f"p{n}.{_ident(f.name)}" for n, (_, fs) in enumerate(parts) for f in fs}
+    ordered = [selected[f.name] for group in tables for f in group.features]
+    joins = "\n".join(
+        f"LEFT JOIN {name} AS p{n} USING ({ROW})" for n, (name, _) in enumerate(parts)
+    )
     return (
         "WITH "
         + ",\n".join(ctes)
         + f"\nSELECT {ROW}, "
-        + ", ".join(selected)
-        + f"\nFROM {LABELS}\n"
-        + "\n".join(joins)
-        + f"\nORDER BY {ROW}"
+        + ", ".join(ordered)
+        + f"\nFROM {LABELS}\n{joins}\nORDER BY {ROW}"
     )
 
 
@@ -90,35 +105,65 @@ def empty_source(index: int) -> str:
     return f"__empty_facts_{index}"
 
 
-def _table_ctes(index: int, group: TableFeatures, as_of_micros: int) -> list[str]:
-    scan = group.scan
-    source = (
-        f"read_parquet([{', '.join(_literal(path) for path in scan.files)}], "
-        "file_row_number = true, filename = '__file')"
-        if scan.files
-        else f"(SELECT *, '' AS __file, 0 AS file_row_number FROM {empty_source(index)})"
-    )
-    facts = (
-        f"facts_{index} AS (\n"
-        f"  SELECT *, {_ident(scan.entity)} AS {ENTITY},\n"
+def _facts_cte(index: int, scan: FactScan, as_of_micros: int) -> str:
+    """The visible facts: recorded by `as_of`, one version per (entity, event time)."""
+    columns = ", ".join(_ident(name) for name in scan.schema if name != RECORDED_AT)
+    if scan.files:
+        paths = ", ".join(_literal(path) for path in scan.files)
+        source = f"read_parquet([{paths}])"
+        latest = (
+            f"  QUALIFY row_number() OVER (PARTITION BY {ENTITY}, {_KEY}\n"
+            f"      ORDER BY {RECORDED_AT} DESC, file_index DESC, file_row_number DESC) = 1"
+        )
+    else:
+        source, latest = empty_source(index), ""
+    return (
+        f"facts_{index} AS MATERIALIZED (\n"
+        f"  SELECT {columns}, {_ident(scan.entity)} AS {ENTITY},\n"
         f"         2 * epoch_us({_ident(scan.event_time)}) AS {_KEY}\n"
         f"  FROM {source}\n"
         f"  WHERE epoch_us({RECORDED_AT}) <= {as_of_micros} AND {_ident(scan.entity)} IS NOT NULL"
-        f" AND {_ident(scan.event_time)} IS NOT NULL\n"
-        f"  QUALIFY row_number() OVER (PARTITION BY {ENTITY}, {_KEY}\n"
-        f"      ORDER BY {RECORDED_AT} DESC, __file DESC, file_row_number DESC) = 1)"
+        f" AND {_ident(scan.event_time)} IS NOT NULL\n{latest})"
     )
+
+
+def _last_cte(name: str, index: int, lasts: tuple[Feature, ...]) -> str:
+    """`last` features sharing one filter: an ASOF join finds each label's latest earlier fact,
+    which is then kept only for the features whose window it falls in."""
+    where = lasts[0].where
+    facts = f"facts_{index}" if where is None else f"(SELECT * FROM facts_{index} WHERE {where})"
+    values = ",\n    ".join(
+        f"{_in_window('f', f.window.micros, _ident(str(f.column)))} AS {_ident(f.name)}"
+        for f in lasts
+    )
+    return (
+        f"{name} AS (\n"
+        f"  SELECT l.{ROW},\n    {values}\n"
+        f"  FROM label_keys AS l ASOF LEFT JOIN {facts} AS f\n"
+        f"    ON l.{ENTITY} = f.{ENTITY} AND f.{_KEY} < l.{_BEFORE})"
+    )
+
+
+def _in_window(alias: str, micros: int | None, column: str) -> str:
+    if micros is None:
+        return f"{alias}.{column}"
+    return f"CASE WHEN {alias}.{_KEY} >= l.{_BEFORE} - {2 * micros} THEN {alias}.{column} END"
+
+
+def _window_ctes(index: int, group: tuple[Feature, ...], schema: Mapping[str, str]) -> list[str]:
+    """Every other aggregation: labels and facts in one stream per entity, ordered by time,
+    each feature a window aggregate over the facts before the label."""
     stream = (
         f"stream_{index} AS (\n"
-        f"  SELECT * EXCLUDE (__file, file_row_number), NULL::BIGINT AS {ROW} FROM facts_{index}\n"
+        f"  SELECT *, NULL::BIGINT AS {ROW} FROM facts_{index}\n"
         f"  UNION ALL BY NAME\n"
-        f"  SELECT {ROW}, {ENTITY}, 2 * epoch_us({TIME}) + 1 AS {_KEY} FROM {LABELS})"
+        f"  SELECT {ROW}, {ENTITY}, {_KEY} FROM label_keys)"
     )
-    windows = sorted({f.window.micros for f in group.features}, key=lambda m: (m is None, m))
+    windows = sorted({f.window.micros for f in group}, key=lambda m: (m is None, m))
     window_names = {micros: f"w{index}_{n}" for n, micros in enumerate(windows)}
     aggregates = ",\n    ".join(
-        f"{_aggregate(f, scan.schema)} OVER {window_names[f.window.micros]} AS {_ident(f.name)}"
-        for f in group.features
+        f"{_aggregate(f, schema)} OVER {window_names[f.window.micros]} AS {_ident(f.name)}"
+        for f in group
     )
     window_clauses = ", ".join(
         f"{name} AS (PARTITION BY {ENTITY} ORDER BY {_KEY} RANGE BETWEEN "
@@ -126,13 +171,13 @@ def _table_ctes(index: int, group: TableFeatures, as_of_micros: int) -> list[str
         for micros, name in window_names.items()
     )
     features = (
-        f"features_{index} AS (\n"
+        f"windows_{index} AS (\n"
         f"  SELECT {ROW},\n    {aggregates}\n"
         f"  FROM stream_{index}\n"
         f"  WINDOW {window_clauses}\n"
         f"  QUALIFY {ROW} IS NOT NULL)"
     )
-    return [facts, stream, features]
+    return [stream, features]
 
 
 def _aggregate(feature: Feature, schema: Mapping[str, str]) -> str:
