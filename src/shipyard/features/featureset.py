@@ -25,7 +25,9 @@ from shipyard.features.compile import (
     empty_source,
 )
 from shipyard.features.definitions import Feature
-from shipyard.features.errors import FeatureDefinitionError, TrainingFrameError
+from shipyard.features.encoders import Encoder, State
+from shipyard.features.errors import EncoderError, FeatureDefinitionError, TrainingFrameError
+from shipyard.features.fitted import FittedFeatureSet
 from shipyard.features.frames import LINEAGE_KEY, FrameLineage
 from shipyard.features.hashing import content_hash
 from shipyard.features.scan import FactScan
@@ -47,7 +49,14 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 class FeatureSet:
     """Features computed for one entity (e.g. `member_id`), under one name and version."""
 
-    def __init__(self, name: str, *, entity: str, features: Sequence[Feature]) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        entity: str,
+        features: Sequence[Feature],
+        encoders: Mapping[str, Encoder | Sequence[Encoder]] | None = None,
+    ) -> None:
         if _NAME.fullmatch(name) is None:
             raise FeatureDefinitionError(
                 f"bad feature set name {name!r}: use letters, digits, '_', '.' and '-'"
@@ -65,6 +74,7 @@ class FeatureSet:
         self.name = name
         self.entity = entity
         self.features = tuple(features)
+        self.encoders = _encoder_chains(name, seen, encoders or {})
 
     def __repr__(self) -> str:
         return (
@@ -77,6 +87,10 @@ class FeatureSet:
             "name": self.name,
             "entity": self.entity,
             "features": [feature.definition() for feature in self.features],
+            "encoders": {
+                column: [encoder.definition() for encoder in chain]
+                for column, chain in self.encoders.items()
+            },
         }
 
     @cached_property
@@ -88,6 +102,22 @@ class FeatureSet:
     def tables(self) -> tuple[str, ...]:
         """The fact tables the features read, sorted."""
         return tuple(sorted({feature.table for feature in self.features}))
+
+    def fit(self, frame: pd.DataFrame) -> FittedFeatureSet:
+        """Fit every encoder on `frame` (a training frame of this set), each step of a chain
+        on the output of the one before."""
+        chains: dict[str, tuple[tuple[Encoder, State], ...]] = {}
+        for column, chain in self.encoders.items():
+            if column not in frame.columns:
+                raise EncoderError(f"the frame has no column {column!r} to fit an encoder on")
+            values: Any = frame[column]
+            fitted = []
+            for encoder in chain:
+                state = encoder.fit(values)
+                fitted.append((encoder, state))
+                values = encoder.transform(values, state)
+            chains[column] = tuple(fitted)
+        return FittedFeatureSet(self.name, self.version, chains)
 
     def training_frame(
         self,
@@ -128,6 +158,28 @@ class FeatureSet:
         lineage = FrameLineage(self.name, self.version, as_of, self.tables, self.entity, timestamp)
         frame.attrs[LINEAGE_KEY] = lineage.to_json()
         return frame
+
+
+def _encoder_chains(
+    name: str, features: set[str], encoders: Mapping[str, Encoder | Sequence[Encoder]]
+) -> dict[str, tuple[Encoder, ...]]:
+    """Each encoded feature's chain of encoders, checked: a known feature, and an expanding
+    encoder (one_hot) only at the end of its chain."""
+    chains: dict[str, tuple[Encoder, ...]] = {}
+    for column, given in sorted(encoders.items()):
+        chain = (given,) if isinstance(given, Encoder) else tuple(given)
+        if column not in features:
+            raise FeatureDefinitionError(
+                f"feature set {name!r}: an encoder is given for {column!r}, which is not one of "
+                f"its features ({', '.join(sorted(features))})"
+            )
+        if not chain or any(encoder.expands for encoder in chain[:-1]):
+            raise FeatureDefinitionError(
+                f"feature set {name!r}: the encoders of {column!r} must be one encoder or a "
+                "non-empty list in which only the last may make several columns (one_hot)"
+            )
+        chains[column] = chain
+    return chains
 
 
 def _check_labels(
