@@ -44,6 +44,18 @@ FEATURES = [
     for n_f, where in enumerate(FILTERS)
 ]  # fmt: skip
 
+
+def minutes_sum(facts: pd.DataFrame) -> pd.Series:
+    return facts.groupby("label")["minutes"].sum(min_count=1)
+
+
+# A Python feature, checked against the reference of the SQL feature it re-implements.
+PYTHON_FEATURES = {
+    features.python("plays", minutes_sum, window="3h", partitions=2): features.sum(
+        "plays", "minutes", window="3h"
+    ),
+}
+
 # Times on a coarse grid (so facts restate each other and meet labels and window starts)
 # nudged by a microsecond either way.
 moments = st.builds(
@@ -120,13 +132,15 @@ def test_training_frames_match_the_reference_on_random_facts(
         plays = PlaysTable(Path(folder))
         for rows, recorded_at in recorded:
             plays.write(rows, recorded_at=recorded_at)
-        frame = FeatureSet("ref", entity="member_id", features=FEATURES).training_frame(
+        fs = FeatureSet("ref", entity="member_id", features=[*FEATURES, *PYTHON_FEATURES])
+        frame = fs.training_frame(
             pd.DataFrame(labels, columns=["member_id", "timestamp"]),
             facts={"plays": plays.scan()}, as_of=as_of,
         )  # fmt: skip
     mismatches = []
-    for feature in FEATURES:
-        expected = reference(recorded, labels, feature, as_of)
+    checks = [(f, f) for f in FEATURES] + [(p, f) for p, f in PYTHON_FEATURES.items()]
+    for feature, meaning in checks:
+        expected = reference(recorded, labels, meaning, as_of)
         actual = [_plain(v) for v in frame[feature.name].tolist()]
         for row, (want, got) in enumerate(zip(expected, actual, strict=True)):
             same = want == got or (

@@ -27,6 +27,7 @@ from shipyard.features.featureset import FeatureSet, ScanResolver
 from shipyard.features.fitted import FittedFeatureSet
 from shipyard.features.frames import FrameLineage, lineage_of
 from shipyard.features.scan import RECORDED_AT, FactScan
+from shipyard.features.vectorized import PythonFeature, python
 from shipyard.features.windows import Window, parse_window
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "FeatureSet",
     "FittedFeatureSet",
     "FrameLineage",
+    "PythonFeature",
     "ScanResolver",
     "TrainingFrameError",
     "Window",
@@ -57,6 +59,7 @@ __all__ = [
     "min",
     "one_hot",
     "parse_window",
+    "python",
     "standardize",
     "sum",
 ]

@@ -34,6 +34,7 @@ __all__ = [
     "TIME",
     "TableFeatures",
     "compile_training_query",
+    "compile_window_facts_query",
     "empty_source",
     "epoch_micros",
 ]
@@ -96,6 +97,25 @@ def compile_training_query(tables: Sequence[TableFeatures], as_of: datetime) -> 
         + f"\nSELECT {ROW}, "
         + ", ".join(ordered)
         + f"\nFROM {LABELS}\n{joins}\nORDER BY {ROW}"
+    )
+
+
+def compile_window_facts_query(
+    scan: FactScan, window_micros: int | None, as_of: datetime, partition: int, partitions: int
+) -> str:
+    """The facts each label of one entity partition sees, for a Python feature: one row per
+    (label, fact in its window), with `label` (the label's `ROW`), `label_time` and the
+    table's columns, ordered by label and event time. The facts are resolved as for every
+    other feature (`as_of`, restatements); the scan is table 0 (see `empty_source`)."""
+    label_key = f"2 * epoch_us(l.{TIME})"
+    lower = "" if window_micros is None else f" AND f.{_KEY} >= {label_key} - {2 * window_micros}"
+    return (
+        f"WITH {_facts_cte(0, scan, epoch_micros(as_of))}\n"
+        f"SELECT l.{ROW} AS label, l.{TIME} AS label_time, f.* EXCLUDE ({ENTITY}, {_KEY})\n"
+        f"FROM {LABELS} AS l JOIN facts_0 AS f\n"
+        f"  ON l.{ENTITY} = f.{ENTITY} AND f.{_KEY} < {label_key}{lower}\n"
+        f"WHERE hash(l.{ENTITY}) % {partitions} = {partition}\n"
+        f"ORDER BY l.{ROW}, f.{_KEY}"
     )
 
 

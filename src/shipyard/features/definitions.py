@@ -24,6 +24,7 @@ __all__ = [
     "Aggregation",
     "Feature",
     "aggregate",
+    "check_feature_name",
     "count",
     "count_distinct",
     "is_numeric_type",
@@ -135,15 +136,20 @@ def aggregate(
             "e.g. where=\"genre = 'comedy'\""
         )
     feature_name = name or f"{table}_{column or 'facts'}_{kind.value}_{parsed.text}"
-    if _NAME.fullmatch(feature_name) is None or feature_name.startswith("__"):
-        raise FeatureDefinitionError(
-            f"bad feature name {feature_name!r}: use letters, digits and underscores, starting "
-            "with a letter (it becomes a column of the training frame)"
-        )
+    check_feature_name(feature_name)
     feature = Feature(feature_name, table, column, kind, parsed, where)
     if schema is not None:
         feature.check_schema(schema)
     return feature
+
+
+def check_feature_name(name: str) -> None:
+    """Refuse a name that cannot be a column of the training frame."""
+    if _NAME.fullmatch(name) is None or name.startswith("__"):
+        raise FeatureDefinitionError(
+            f"bad feature name {name!r}: use letters, digits and underscores, starting "
+            "with a letter (it becomes a column of the training frame)"
+        )
 
 
 def _aggregation(value: Aggregation | str) -> Aggregation:

@@ -10,7 +10,8 @@ one it used.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from shipyard.features.compile import (
     TIME,
     TableFeatures,
     compile_training_query,
+    compile_window_facts_query,
     empty_source,
 )
 from shipyard.features.definitions import Feature
@@ -32,8 +34,10 @@ from shipyard.features.frames import LINEAGE_KEY, FrameLineage
 from shipyard.features.hashing import content_hash
 from shipyard.features.scan import FactScan
 from shipyard.features.types import empty_facts
+from shipyard.features.vectorized import PythonFeature
 
 if TYPE_CHECKING:
+    import duckdb
     import pandas as pd
     import pyarrow as pa
 
@@ -42,6 +46,9 @@ __all__ = ["FeatureSet", "ScanResolver"]
 #: Where a training frame finds a table's facts: called with the table and the frame's
 #: `as_of`, it returns the scan of the facts visible then (the fact store's `scan`).
 ScanResolver = Callable[[str, datetime], FactScan]
+
+#: What a feature set holds: SQL features and Python ones.
+AnyFeature = Feature | PythonFeature
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 
@@ -54,7 +61,7 @@ class FeatureSet:
         name: str,
         *,
         entity: str,
-        features: Sequence[Feature],
+        features: Sequence[AnyFeature],
         encoders: Mapping[str, Encoder | Sequence[Encoder]] | None = None,
     ) -> None:
         if _NAME.fullmatch(name) is None:
@@ -142,19 +149,16 @@ class FeatureSet:
         _check_labels(labels, self.entity, timestamp, self.features)
         as_of = _resolve_as_of(as_of, facts)
         scans = {table: _scan_of(facts, table, as_of) for table in self.tables}
-        groups = [
-            TableFeatures(scans[table], tuple(f for f in self.features if f.table == table))
-            for table in self.tables
-        ]
-        for group in groups:
-            for feature in group.features:
-                feature.check_schema(group.scan.schema)
-        relations = {LABELS: _label_keys(labels, self.entity, timestamp)}
-        for index, group in enumerate(groups):
-            if not group.scan.files:
-                relations[empty_source(index)] = empty_facts(group.scan.schema)
-        values = _run(compile_training_query(groups, as_of), relations)
-        frame = _attach(labels, values)
+        for feature in self.features:
+            feature.check_schema(scans[feature.table].schema)
+        label_keys = _label_keys(labels, self.entity, timestamp)
+        columns = _sql_features(self.features, scans, label_keys, as_of)
+        for feature in self.features:
+            if isinstance(feature, PythonFeature):
+                columns[feature.name] = _python_feature(
+                    feature, scans[feature.table], label_keys, as_of
+                )
+        frame = _attach(labels, {f.name: columns[f.name] for f in self.features})
         lineage = FrameLineage(self.name, self.version, as_of, self.tables, self.entity, timestamp)
         frame.attrs[LINEAGE_KEY] = lineage.to_json()
         return frame
@@ -183,7 +187,7 @@ def _encoder_chains(
 
 
 def _check_labels(
-    labels: pd.DataFrame, entity: str, timestamp: str, features: Sequence[Feature]
+    labels: pd.DataFrame, entity: str, timestamp: str, features: Sequence[AnyFeature]
 ) -> None:
     for column in (entity, timestamp):
         if column not in labels.columns:
@@ -247,24 +251,76 @@ def _label_keys(labels: pd.DataFrame, entity: str, timestamp: str) -> pa.Table:
     )
 
 
-def _run(query: str, relations: Mapping[str, pa.Table]) -> pa.Table:
+def _sql_features(
+    features: Sequence[AnyFeature],
+    scans: Mapping[str, FactScan],
+    label_keys: pa.Table,
+    as_of: datetime,
+) -> dict[str, pd.Series]:
+    """Every SQL feature, from one query."""
+    groups = [
+        TableFeatures(scan, tuple(f for f in features if isinstance(f, Feature) and f.table == t))
+        for t, scan in sorted(scans.items())
+    ]
+    groups = [group for group in groups if group.features]
+    if not groups:
+        return {}
+    relations = {LABELS: label_keys}
+    for index, group in enumerate(groups):
+        if not group.scan.files:
+            relations[empty_source(index)] = empty_facts(group.scan.schema)
+    with _connection(relations) as connection:
+        values = _query(connection, compile_training_query(groups, as_of))
+    return dict(values.drop_columns([ROW]).to_pandas().items())
+
+
+def _python_feature(
+    feature: PythonFeature, scan: FactScan, label_keys: pa.Table, as_of: datetime
+) -> pd.Series:
+    """A Python feature, its function called once per entity partition."""
+    import pandas as pd
+
+    relations = {LABELS: label_keys}
+    if not scan.files:
+        relations[empty_source(0)] = empty_facts(scan.schema)
+    answers = []
+    with _connection(relations) as connection:
+        for partition in range(feature.partitions):
+            query = compile_window_facts_query(
+                scan, feature.window.micros, as_of, partition, feature.partitions
+            )
+            facts = _query(connection, query).to_pandas()
+            if len(facts):
+                answers.append(feature.compute(facts, label_keys.num_rows))
+    values = pd.concat(answers) if answers else pd.Series(dtype="float64")
+    return values.reindex(pd.RangeIndex(label_keys.num_rows))
+
+
+@contextmanager
+def _connection(relations: Mapping[str, pa.Table]) -> Iterator[duckdb.DuckDBPyConnection]:
     import duckdb
 
     connection = duckdb.connect()
     try:
         for name, relation in relations.items():
             connection.register(name, relation)
-        try:
-            return connection.sql(query).to_arrow_table()
-        except duckdb.Error as exc:
-            raise TrainingFrameError(f"the training-frame query failed: {exc}") from exc
+        yield connection
     finally:
         connection.close()
 
 
-def _attach(labels: pd.DataFrame, values: pa.Table) -> pd.DataFrame:
+def _query(connection: duckdb.DuckDBPyConnection, query: str) -> pa.Table:
+    import duckdb
+
+    try:
+        return connection.sql(query).to_arrow_table()
+    except duckdb.Error as exc:
+        raise TrainingFrameError(f"the training-frame query failed: {exc}") from exc
+
+
+def _attach(labels: pd.DataFrame, columns: dict[str, pd.Series]) -> pd.DataFrame:
     import pandas as pd
 
-    features = values.drop_columns([ROW]).to_pandas()
+    features = pd.concat(columns, axis=1)
     features.index = labels.index
     return pd.concat([labels, features], axis=1)
