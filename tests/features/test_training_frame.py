@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 
 from shipyard import features
+from shipyard.datastore.artifacts import ArtifactStore
+from shipyard.datastore.blobs import BlobStore
 from shipyard.datastore.serialization import serialize
 from shipyard.features import FeatureSet, TrainingFrameError, lineage_of
 
@@ -166,3 +168,14 @@ def test_a_scan_older_than_the_frame_is_refused(plays: PlaysTable) -> None:
     plays.write([(1, at(2), 1.0, "a")], recorded_at=at(3))
     with pytest.raises(TrainingFrameError, match="facts recorded in between would be missing"):
         LAST.training_frame(labels((1, at(5))), facts={"plays": plays.scan(at(4))}, as_of=at(9))
+
+
+def test_a_frame_stored_as_an_artifact_keeps_its_values_and_lineage(
+    plays: PlaysTable, tmp_path: Path
+) -> None:
+    plays.write([(1, at(2), 1.5, "a")], recorded_at=at(3))
+    frame = build(LAST, plays, labels((1, at(5)), (2, at(5))))
+    store = ArtifactStore(BlobStore(str(tmp_path / "store")))
+    loaded = store.load(store.save(frame))
+    pd.testing.assert_frame_equal(loaded, frame)
+    assert lineage_of(loaded) == lineage_of(frame)
