@@ -82,10 +82,15 @@ def compile_training_query(tables: Sequence[TableFeatures], as_of: datetime) -> 
             same_filter = tuple(f for f in lasts if f.where == where)
             parts.append((f"last_{index}_{n}", same_filter))
             ctes.append(_last_cte(parts[-1][0], index, same_filter))
-        others = tuple(f for f in group.features if f.aggregation is not Aggregation.LAST)
-        if others:
-            parts.append((f"windows_{index}", others))
-            ctes.extend(_window_ctes(index, others, group.scan.schema))
+        others = [f for f in group.features if f.aggregation is not Aggregation.LAST]
+        bounded = tuple(f for f in others if not f.window.is_unbounded)
+        if bounded:
+            parts.append((f"ranges_{index}", bounded))
+            ctes.append(_range_cte(index, bounded, group.scan.schema))
+        unbounded = tuple(f for f in others if f.window.is_unbounded)
+        if unbounded:
+            parts.append((f"windows_{index}", unbounded))
+            ctes.extend(_window_ctes(index, unbounded, group.scan.schema))
     selected = {f.name: f"p{n}.{_ident(f.name)}" for n, (_, fs) in enumerate(parts) for f in fs}
     ordered = [selected[f.name] for group in tables for f in group.features]
     joins = "\n".join(
@@ -131,10 +136,13 @@ def _facts_cte(index: int, scan: FactScan, as_of_micros: int) -> str:
     if scan.files:
         paths = ", ".join(_literal(path) for path in scan.files)
         source = f"read_parquet([{paths}])"
-        latest = (
-            f"  QUALIFY row_number() OVER (PARTITION BY {ENTITY}, {_KEY}\n"
-            f"      ORDER BY {RECORDED_AT} DESC, file_index DESC, file_row_number DESC) = 1"
+        # One number orders the versions (recorded_at, then file, then row); comparing it to
+        # the partition's maximum needs no sort, unlike row_number() over an ORDER BY.
+        version = (
+            f"epoch_us({RECORDED_AT})::HUGEINT * {1 << 64} + file_index::HUGEINT * {1 << 40}"
+            " + file_row_number"
         )
+        latest = f"  QUALIFY max({version}) OVER (PARTITION BY {ENTITY}, {_KEY}) = {version}"
     else:
         source, latest = empty_source(index), ""
     return (
@@ -170,9 +178,41 @@ def _in_window(alias: str, micros: int | None, column: str) -> str:
     return f"CASE WHEN {alias}.{_KEY} >= l.{_BEFORE} - {2 * micros} THEN {alias}.{column} END"
 
 
+def _range_cte(index: int, group: tuple[Feature, ...], schema: Mapping[str, str]) -> str:
+    """Aggregations over bounded windows: each label joined to its entity's facts inside the
+    widest window, grouped by label, each feature filtered to its own window.
+
+    Floating-point sums and means add up in event-time order (`ORDER BY`), so the answer does
+    not depend on how threads split the groups: the frame is byte-identical when rebuilt."""
+    widest = max(2 * (f.window.micros or 0) for f in group)
+    aggregates = ",\n    ".join(
+        f"{_aggregate(f, schema, 'f.', _range_condition(f, widest), ordered=True)}"
+        f" AS {_ident(f.name)}"
+        for f in group
+    )
+    return (
+        f"ranges_{index} AS (\n"
+        f"  SELECT l.{ROW},\n    {aggregates}\n"
+        f"  FROM label_keys AS l LEFT JOIN facts_{index} AS f\n"
+        f"    ON l.{ENTITY} = f.{ENTITY} AND f.{_KEY} < l.{_BEFORE}"
+        f" AND f.{_KEY} >= l.{_BEFORE} - {widest}\n"
+        f"  GROUP BY l.{ROW})"
+    )
+
+
+def _range_condition(feature: Feature, widest: int) -> str:
+    conditions = [f"f.{_KEY} IS NOT NULL"]
+    if 2 * (feature.window.micros or 0) < widest:
+        conditions.append(f"f.{_KEY} >= l.{_BEFORE} - {2 * (feature.window.micros or 0)}")
+    if feature.where is not None:
+        conditions.append(f"({feature.where})")
+    return " AND ".join(conditions)
+
+
 def _window_ctes(index: int, group: tuple[Feature, ...], schema: Mapping[str, str]) -> list[str]:
-    """Every other aggregation: labels and facts in one stream per entity, ordered by time,
-    each feature a window aggregate over the facts before the label."""
+    """Aggregations over unbounded windows: labels and facts in one stream per entity,
+    ordered by time, each feature a window aggregate over the facts before the label (no
+    join, whose size would grow with each entity's whole history)."""
     stream = (
         f"stream_{index} AS (\n"
         f"  SELECT *, NULL::BIGINT AS {ROW} FROM facts_{index}\n"
@@ -182,7 +222,8 @@ def _window_ctes(index: int, group: tuple[Feature, ...], schema: Mapping[str, st
     windows = sorted({f.window.micros for f in group}, key=lambda m: (m is None, m))
     window_names = {micros: f"w{index}_{n}" for n, micros in enumerate(windows)}
     aggregates = ",\n    ".join(
-        f"{_aggregate(f, schema)} OVER {window_names[f.window.micros]} AS {_ident(f.name)}"
+        f"{_aggregate(f, schema, '', _where(_IS_FACT, f), ordered=False)}"
+        f" OVER {window_names[f.window.micros]} AS {_ident(f.name)}"
         for f in group
     )
     window_clauses = ", ".join(
@@ -200,22 +241,29 @@ def _window_ctes(index: int, group: tuple[Feature, ...], schema: Mapping[str, st
     return [stream, features]
 
 
-def _aggregate(feature: Feature, schema: Mapping[str, str]) -> str:
-    """The window aggregate of one feature, over the facts only (and `where`, if given)."""
-    condition = _IS_FACT if feature.where is None else f"{_IS_FACT} AND ({feature.where})"
-    column = "*" if feature.column is None else _ident(feature.column)
+def _where(condition: str, feature: Feature) -> str:
+    return condition if feature.where is None else f"{condition} AND ({feature.where})"
+
+
+def _aggregate(
+    feature: Feature, schema: Mapping[str, str], prefix: str, condition: str, *, ordered: bool
+) -> str:
+    """One feature's aggregate over the facts matching `condition`. `prefix` qualifies the
+    fact columns; `ordered` adds floating-point numbers in event-time order."""
+    column_type = schema.get(feature.column or "", "")
+    column = f"{prefix}{_KEY}" if feature.column is None else f"{prefix}{_ident(feature.column)}"
+    in_order = f" ORDER BY {prefix}{_KEY}" if ordered and not _is_integer(column_type) else ""
     kind = feature.aggregation
     expression = {
-        Aggregation.LAST: f"arg_max_null({column}, {_KEY})",
         Aggregation.COUNT: f"count({column})",
-        Aggregation.SUM: f"sum({column})",
-        Aggregation.MEAN: f"avg({column})",
+        Aggregation.SUM: f"sum({column}{in_order})",
+        Aggregation.MEAN: f"avg({column}{in_order})",
         Aggregation.MIN: f"min({column})",
         Aggregation.MAX: f"max({column})",
         Aggregation.COUNT_DISTINCT: f"count(DISTINCT {column})",
     }[kind]
     aggregated = f"{expression} FILTER (WHERE {condition})"
-    if kind is Aggregation.SUM and _is_integer(schema.get(feature.column or "", "")):
+    if kind is Aggregation.SUM and _is_integer(column_type):
         # DuckDB sums integers into a 128-bit integer, which Arrow would hand over as a decimal.
         return f"CAST({aggregated} AS BIGINT)"
     return aggregated
