@@ -47,6 +47,7 @@ ENTITY = "__entity"
 TIME = "__time"
 _KEY = "__key"
 _BEFORE = "__before"
+_VERSION = "__version"
 _IS_FACT = f"{ROW} IS NULL"
 
 
@@ -131,27 +132,39 @@ def empty_source(index: int) -> str:
 
 
 def _facts_cte(index: int, scan: FactScan, as_of_micros: int) -> str:
-    """The visible facts: recorded by `as_of`, one version per (entity, event time)."""
+    """The visible facts: recorded by `as_of`, one version per (entity, event time).
+
+    Restatements are rare, so they are found by a narrow aggregate (entity, time, version)
+    and only the superseded versions are removed (an anti join against a usually empty
+    table), instead of ranking every fact. One number orders the versions: `recorded_at`,
+    then the file's position in the scan, then the row in the file."""
     columns = ", ".join(_ident(name) for name in scan.schema if name != RECORDED_AT)
-    if scan.files:
-        paths = ", ".join(_literal(path) for path in scan.files)
-        source = f"read_parquet([{paths}])"
-        # One number orders the versions (recorded_at, then file, then row); comparing it to
-        # the partition's maximum needs no sort, unlike row_number() over an ORDER BY.
-        version = (
-            f"epoch_us({RECORDED_AT})::HUGEINT * {1 << 64} + file_index::HUGEINT * {1 << 40}"
-            " + file_row_number"
-        )
-        latest = f"  QUALIFY max({version}) OVER (PARTITION BY {ENTITY}, {_KEY}) = {version}"
-    else:
-        source, latest = empty_source(index), ""
+    visible = (
+        f"epoch_us({RECORDED_AT}) <= {as_of_micros} AND {_ident(scan.entity)} IS NOT NULL"
+        f" AND {_ident(scan.event_time)} IS NOT NULL"
+    )
+    selected = (
+        f"{columns}, {_ident(scan.entity)} AS {ENTITY}, 2 * epoch_us({_ident(scan.event_time)})"
+        f" AS {_KEY}"
+    )
+    if not scan.files:
+        return f"facts_{index} AS (SELECT {selected} FROM {empty_source(index)} WHERE {visible})"
+    paths = ", ".join(_literal(path) for path in scan.files)
+    version = (
+        f"epoch_us({RECORDED_AT})::HUGEINT * {1 << 64} + file_index::HUGEINT * {1 << 40}"
+        " + file_row_number"
+    )
     return (
+        f"versions_{index} AS (\n"
+        f"  SELECT {selected}, {version} AS {_VERSION}\n"
+        f"  FROM read_parquet([{paths}]) WHERE {visible}),\n"
+        f"restated_{index} AS (\n"
+        f"  SELECT {ENTITY}, {_KEY}, max({_VERSION}) AS latest FROM versions_{index}\n"
+        f"  GROUP BY {ENTITY}, {_KEY} HAVING count(*) > 1),\n"
         f"facts_{index} AS MATERIALIZED (\n"
-        f"  SELECT {columns}, {_ident(scan.entity)} AS {ENTITY},\n"
-        f"         2 * epoch_us({_ident(scan.event_time)}) AS {_KEY}\n"
-        f"  FROM {source}\n"
-        f"  WHERE epoch_us({RECORDED_AT}) <= {as_of_micros} AND {_ident(scan.entity)} IS NOT NULL"
-        f" AND {_ident(scan.event_time)} IS NOT NULL\n{latest})"
+        f"  SELECT v.* EXCLUDE ({_VERSION}) FROM versions_{index} AS v\n"
+        f"  ANTI JOIN restated_{index} AS r ON v.{ENTITY} = r.{ENTITY} AND v.{_KEY} = r.{_KEY}"
+        f" AND v.{_VERSION} < r.latest)"
     )
 
 
