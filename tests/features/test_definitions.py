@@ -50,3 +50,9 @@ def test_a_filter_must_be_one_expression(where: str) -> None:
 def test_a_feature_name_must_make_a_column_name(name: str) -> None:
     with pytest.raises(FeatureDefinitionError, match="bad feature name"):
         features.last("plays", "minutes", name=name)
+
+
+def test_a_filter_on_an_unknown_column_is_refused_when_the_schema_is_known() -> None:
+    with pytest.raises(FeatureDefinitionError, match=r"feature 'comedies': where=\"genr = 'x'\""):
+        features.count("plays", where="genr = 'x'", name="comedies", schema=PLAYS_SCHEMA)
+    assert features.count("plays", where="genre = 'x'", schema=PLAYS_SCHEMA).where == "genre = 'x'"

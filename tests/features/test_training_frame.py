@@ -15,7 +15,7 @@ from shipyard import features
 from shipyard.datastore.artifacts import ArtifactStore
 from shipyard.datastore.blobs import BlobStore
 from shipyard.datastore.serialization import serialize
-from shipyard.features import FeatureSet, TrainingFrameError, lineage_of
+from shipyard.features import FeatureDefinitionError, FeatureSet, TrainingFrameError, lineage_of
 
 from .facts_files import PlaysTable, at
 
@@ -179,3 +179,30 @@ def test_a_frame_stored_as_an_artifact_keeps_its_values_and_lineage(
     loaded = store.load(store.save(frame))
     pd.testing.assert_frame_equal(loaded, frame)
     assert lineage_of(loaded) == lineage_of(frame)
+
+
+def test_a_filter_is_checked_against_the_scanned_tables_columns(plays: PlaysTable) -> None:
+    plays.write([(1, at(2), 1.0, "a")], recorded_at=at(3))
+    fs = FeatureSet("f", entity="member_id", features=[
+        features.count("plays", where="mood = 'sad'", name="sad_plays"),
+    ])  # fmt: skip
+    with pytest.raises(FeatureDefinitionError, match="feature 'sad_plays': where="):
+        build(fs, plays, labels((1, at(5))))
+
+
+def test_a_table_nothing_was_written_to_gives_empty_values(plays: PlaysTable) -> None:
+    fs = FeatureSet("e", entity="member_id", features=[
+        features.count("plays", window="7d", name="n"), features.last("plays", "genre"),
+        features.max("plays", "minutes", name="longest"),
+    ])  # fmt: skip
+    frame = build(fs, plays, labels((1, at(5)), (2, at(6))))
+    assert frame["n"].tolist() == [0, 0]
+    assert frame["plays_genre_last_unbounded"].isna().all() and frame["longest"].isna().all()
+
+
+def test_naive_label_timestamps_are_utc(plays: PlaysTable) -> None:
+    plays.write([(1, at(5), 1.0, "a")], recorded_at=at(6))
+    naive = [at(5).replace(tzinfo=None), at(5, micro=1).replace(tzinfo=None)]
+    rows = pd.DataFrame({"member_id": [1, 1], "timestamp": naive})
+    frame = build(LAST, plays, rows)
+    assert frame["plays_minutes_last_unbounded"].isna().tolist() == [True, False]

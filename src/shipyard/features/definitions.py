@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shipyard.features.errors import FeatureDefinitionError
+from shipyard.features.filters import check_filter
 from shipyard.features.windows import Window, parse_window
 
 __all__ = [
@@ -91,7 +92,10 @@ class Feature:
         }
 
     def check_schema(self, schema: Mapping[str, str]) -> None:
-        """Refuse a column the table does not have, or numbers asked of a non-number."""
+        """Refuse a column the table does not have, numbers asked of a non-number, or a
+        filter that does not work on the table's columns."""
+        if self.where is not None:
+            check_filter(self.name, self.table, self.where, schema)
         if self.column is None:
             return
         if self.column not in schema:
