@@ -121,7 +121,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(batches=batches, labels=label_rows, as_of_day=st.integers(0, 7))
 def test_training_frames_match_the_reference_on_random_facts(
     batches: list[tuple[list[Row], int]], labels: list[tuple[int, datetime]], as_of_day: int

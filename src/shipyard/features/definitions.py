@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shipyard.features.errors import FeatureDefinitionError
-from shipyard.features.filters import check_filter
+from shipyard.features.filters import check_filters
 from shipyard.features.windows import Window, parse_window
 
 __all__ = [
@@ -92,10 +92,8 @@ class Feature:
         }
 
     def check_schema(self, schema: Mapping[str, str]) -> None:
-        """Refuse a column the table does not have, numbers asked of a non-number, or a
-        filter that does not work on the table's columns."""
-        if self.where is not None:
-            check_filter(self.name, self.table, self.where, schema)
+        """Refuse a column the table does not have, or numbers asked of a non-number (the
+        filter is checked by `filters.check_filters`, for all features of a table at once)."""
         if self.column is None:
             return
         if self.column not in schema:
@@ -144,6 +142,7 @@ def aggregate(
     feature = Feature(feature_name, table, column, kind, parsed, where)
     if schema is not None:
         feature.check_schema(schema)
+        check_filters(table, schema, {feature_name: where} if where is not None else {})
     return feature
 
 

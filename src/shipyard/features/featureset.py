@@ -29,6 +29,7 @@ from shipyard.features.compile import (
 from shipyard.features.definitions import Feature
 from shipyard.features.encoders import Encoder, State
 from shipyard.features.errors import EncoderError, FeatureDefinitionError, TrainingFrameError
+from shipyard.features.filters import check_filters
 from shipyard.features.fitted import FittedFeatureSet
 from shipyard.features.frames import LINEAGE_KEY, FrameLineage
 from shipyard.features.hashing import content_hash
@@ -151,6 +152,13 @@ class FeatureSet:
         scans = {table: _scan_of(facts, table, as_of) for table in self.tables}
         for feature in self.features:
             feature.check_schema(scans[feature.table].schema)
+        for table, scan in scans.items():
+            filters = {
+                f.name: f.where
+                for f in self.features
+                if isinstance(f, Feature) and f.table == table and f.where is not None
+            }
+            check_filters(table, scan.schema, filters)
         label_keys = _label_keys(labels, self.entity, timestamp)
         columns = _sql_features(self.features, scans, label_keys, as_of)
         for feature in self.features:

@@ -9,22 +9,27 @@ from collections.abc import Mapping
 from shipyard.features.errors import FeatureDefinitionError
 from shipyard.features.types import empty_facts
 
-__all__ = ["check_filter"]
+__all__ = ["check_filters"]
 
 
-def check_filter(feature: str, table: str, where: str, schema: Mapping[str, str]) -> None:
-    """Refuse a filter DuckDB cannot evaluate over the table's columns (no data is read)."""
+def check_filters(table: str, schema: Mapping[str, str], filters: Mapping[str, str]) -> None:
+    """Refuse any filter (by feature name) that DuckDB cannot evaluate over the table's
+    columns; no data is read, and one connection checks them all."""
+    if not filters:
+        return
     import duckdb
 
     connection = duckdb.connect()
     try:
         connection.register("facts", empty_facts(schema))
-        connection.sql(f"SELECT count(*) FROM facts WHERE ({where})").fetchall()
-    except duckdb.Error as exc:
-        first_line = str(exc).splitlines()[0]
-        raise FeatureDefinitionError(
-            f"feature {feature!r}: where={where!r} does not work on the columns of {table!r} "
-            f"({', '.join(sorted(schema))}): {first_line}"
-        ) from None
+        for feature, where in filters.items():
+            try:
+                connection.sql(f"SELECT count(*) FROM facts WHERE ({where})").fetchall()
+            except duckdb.Error as exc:
+                first_line = str(exc).splitlines()[0]
+                raise FeatureDefinitionError(
+                    f"feature {feature!r}: where={where!r} does not work on the columns of "
+                    f"{table!r} ({', '.join(sorted(schema))}): {first_line}"
+                ) from None
     finally:
         connection.close()
