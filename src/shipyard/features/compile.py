@@ -6,16 +6,22 @@ later file of the scan, then the later row, so the choice is deterministic). The
 
 - `last` features (per filter) are one ASOF join: each label's latest fact strictly before
   its timestamp, kept for the features whose window it falls in;
-- every other aggregation runs over one stream per entity in which facts and labels are
-  ordered by time: each feature is a window aggregate over the facts before the label.
+- the other aggregations over bounded windows are one join of each label to its entity's
+  facts inside the widest window, grouped by label (each feature filtered to its window);
+- the other aggregations over unbounded windows run over one stream per entity in which
+  facts and labels are ordered by time: each feature is a window aggregate over the facts
+  before the label (a join there would grow with each entity's whole history).
 
-Neither multiplies rows (no labels x facts join), so memory follows the facts and labels.
+All of it is deterministic whatever the number of threads: floating-point sums over a join
+add up in event-time order, and the streams' row order is total (below), so a rebuilt frame
+is byte-identical.
 
 Time is an integer key: `2 * epoch_us` for a fact, `2 * epoch_us + 1` for a label. A label at
 microsecond `t` and window `w` then sees the facts with keys in `[2t - 2w, 2t - 1]`, i.e.
 `t - w <= event_time < t`: a fact at exactly `t` is outside, one a microsecond before inside.
 The odd key also orders every label after the facts of its instant, which makes the row order
-inside a partition, and so every floating-point sum, the same from one run to the next.
+inside a stream's partition, and so every floating-point sum, the same from one run to the
+next.
 """
 
 from __future__ import annotations

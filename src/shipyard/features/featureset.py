@@ -217,9 +217,12 @@ def _resolve_as_of(
         pinned = {scan.as_of for scan in facts.values()}
         if len(pinned) == 1:
             as_of = pinned.pop()
-    if as_of is None:
-        as_of = datetime.now(UTC)
-    return as_of if as_of.tzinfo is not None else as_of.replace(tzinfo=UTC)
+    return _utc(as_of) if as_of is not None else datetime.now(UTC)
+
+
+def _utc(moment: datetime) -> datetime:
+    """`moment` with a time zone: a naive datetime is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _scan_of(facts: Mapping[str, FactScan] | ScanResolver, table: str, as_of: datetime) -> FactScan:
@@ -231,7 +234,7 @@ def _scan_of(facts: Mapping[str, FactScan] | ScanResolver, table: str, as_of: da
             f"feature set reads ({', '.join(sorted(facts))} given)"
         )
     scan = facts[table]
-    if scan.as_of is not None and _resolve_as_of(scan.as_of, {}) < as_of:
+    if scan.as_of is not None and _utc(scan.as_of) < as_of:
         raise TrainingFrameError(
             f"the scan of {table!r} is as of {scan.as_of.isoformat()}, before the frame's "
             f"as_of {as_of.isoformat()}: facts recorded in between would be missing"
