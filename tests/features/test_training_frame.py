@@ -206,3 +206,16 @@ def test_naive_label_timestamps_are_utc(plays: PlaysTable) -> None:
     rows = pd.DataFrame({"member_id": [1, 1], "timestamp": naive})
     frame = build(LAST, plays, rows)
     assert frame["plays_minutes_last_unbounded"].isna().tolist() == [True, False]
+
+
+def test_a_memory_limit_changes_where_duckdb_works_not_the_answer(plays: PlaysTable) -> None:
+    plays.write([(m, at(1) + timedelta(hours=i), float(i), "a") for m in range(20)
+                 for i in range(50)], recorded_at=at(10))  # fmt: skip
+    fs = FeatureSet("m", entity="member_id", features=[
+        features.mean("plays", "minutes", window="1d"), features.count("plays"),
+    ])  # fmt: skip
+    rows = labels(*[(m, at(2) + timedelta(hours=h)) for m in range(20) for h in range(0, 40, 3)])
+    limited = build(fs, plays, rows, memory_limit="64MB")
+    pd.testing.assert_frame_equal(limited, build(fs, plays, rows))
+    with pytest.raises(TrainingFrameError, match="cannot set DuckDB's memory limit to 'lots'"):
+        build(fs, plays, rows, memory_limit="lots")

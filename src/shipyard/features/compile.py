@@ -160,17 +160,22 @@ def _facts_cte(index: int, scan: FactScan, as_of_micros: int) -> str:
         f"epoch_us({RECORDED_AT})::HUGEINT * {1 << 64} + file_index::HUGEINT * {1 << 40}"
         " + file_row_number"
     )
+    source = f"read_parquet([{paths}])"
+    # Each reader of the facts scans the files again (NOT MATERIALIZED): streaming the
+    # Parquet twice costs less than holding the whole table in memory.
     return (
-        f"versions_{index} AS (\n"
-        f"  SELECT {selected}, {version} AS {_VERSION}\n"
-        f"  FROM read_parquet([{paths}]) WHERE {visible}),\n"
         f"restated_{index} AS (\n"
-        f"  SELECT {ENTITY}, {_KEY}, max({_VERSION}) AS latest FROM versions_{index}\n"
+        f"  SELECT {ENTITY}, {_KEY}, max({_VERSION}) AS latest FROM (\n"
+        f"    SELECT {_ident(scan.entity)} AS {ENTITY},"
+        f" 2 * epoch_us({_ident(scan.event_time)}) AS {_KEY}, {version} AS {_VERSION}\n"
+        f"    FROM {source} WHERE {visible})\n"
         f"  GROUP BY {ENTITY}, {_KEY} HAVING count(*) > 1),\n"
-        f"facts_{index} AS MATERIALIZED (\n"
-        f"  SELECT v.* EXCLUDE ({_VERSION}) FROM versions_{index} AS v\n"
-        f"  ANTI JOIN restated_{index} AS r ON v.{ENTITY} = r.{ENTITY} AND v.{_KEY} = r.{_KEY}"
-        f" AND v.{_VERSION} < r.latest)"
+        f"facts_{index} AS NOT MATERIALIZED (\n"
+        f"  SELECT {selected} FROM {source} AS v\n"
+        f"  ANTI JOIN restated_{index} AS r ON v.{_ident(scan.entity)} = r.{ENTITY}"
+        f" AND 2 * epoch_us(v.{_ident(scan.event_time)}) = r.{_KEY}"
+        f" AND {version.replace(RECORDED_AT, 'v.' + RECORDED_AT)} < r.latest\n"
+        f"  WHERE {visible})"
     )
 
 

@@ -10,6 +10,7 @@ one it used.
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -134,6 +135,7 @@ class FeatureSet:
         timestamp: str = "timestamp",
         as_of: datetime | None = None,
         facts: Mapping[str, FactScan] | ScanResolver,
+        memory_limit: str | None = None,
     ) -> pd.DataFrame:
         """`labels` with one column per feature, point-in-time correct.
 
@@ -146,6 +148,8 @@ class FeatureSet:
         `as_of` defaults to the scans' common `as_of`, else now; the frame records it (see
         `lineage_of`), so rebuilding with it gives byte-identical output. `facts` gives each
         table's scan: a mapping, or a resolver called with the table and `as_of`.
+        `memory_limit` (e.g. "512MB") caps DuckDB's memory; past it, DuckDB spills to a
+        temporary folder instead of holding the facts in memory (default: DuckDB's own).
         """
         _check_labels(labels, self.entity, timestamp, self.features)
         as_of = _resolve_as_of(as_of, facts)
@@ -160,11 +164,11 @@ class FeatureSet:
             }
             check_filters(table, scan.schema, filters)
         label_keys = _label_keys(labels, self.entity, timestamp)
-        columns = _sql_features(self.features, scans, label_keys, as_of)
+        columns = _sql_features(self.features, scans, label_keys, as_of, memory_limit)
         for feature in self.features:
             if isinstance(feature, PythonFeature):
                 columns[feature.name] = _python_feature(
-                    feature, scans[feature.table], label_keys, as_of
+                    feature, scans[feature.table], label_keys, as_of, memory_limit
                 )
         frame = _attach(labels, {f.name: columns[f.name] for f in self.features})
         lineage = FrameLineage(self.name, self.version, as_of, self.tables, self.entity, timestamp)
@@ -267,6 +271,7 @@ def _sql_features(
     scans: Mapping[str, FactScan],
     label_keys: pa.Table,
     as_of: datetime,
+    memory_limit: str | None,
 ) -> dict[str, pd.Series]:
     """Every SQL feature, from one query."""
     groups = [
@@ -280,13 +285,17 @@ def _sql_features(
     for index, group in enumerate(groups):
         if not group.scan.files:
             relations[empty_source(index)] = empty_facts(group.scan.schema)
-    with _connection(relations) as connection:
+    with _connection(relations, memory_limit) as connection:
         values = _query(connection, compile_training_query(groups, as_of))
     return dict(values.drop_columns([ROW]).to_pandas().items())
 
 
 def _python_feature(
-    feature: PythonFeature, scan: FactScan, label_keys: pa.Table, as_of: datetime
+    feature: PythonFeature,
+    scan: FactScan,
+    label_keys: pa.Table,
+    as_of: datetime,
+    memory_limit: str | None,
 ) -> pd.Series:
     """A Python feature, its function called once per entity partition."""
     import pandas as pd
@@ -295,7 +304,7 @@ def _python_feature(
     if not scan.files:
         relations[empty_source(0)] = empty_facts(scan.schema)
     answers = []
-    with _connection(relations) as connection:
+    with _connection(relations, memory_limit) as connection:
         for partition in range(feature.partitions):
             query = compile_window_facts_query(
                 scan, feature.window.micros, as_of, partition, feature.partitions
@@ -308,16 +317,28 @@ def _python_feature(
 
 
 @contextmanager
-def _connection(relations: Mapping[str, pa.Table]) -> Iterator[duckdb.DuckDBPyConnection]:
+def _connection(
+    relations: Mapping[str, pa.Table], memory_limit: str | None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB with `relations` registered, spilling to a folder of its own."""
     import duckdb
 
-    connection = duckdb.connect()
-    try:
-        for name, relation in relations.items():
-            connection.register(name, relation)
-        yield connection
-    finally:
-        connection.close()
+    with tempfile.TemporaryDirectory(prefix="shipyard-features-") as spill:
+        connection = duckdb.connect()
+        try:
+            try:
+                connection.execute("SET temp_directory = ?", [spill])
+                if memory_limit is not None:
+                    connection.execute("SET memory_limit = ?", [memory_limit])
+            except duckdb.Error as exc:
+                raise TrainingFrameError(
+                    f"cannot set DuckDB's memory limit to {memory_limit!r}: {exc}"
+                ) from exc
+            for name, relation in relations.items():
+                connection.register(name, relation)
+            yield connection
+        finally:
+            connection.close()
 
 
 def _query(connection: duckdb.DuckDBPyConnection, query: str) -> pa.Table:
