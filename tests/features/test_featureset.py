@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from shipyard import features
@@ -47,3 +50,14 @@ def test_a_feature_set_needs_features_and_a_usable_name() -> None:
         FeatureSet("s", entity="member_id", features=[])
     with pytest.raises(FeatureDefinitionError, match="bad feature set name"):
         FeatureSet("a b", entity="member_id", features=[features.count("plays")])
+
+
+def test_declaring_features_imports_no_data_library() -> None:
+    code = (
+        "import sys\nfrom shipyard import features\n"
+        "features.FeatureSet('s', entity='m', features=[features.count('plays')],"
+        " encoders={'plays_facts_count_unbounded': features.log1p()}).version\n"
+        "print(sorted({'duckdb', 'numpy', 'pandas', 'pyarrow'} & set(sys.modules)))"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "[]"
