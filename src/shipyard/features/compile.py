@@ -1,0 +1,305 @@
+"""Compiling a feature list to one DuckDB query that builds a point-in-time training frame.
+
+Per fact table the visible facts are resolved first: recorded at or before `as_of`, and per
+(entity, event time) only the latest version (the greatest `recorded_at`; ties go to the
+later file of the scan, then the later row, so the choice is deterministic). Then:
+
+- `last` features (per filter) are one ASOF join: each label's latest fact strictly before
+  its timestamp, kept for the features whose window it falls in;
+- the other aggregations over bounded windows are one join of each label to its entity's
+  facts inside the widest window, grouped by label (each feature filtered to its window);
+- the other aggregations over unbounded windows run over one stream per entity in which
+  facts and labels are ordered by time: each feature is a window aggregate over the facts
+  before the label (a join there would grow with each entity's whole history).
+
+All of it is deterministic whatever the number of threads: floating-point sums over a join
+add up in event-time order, and the streams' row order is total (below), so a rebuilt frame
+is byte-identical.
+
+Time is an integer key: `2 * epoch_us` for a fact, `2 * epoch_us + 1` for a label. A label at
+microsecond `t` and window `w` then sees the facts with keys in `[2t - 2w, 2t - 1]`, i.e.
+`t - w <= event_time < t`: a fact at exactly `t` is outside, one a microsecond before inside.
+The odd key also orders every label after the facts of its instant, which makes the row order
+inside a stream's partition, and so every floating-point sum, the same from one run to the
+next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from shipyard.features.definitions import Aggregation, Feature, is_numeric_type
+from shipyard.features.scan import RECORDED_AT, FactScan
+
+__all__ = [
+    "ENTITY",
+    "LABELS",
+    "ROW",
+    "TIME",
+    "TableFeatures",
+    "compile_training_query",
+    "compile_window_facts_query",
+    "empty_source",
+    "epoch_micros",
+]
+
+#: The relation the caller registers: one row per label, `ROW` (its position), `ENTITY` and
+#: `TIME` (the label's timestamp).
+LABELS = "__labels"
+ROW = "__row"
+ENTITY = "__entity"
+TIME = "__time"
+_KEY = "__key"
+_BEFORE = "__before"
+_VERSION = "__version"
+_IS_FACT = f"{ROW} IS NULL"
+
+
+@dataclass(frozen=True)
+class TableFeatures:
+    """The features read from one fact table, with the scan that says where its facts are."""
+
+    scan: FactScan
+    features: tuple[Feature, ...]
+
+
+def epoch_micros(moment: datetime) -> int:
+    """Microseconds since the epoch; a naive datetime is taken to be UTC."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    delta = aware - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def compile_training_query(tables: Sequence[TableFeatures], as_of: datetime) -> str:
+    """The SQL computing every feature for every row of `LABELS`, ordered by `ROW`.
+
+    The result has `ROW` and one column per feature, named after the feature.
+    """
+    ctes = [
+        f"label_keys AS (SELECT {ROW}, {ENTITY}, 2 * epoch_us({TIME}) AS {_BEFORE}, "
+        f"2 * epoch_us({TIME}) + 1 AS {_KEY} FROM {LABELS})"
+    ]
+    parts: list[tuple[str, tuple[Feature, ...]]] = []
+    for index, group in enumerate(tables):
+        ctes.append(_facts_cte(index, group.scan, epoch_micros(as_of)))
+        lasts = [f for f in group.features if f.aggregation is Aggregation.LAST]
+        for n, where in enumerate(dict.fromkeys(f.where for f in lasts)):
+            same_filter = tuple(f for f in lasts if f.where == where)
+            parts.append((f"last_{index}_{n}", same_filter))
+            ctes.append(_last_cte(parts[-1][0], index, same_filter))
+        others = [f for f in group.features if f.aggregation is not Aggregation.LAST]
+        bounded = tuple(f for f in others if not f.window.is_unbounded)
+        if bounded:
+            parts.append((f"ranges_{index}", bounded))
+            ctes.append(_range_cte(index, bounded, group.scan.schema))
+        unbounded = tuple(f for f in others if f.window.is_unbounded)
+        if unbounded:
+            parts.append((f"windows_{index}", unbounded))
+            ctes.extend(_window_ctes(index, unbounded, group.scan.schema))
+    selected = {f.name: f"p{n}.{_ident(f.name)}" for n, (_, fs) in enumerate(parts) for f in fs}
+    ordered = [selected[f.name] for group in tables for f in group.features]
+    joins = "\n".join(
+        f"LEFT JOIN {name} AS p{n} USING ({ROW})" for n, (name, _) in enumerate(parts)
+    )
+    return (
+        "WITH "
+        + ",\n".join(ctes)
+        + f"\nSELECT {ROW}, "
+        + ", ".join(ordered)
+        + f"\nFROM {LABELS}\n{joins}\nORDER BY {ROW}"
+    )
+
+
+def compile_window_facts_query(
+    scan: FactScan, window_micros: int | None, as_of: datetime, partition: int, partitions: int
+) -> str:
+    """The facts each label of one entity partition sees, for a Python feature: one row per
+    (label, fact in its window), with `label` (the label's `ROW`), `label_time` and the
+    table's columns, ordered by label and event time. The facts are resolved as for every
+    other feature (`as_of`, restatements); the scan is table 0 (see `empty_source`)."""
+    label_key = f"2 * epoch_us(l.{TIME})"
+    lower = "" if window_micros is None else f" AND f.{_KEY} >= {label_key} - {2 * window_micros}"
+    return (
+        f"WITH {_facts_cte(0, scan, epoch_micros(as_of))}\n"
+        f"SELECT l.{ROW} AS label, l.{TIME} AS label_time, f.* EXCLUDE ({ENTITY}, {_KEY})\n"
+        f"FROM {LABELS} AS l JOIN facts_0 AS f\n"
+        f"  ON l.{ENTITY} = f.{ENTITY} AND f.{_KEY} < {label_key}{lower}\n"
+        f"WHERE hash(l.{ENTITY}) % {partitions} = {partition}\n"
+        f"ORDER BY l.{ROW}, f.{_KEY}"
+    )
+
+
+def empty_source(index: int) -> str:
+    """The relation the caller registers for the `index`-th table when its scan has no files
+    (a table nothing was written to yet): no rows, the table's columns (`types.empty_facts`)."""
+    return f"__empty_facts_{index}"
+
+
+def _facts_cte(index: int, scan: FactScan, as_of_micros: int) -> str:
+    """The visible facts: recorded by `as_of`, one version per (entity, event time).
+
+    Restatements are rare, so they are found by a narrow aggregate (entity, time, version)
+    and only the superseded versions are removed (an anti join against a usually empty
+    table), instead of ranking every fact. One number orders the versions: `recorded_at`,
+    then the file's position in the scan, then the row in the file."""
+    columns = ", ".join(_ident(name) for name in scan.schema if name != RECORDED_AT)
+    visible = (
+        f"epoch_us({RECORDED_AT}) <= {as_of_micros} AND {_ident(scan.entity)} IS NOT NULL"
+        f" AND {_ident(scan.event_time)} IS NOT NULL"
+    )
+    selected = (
+        f"{columns}, {_ident(scan.entity)} AS {ENTITY}, 2 * epoch_us({_ident(scan.event_time)})"
+        f" AS {_KEY}"
+    )
+    if not scan.files:
+        return f"facts_{index} AS (SELECT {selected} FROM {empty_source(index)} WHERE {visible})"
+    paths = ", ".join(_literal(path) for path in scan.files)
+    version = (
+        f"epoch_us({RECORDED_AT})::HUGEINT * {1 << 64} + file_index::HUGEINT * {1 << 40}"
+        " + file_row_number"
+    )
+    source = f"read_parquet([{paths}])"
+    # Each reader of the facts scans the files again (NOT MATERIALIZED): streaming the
+    # Parquet twice costs less than holding the whole table in memory.
+    return (
+        f"restated_{index} AS (\n"
+        f"  SELECT {ENTITY}, {_KEY}, max({_VERSION}) AS latest FROM (\n"
+        f"    SELECT {_ident(scan.entity)} AS {ENTITY},"
+        f" 2 * epoch_us({_ident(scan.event_time)}) AS {_KEY}, {version} AS {_VERSION}\n"
+        f"    FROM {source} WHERE {visible})\n"
+        f"  GROUP BY {ENTITY}, {_KEY} HAVING count(*) > 1),\n"
+        f"facts_{index} AS NOT MATERIALIZED (\n"
+        f"  SELECT {selected} FROM {source} AS v\n"
+        f"  ANTI JOIN restated_{index} AS r ON v.{_ident(scan.entity)} = r.{ENTITY}"
+        f" AND 2 * epoch_us(v.{_ident(scan.event_time)}) = r.{_KEY}"
+        f" AND {version.replace(RECORDED_AT, 'v.' + RECORDED_AT)} < r.latest\n"
+        f"  WHERE {visible})"
+    )
+
+
+def _last_cte(name: str, index: int, lasts: tuple[Feature, ...]) -> str:
+    """`last` features sharing one filter: an ASOF join finds each label's latest earlier fact,
+    which is then kept only for the features whose window it falls in."""
+    where = lasts[0].where
+    facts = f"facts_{index}" if where is None else f"(SELECT * FROM facts_{index} WHERE {where})"
+    values = ",\n    ".join(
+        f"{_in_window('f', f.window.micros, _ident(str(f.column)))} AS {_ident(f.name)}"
+        for f in lasts
+    )
+    return (
+        f"{name} AS (\n"
+        f"  SELECT l.{ROW},\n    {values}\n"
+        f"  FROM label_keys AS l ASOF LEFT JOIN {facts} AS f\n"
+        f"    ON l.{ENTITY} = f.{ENTITY} AND f.{_KEY} < l.{_BEFORE})"
+    )
+
+
+def _in_window(alias: str, micros: int | None, column: str) -> str:
+    if micros is None:
+        return f"{alias}.{column}"
+    return f"CASE WHEN {alias}.{_KEY} >= l.{_BEFORE} - {2 * micros} THEN {alias}.{column} END"
+
+
+def _range_cte(index: int, group: tuple[Feature, ...], schema: Mapping[str, str]) -> str:
+    """Aggregations over bounded windows: each label joined to its entity's facts inside the
+    widest window, grouped by label, each feature filtered to its own window.
+
+    Floating-point sums and means add up in event-time order (`ORDER BY`), so the answer does
+    not depend on how threads split the groups: the frame is byte-identical when rebuilt."""
+    widest = max(2 * (f.window.micros or 0) for f in group)
+    aggregates = ",\n    ".join(
+        f"{_aggregate(f, schema, 'f.', _range_condition(f, widest), ordered=True)}"
+        f" AS {_ident(f.name)}"
+        for f in group
+    )
+    return (
+        f"ranges_{index} AS (\n"
+        f"  SELECT l.{ROW},\n    {aggregates}\n"
+        f"  FROM label_keys AS l LEFT JOIN facts_{index} AS f\n"
+        f"    ON l.{ENTITY} = f.{ENTITY} AND f.{_KEY} < l.{_BEFORE}"
+        f" AND f.{_KEY} >= l.{_BEFORE} - {widest}\n"
+        f"  GROUP BY l.{ROW})"
+    )
+
+
+def _range_condition(feature: Feature, widest: int) -> str:
+    conditions = [f"f.{_KEY} IS NOT NULL"]
+    if 2 * (feature.window.micros or 0) < widest:
+        conditions.append(f"f.{_KEY} >= l.{_BEFORE} - {2 * (feature.window.micros or 0)}")
+    if feature.where is not None:
+        conditions.append(f"({feature.where})")
+    return " AND ".join(conditions)
+
+
+def _window_ctes(index: int, group: tuple[Feature, ...], schema: Mapping[str, str]) -> list[str]:
+    """Aggregations over unbounded windows: labels and facts in one stream per entity,
+    ordered by time, each feature a window aggregate over the facts before the label (no
+    join, whose size would grow with each entity's whole history)."""
+    stream = (
+        f"stream_{index} AS (\n"
+        f"  SELECT *, NULL::BIGINT AS {ROW} FROM facts_{index}\n"
+        f"  UNION ALL BY NAME\n"
+        f"  SELECT {ROW}, {ENTITY}, {_KEY} FROM label_keys)"
+    )
+    windows = sorted({f.window.micros for f in group}, key=lambda m: (m is None, m))
+    window_names = {micros: f"w{index}_{n}" for n, micros in enumerate(windows)}
+    aggregates = ",\n    ".join(
+        f"{_aggregate(f, schema, '', _where(_IS_FACT, f), ordered=False)}"
+        f" OVER {window_names[f.window.micros]} AS {_ident(f.name)}"
+        for f in group
+    )
+    window_clauses = ", ".join(
+        f"{name} AS (PARTITION BY {ENTITY} ORDER BY {_KEY} RANGE BETWEEN "
+        f"{'UNBOUNDED' if micros is None else 2 * micros + 1} PRECEDING AND 2 PRECEDING)"
+        for micros, name in window_names.items()
+    )
+    features = (
+        f"windows_{index} AS (\n"
+        f"  SELECT {ROW},\n    {aggregates}\n"
+        f"  FROM stream_{index}\n"
+        f"  WINDOW {window_clauses}\n"
+        f"  QUALIFY {ROW} IS NOT NULL)"
+    )
+    return [stream, features]
+
+
+def _where(condition: str, feature: Feature) -> str:
+    return condition if feature.where is None else f"{condition} AND ({feature.where})"
+
+
+def _aggregate(
+    feature: Feature, schema: Mapping[str, str], prefix: str, condition: str, *, ordered: bool
+) -> str:
+    """One feature's aggregate over the facts matching `condition`. `prefix` qualifies the
+    fact columns; `ordered` adds floating-point numbers in event-time order."""
+    column_type = schema.get(feature.column or "", "")
+    column = f"{prefix}{_KEY}" if feature.column is None else f"{prefix}{_ident(feature.column)}"
+    in_order = f" ORDER BY {prefix}{_KEY}" if ordered and not _is_integer(column_type) else ""
+    kind = feature.aggregation
+    expression = {
+        Aggregation.COUNT: f"count({column})",
+        Aggregation.SUM: f"sum({column}{in_order})",
+        Aggregation.MEAN: f"avg({column}{in_order})",
+        Aggregation.MIN: f"min({column})",
+        Aggregation.MAX: f"max({column})",
+        Aggregation.COUNT_DISTINCT: f"count(DISTINCT {column})",
+    }[kind]
+    aggregated = f"{expression} FILTER (WHERE {condition})"
+    if kind is Aggregation.SUM and _is_integer(column_type):
+        # DuckDB sums integers into a 128-bit integer, which Arrow would hand over as a decimal.
+        return f"CAST({aggregated} AS BIGINT)"
+    return aggregated
+
+
+def _is_integer(type_name: str) -> bool:
+    return is_numeric_type(type_name) and "int" in type_name
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
