@@ -134,7 +134,7 @@ class FeatureSet:
         *,
         timestamp: str = "timestamp",
         as_of: datetime | None = None,
-        facts: Mapping[str, FactScan] | ScanResolver,
+        facts: Mapping[str, FactScan] | ScanResolver | None = None,
         memory_limit: str | None = None,
     ) -> pd.DataFrame:
         """`labels` with one column per feature, point-in-time correct.
@@ -147,11 +147,16 @@ class FeatureSet:
 
         `as_of` defaults to the scans' common `as_of`, else now; the frame records it (see
         `lineage_of`), so rebuilding with it gives byte-identical output. `facts` gives each
-        table's scan: a mapping, or a resolver called with the table and `as_of`.
+        table's scan: a mapping, or a resolver called with the table and `as_of`; by default
+        the configured fact store's (`shipyard.facts.scan`).
         `memory_limit` (e.g. "512MB") caps DuckDB's memory; past it, DuckDB spills to a
         temporary folder instead of holding the facts in memory (default: DuckDB's own).
         """
         _check_labels(labels, self.entity, timestamp, self.features)
+        if facts is None:
+            from shipyard.features.facts import scan
+
+            facts = scan
         as_of = _resolve_as_of(as_of, facts)
         scans = {table: _scan_of(facts, table, as_of) for table in self.tables}
         for feature in self.features:
