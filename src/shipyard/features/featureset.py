@@ -154,9 +154,9 @@ class FeatureSet:
         """
         _check_labels(labels, self.entity, timestamp, self.features)
         if facts is None:
-            from shipyard.features.facts import scan
+            from shipyard.features import facts as fact_store
 
-            facts = scan
+            facts = fact_store.scan
         as_of = _resolve_as_of(as_of, facts)
         scans = {table: _scan_of(facts, table, as_of) for table in self.tables}
         for feature in self.features:
