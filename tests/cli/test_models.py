@@ -203,3 +203,23 @@ def test_gc_keeps_the_payload_of_every_registered_version(home: Home) -> None:
 
     assert result.exit_code == 0, result.output
     assert models.load("rule").model.threshold == 0.5
+
+
+def test_show_names_the_feature_set_a_version_was_trained_with(home: Home) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from ..registry.test_feature_sets import LABELS, RANKER, TRAIN
+
+    fitted = RANKER.fit(TRAIN)
+    models.register(
+        "ranker", LogisticRegression().fit(fitted.transform(TRAIN), LABELS), feature_set=fitted
+    )
+    models.register("plain", LogisticRegression().fit(TRAIN[["plays"]], LABELS))
+
+    shown = shipyard("show", "ranker/1")
+    assert shown.exit_code == 0, shown.output
+    assert (
+        f"ranker_features version {RANKER.version[:12]} (fitted state {fitted.digest[:12]})"
+        in shown.stdout
+    )
+    assert "feature set" not in shipyard("show", "plain/1").stdout

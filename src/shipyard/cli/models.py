@@ -173,7 +173,7 @@ def versions(name: str) -> None:
 @models.command()
 @click.argument("ref")
 def show(ref: str) -> None:
-    """Show one version: flavor, signature, metrics, lineage, aliases, tags."""
+    """Show one version: flavor, signature, metrics, feature set, lineage, aliases, tags."""
     registry = _registry()
     version = registry.resolve(ref)
     aliases = registry.get_model(version.name).aliases
@@ -189,6 +189,10 @@ def show(ref: str) -> None:
         ("payload", output.text(f"{version.payload_sha256} ({version.payload_size} bytes)")),
         ("saved with", output.text(_environment_text(version.environment) or "-")),
     ]
+    if version.feature_set is not None:
+        used = version.feature_set
+        text = f"{used.name} version {used.version[:12]} (fitted state {used.sha256[:12]})"
+        rows.append(("feature set", output.text(text)))
     if version.lineage is not None:
         lineage = version.lineage
         artifact = lineage.artifact_name or "(registered in the step)"

@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-__all__ = ["AliasEventRecord", "LineageRecord", "ModelRecord", "ModelVersionRecord"]
+__all__ = [
+    "FEATURE_SET_KEY",
+    "AliasEventRecord",
+    "LineageRecord",
+    "ModelRecord",
+    "ModelVersionRecord",
+]
+
+#: The key of a version's `environment` that names the feature set it was trained with:
+#: `{"name": ..., "version": ..., "sha256": <blob of the fitted state>}`. Garbage collection
+#: keeps that blob for as long as the version exists.
+FEATURE_SET_KEY = "feature_set"
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from shipyard.registry.environment import ModelEnvironmentWarning
+from shipyard.registry.feature_sets import FeatureSetRef
 from shipyard.registry.refs import ModelRef
 from shipyard.registry.registry import (
     AliasEvent,
@@ -21,6 +22,7 @@ from shipyard.registry.signature import ColumnSpec, Signature, SignatureError
 __all__ = [
     "AliasEvent",
     "ColumnSpec",
+    "FeatureSetRef",
     "Lineage",
     "LoadedModel",
     "ModelEnvironmentWarning",

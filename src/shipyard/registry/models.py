@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import pandas
 
     from shipyard.client import Run
+    from shipyard.features.fitted import FittedFeatureSet
 
 __all__ = [
     "AliasEvent",
@@ -47,6 +48,7 @@ __all__ = [
     "SignatureError",
     "alias_history",
     "delete_alias",
+    "feature_set_of",
     "from_run",
     "get",
     "list_models",
@@ -87,6 +89,7 @@ def register(
     metrics: Mapping[str, float] | None = None,
     description: str = "",
     tags: Mapping[str, str] | None = None,
+    feature_set: FittedFeatureSet | None = None,
 ) -> ModelVersion:
     """Register `model` as the next version of `name`; see `ModelRegistry.register`.
 
@@ -106,6 +109,7 @@ def register(
         description=description,
         tags=tags,
         lineage=lineage,
+        feature_set=feature_set,
     )
 
 
@@ -117,6 +121,12 @@ def register_from_artifact(name: str, source: str, **options: Any) -> ModelVersi
 def get(ref: str | ModelRef) -> ModelVersion:
     """The version `ref` names (`ranker`, `ranker/3`, `ranker@production`), without loading it."""
     return registry().resolve(ref)
+
+
+def feature_set_of(ref: str | ModelRef) -> FittedFeatureSet | None:
+    """The fitted feature set version `ref` was trained with, or None; see
+    `ModelRegistry.feature_set_of`."""
+    return registry().feature_set_of(ref)
 
 
 def load(ref: str | ModelRef, device: str | None = None) -> LoadedModel:

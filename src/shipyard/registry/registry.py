@@ -26,6 +26,12 @@ from shipyard.metadata.registry_records import (
     ModelVersionRecord,
 )
 from shipyard.registry.environment import check_environment, current_environment
+from shipyard.registry.feature_sets import (
+    FEATURE_SET_KEY,
+    FeatureSetRef,
+    load_fitted,
+    store_fitted,
+)
 from shipyard.registry.flavors import (
     Flavor,
     FlavorContext,
@@ -42,10 +48,12 @@ if TYPE_CHECKING:
 
     from shipyard.client import Run
     from shipyard.datastore import ArtifactStore, FlowClasses
+    from shipyard.features.fitted import FittedFeatureSet
     from shipyard.metadata.contract import MetadataBackend
 
 __all__ = [
     "AliasEvent",
+    "FeatureSetRef",
     "Lineage",
     "LoadedModel",
     "ModelRegistry",
@@ -94,6 +102,9 @@ class ModelVersion:
     payload_size: int = 0
     #: `{"python": "3.11.7", "libraries": {"sklearn": "1.9.1"}}`: what saved the payload.
     environment: dict[str, Any] = field(default_factory=dict)
+    #: The feature set the model was trained with (`ModelRegistry.feature_set_of` reads its
+    #: fitted state); None for a model registered without one.
+    feature_set: FeatureSetRef | None = None
 
     @property
     def ref(self) -> str:
@@ -252,6 +263,7 @@ class ModelRegistry:
         description: str = "",
         tags: Mapping[str, str] | None = None,
         lineage: Lineage | None = None,
+        feature_set: FittedFeatureSet | None = None,
     ) -> ModelVersion:
         """Store `model` as the next version of `name` (created on first use) and return it.
 
@@ -260,6 +272,10 @@ class ModelRegistry:
         before it is published; without either, from what the model records about its inputs
         where its library keeps that (scikit-learn's feature names, XGBoost's feature names
         and types).
+
+        `feature_set` is the fitted feature set the model was trained with: its name, version
+        and fitted encoder state are kept with the version (`feature_set_of`), so scoring
+        later encodes its inputs exactly as training did.
         """
         check_name(name, "model name")
         # Checked before anything is stored, so a typo leaves no orphaned payload behind.
@@ -282,6 +298,10 @@ class ModelRegistry:
         elif signature is None:
             signature = recorded
         payload = chosen.save(model, FlavorContext(flow_classes=self._flow_classes(lineage)))
+        environment = current_environment(chosen.libraries, model)
+        if feature_set is not None:
+            reference = store_fitted(self._artifacts.blobs, feature_set)
+            environment[FEATURE_SET_KEY] = reference.to_json()
         sha = self._artifacts.blobs.put_bytes(payload)
         record = self._store.create_version(
             name,
@@ -294,7 +314,7 @@ class ModelRegistry:
             description=description,
             tags=checked_tags,
             lineage=_lineage_record(lineage),
-            environment=current_environment(chosen.libraries, model),
+            environment=environment,
         )
         return _version(record)
 
@@ -433,6 +453,14 @@ class ModelRegistry:
             version = self.resolve(parsed).version
             self._store.set_version_tags(parsed.name, version, checked)
 
+    def feature_set_of(self, ref: str | ModelRef | ModelVersion) -> FittedFeatureSet | None:
+        """The fitted feature set the version `ref` names was trained with, read from its blob
+        (verified against its hash); None for a version registered without one."""
+        version = ref if isinstance(ref, ModelVersion) else self.resolve(ref)
+        if version.feature_set is None:
+            return None
+        return load_fitted(self._artifacts.blobs, version.feature_set, version.ref)
+
     # ---------------------------------------------------------------------------- load
 
     def load(self, ref: str | ModelRef, device: str | None = None) -> LoadedModel:
@@ -559,6 +587,9 @@ def _version(record: ModelVersionRecord) -> ModelVersion:
             parameters=dict(source.parameters),
             code_hash=source.code_hash,
         )
+    environment = dict(record.environment or {})
+    feature_set = FeatureSetRef.from_environment(environment)
+    environment.pop(FEATURE_SET_KEY, None)
     return ModelVersion(
         name=record.model_name,
         version=record.version,
@@ -572,7 +603,8 @@ def _version(record: ModelVersionRecord) -> ModelVersion:
         tags=dict(record.tags),
         payload_sha256=record.payload_sha256,
         payload_size=record.payload_size,
-        environment=dict(record.environment or {}),
+        environment=environment,
+        feature_set=feature_set,
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import CompoundSelect, select, union
 
 from shipyard.metadata.contract import MetadataBackend
 from shipyard.metadata.models import Artifact, Attempt, ModelVersion, Run
+from shipyard.metadata.registry_records import FEATURE_SET_KEY
 from shipyard.metadata.sql.database import Database
 from shipyard.metadata.sql.facts_store import SQLFactCatalogStore
 from shipyard.metadata.sql.keys import RunKeys
@@ -67,7 +68,8 @@ class SQLMetadataBackend(SQLRunRecorder, SQLRunReader, MetadataBackend):
         return self._facts
 
     def referenced_hashes(self) -> set[str]:
-        """Every blob hash the metadata points to: artifacts, logs, code and model payloads.
+        """Every blob hash the metadata points to: artifacts, logs, code, model payloads and
+        the fitted feature sets models were trained with.
 
         The garbage collector deletes blobs not in this set, so it must be complete: a new
         domain store that points at blobs adds its column here.
@@ -80,8 +82,16 @@ class SQLMetadataBackend(SQLRunRecorder, SQLRunReader, MetadataBackend):
             # Registered model payloads: a registry version must outlive the run it came from.
             select(ModelVersion.payload_sha256),
         )
+        environments = select(ModelVersion.environment).where(ModelVersion.environment.is_not(None))
         with self.database.read() as conn:
-            return set(conn.scalars(referenced))
+            hashes = set(conn.scalars(referenced))
+            # The fitted state of the feature set a version was trained with (its environment
+            # names that blob): scoring the version needs it as much as the payload.
+            for environment in conn.scalars(environments):
+                feature_set = (environment or {}).get(FEATURE_SET_KEY) or {}
+                if feature_set.get("sha256"):
+                    hashes.add(feature_set["sha256"])
+            return hashes
 
     def close(self) -> None:
         """Close every pooled connection; SQLite then checkpoints its WAL into the main file.
