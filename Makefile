@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) examples/train_flow.py run
 	$(PY) examples/score_demo.py
+	$(PY) examples/features_flow.py run
 	@$(PY) examples/next_steps.py
 
 test: $(STAMP)

@@ -28,5 +28,9 @@ a time; to make every step retry twice, attach the decorator from the command li
 
   .venv/bin/python examples/train_flow.py run --executor inline
   .venv/bin/python examples/train_flow.py run --with retry:times=2
+
+The features demo registered member-churn with the feature set it was trained with:
+
+  .venv/bin/shipyard models show member-churn
 """
 )

@@ -121,3 +121,30 @@ def test_facts_demo_restates_a_fact_and_reads_as_of_before_the_fix(home: Home):
     assert "member 7 on Jan 3: 42.0 s now" in done.stdout
     assert "compacted 3 batches into batch 4" in done.stdout
     assert "plays now holds 401 facts; the as-of read unchanged: True" in done.stdout
+
+
+def test_features_flow_registers_a_model_with_its_fitted_feature_set(home: Home):
+    from shipyard import features
+
+    run_script(home, "features_flow.py", "run")
+    run = Flow("FeaturesFlow").latest_run
+    assert run.successful
+    frame = run.data.train_frame
+    lineage = features.lineage_of(frame)
+    assert (lineage.feature_set, lineage.tables) == ("churn_features", ("members", "plays"))
+    assert len(frame) == 400 and frame["plays_14d"].notna().all()
+
+    version = models.get("member-churn")
+    assert version.version == run.data.registered_version
+    assert version.lineage is not None and version.lineage.run_id == run.id
+    assert version.feature_set is not None
+    assert (version.feature_set.name, version.feature_set.version) == (
+        "churn_features",
+        lineage.version,
+    )
+    fitted = models.feature_set_of("member-churn")
+    assert fitted is not None and fitted.digest == run["train"].task.data.feature_set_digest
+    columns = [c for c in frame.columns if c not in ("member_id", "ts", "churned")]
+    predicted = models.load("member-churn").predict(fitted.transform(frame[columns]))
+    assert len(predicted) == 400 and set(predicted) <= {0, 1}
+    assert version.metrics["accuracy"] > 0.7
