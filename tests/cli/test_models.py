@@ -223,3 +223,34 @@ def test_show_names_the_feature_set_a_version_was_trained_with(home: Home) -> No
         in shown.stdout
     )
     assert "feature set" not in shipyard("show", "plain/1").stdout
+
+
+def test_gc_keeps_the_fitted_feature_set_of_every_registered_version(home: Home) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from ..registry.test_feature_sets import LABELS, RANKER, TRAIN
+
+    fitted = RANKER.fit(TRAIN)
+    models.register(
+        "ranker", LogisticRegression().fit(fitted.transform(TRAIN), LABELS), feature_set=fitted
+    )
+
+    result = CliRunner().invoke(cli, ["gc", "--delete", "--min-age", "0"])
+
+    assert result.exit_code == 0, result.output
+    kept = models.feature_set_of("ranker")
+    assert kept is not None and kept.digest == fitted.digest
+
+
+def test_a_past_runs_artifact_is_registered_with_the_feature_set_given(run: Run) -> None:
+    from ..registry.test_feature_sets import RANKER, TRAIN
+
+    fitted = RANKER.fit(TRAIN)
+    task = run["start"].task
+
+    version = models.register_from_artifact(
+        "archived", f"{task.pathspec}:model", feature_set=fitted
+    )
+
+    assert version.feature_set is not None and version.feature_set.sha256 == fitted.digest
+    assert version.lineage is not None and version.lineage.artifact_name == "model"

@@ -329,6 +329,7 @@ class ModelRegistry:
         metrics: Mapping[str, float] | None = None,
         description: str = "",
         tags: Mapping[str, str] | None = None,
+        feature_set: FittedFeatureSet | None = None,
     ) -> ModelVersion:
         """Register the artifact `source` (`Flow/run/step/task:artifact`) of a past run.
 
@@ -366,6 +367,7 @@ class ModelRegistry:
             description=description,
             tags=tags,
             lineage=lineage,
+            feature_set=feature_set,
         )
 
     # ---------------------------------------------------------------------------- read
