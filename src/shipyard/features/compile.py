@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 
 from shipyard.features.definitions import Aggregation, Feature, is_numeric_type
 from shipyard.features.scan import RECORDED_AT, FactScan
+from shipyard.features.sql_text import identifier, literal
 
 __all__ = [
     "ENTITY",
@@ -98,7 +99,7 @@ def compile_training_query(tables: Sequence[TableFeatures], as_of: datetime) -> 
         if unbounded:
             parts.append((f"windows_{index}", unbounded))
             ctes.extend(_window_ctes(index, unbounded, group.scan.schema))
-    selected = {f.name: f"p{n}.{_ident(f.name)}" for n, (_, fs) in enumerate(parts) for f in fs}
+    selected = {f.name: f"p{n}.{identifier(f.name)}" for n, (_, fs) in enumerate(parts) for f in fs}
     ordered = [selected[f.name] for group in tables for f in group.features]
     joins = "\n".join(
         f"LEFT JOIN {name} AS p{n} USING ({ROW})" for n, (name, _) in enumerate(parts)
@@ -144,18 +145,18 @@ def _facts_cte(index: int, scan: FactScan, as_of_micros: int) -> str:
     and only the superseded versions are removed (an anti join against a usually empty
     table), instead of ranking every fact. One number orders the versions: `recorded_at`,
     then the file's position in the scan, then the row in the file."""
-    columns = ", ".join(_ident(name) for name in scan.schema if name != RECORDED_AT)
+    columns = ", ".join(identifier(name) for name in scan.schema if name != RECORDED_AT)
     visible = (
-        f"epoch_us({RECORDED_AT}) <= {as_of_micros} AND {_ident(scan.entity)} IS NOT NULL"
-        f" AND {_ident(scan.event_time)} IS NOT NULL"
+        f"epoch_us({RECORDED_AT}) <= {as_of_micros} AND {identifier(scan.entity)} IS NOT NULL"
+        f" AND {identifier(scan.event_time)} IS NOT NULL"
     )
     selected = (
-        f"{columns}, {_ident(scan.entity)} AS {ENTITY}, 2 * epoch_us({_ident(scan.event_time)})"
-        f" AS {_KEY}"
+        f"{columns}, {identifier(scan.entity)} AS {ENTITY}, "
+        f"2 * epoch_us({identifier(scan.event_time)}) AS {_KEY}"
     )
     if not scan.files:
         return f"facts_{index} AS (SELECT {selected} FROM {empty_source(index)} WHERE {visible})"
-    paths = ", ".join(_literal(path) for path in scan.files)
+    paths = ", ".join(literal(path) for path in scan.files)
     version = (
         f"epoch_us({RECORDED_AT})::HUGEINT * {1 << 64} + file_index::HUGEINT * {1 << 40}"
         " + file_row_number"
@@ -166,14 +167,14 @@ def _facts_cte(index: int, scan: FactScan, as_of_micros: int) -> str:
     return (
         f"restated_{index} AS (\n"
         f"  SELECT {ENTITY}, {_KEY}, max({_VERSION}) AS latest FROM (\n"
-        f"    SELECT {_ident(scan.entity)} AS {ENTITY},"
-        f" 2 * epoch_us({_ident(scan.event_time)}) AS {_KEY}, {version} AS {_VERSION}\n"
+        f"    SELECT {identifier(scan.entity)} AS {ENTITY},"
+        f" 2 * epoch_us({identifier(scan.event_time)}) AS {_KEY}, {version} AS {_VERSION}\n"
         f"    FROM {source} WHERE {visible})\n"
         f"  GROUP BY {ENTITY}, {_KEY} HAVING count(*) > 1),\n"
         f"facts_{index} AS NOT MATERIALIZED (\n"
         f"  SELECT {selected} FROM {source} AS v\n"
-        f"  ANTI JOIN restated_{index} AS r ON v.{_ident(scan.entity)} = r.{ENTITY}"
-        f" AND 2 * epoch_us(v.{_ident(scan.event_time)}) = r.{_KEY}"
+        f"  ANTI JOIN restated_{index} AS r ON v.{identifier(scan.entity)} = r.{ENTITY}"
+        f" AND 2 * epoch_us(v.{identifier(scan.event_time)}) = r.{_KEY}"
         f" AND {version.replace(RECORDED_AT, 'v.' + RECORDED_AT)} < r.latest\n"
         f"  WHERE {visible})"
     )
@@ -185,7 +186,7 @@ def _last_cte(name: str, index: int, lasts: tuple[Feature, ...]) -> str:
     where = lasts[0].where
     facts = f"facts_{index}" if where is None else f"(SELECT * FROM facts_{index} WHERE {where})"
     values = ",\n    ".join(
-        f"{_in_window('f', f.window.micros, _ident(str(f.column)))} AS {_ident(f.name)}"
+        f"{_in_window('f', f.window.micros, identifier(str(f.column)))} AS {identifier(f.name)}"
         for f in lasts
     )
     return (
@@ -211,7 +212,7 @@ def _range_cte(index: int, group: tuple[Feature, ...], schema: Mapping[str, str]
     widest = max(2 * (f.window.micros or 0) for f in group)
     aggregates = ",\n    ".join(
         f"{_aggregate(f, schema, 'f.', _range_condition(f, widest), ordered=True)}"
-        f" AS {_ident(f.name)}"
+        f" AS {identifier(f.name)}"
         for f in group
     )
     return (
@@ -247,7 +248,7 @@ def _window_ctes(index: int, group: tuple[Feature, ...], schema: Mapping[str, st
     window_names = {micros: f"w{index}_{n}" for n, micros in enumerate(windows)}
     aggregates = ",\n    ".join(
         f"{_aggregate(f, schema, '', _where(_IS_FACT, f), ordered=False)}"
-        f" OVER {window_names[f.window.micros]} AS {_ident(f.name)}"
+        f" OVER {window_names[f.window.micros]} AS {identifier(f.name)}"
         for f in group
     )
     window_clauses = ", ".join(
@@ -275,7 +276,9 @@ def _aggregate(
     """One feature's aggregate over the facts matching `condition`. `prefix` qualifies the
     fact columns; `ordered` adds floating-point numbers in event-time order."""
     column_type = schema.get(feature.column or "", "")
-    column = f"{prefix}{_KEY}" if feature.column is None else f"{prefix}{_ident(feature.column)}"
+    column = (
+        f"{prefix}{_KEY}" if feature.column is None else f"{prefix}{identifier(feature.column)}"
+    )
     in_order = f" ORDER BY {prefix}{_KEY}" if ordered and not _is_integer(column_type) else ""
     kind = feature.aggregation
     expression = {
@@ -295,11 +298,3 @@ def _aggregate(
 
 def _is_integer(type_name: str) -> bool:
     return is_numeric_type(type_name) and "int" in type_name
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

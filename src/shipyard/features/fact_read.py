@@ -16,21 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard.features.fact_files import buckets_of
 from shipyard.features.scan import RECORDED_AT, FactScan
+from shipyard.features.sql_text import identifier, literal
 
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["facts_source", "for_entities", "quote", "read_scan"]
-
-
-def quote(identifier: str) -> str:
-    """An SQL identifier quoted for DuckDB, whatever characters the column name holds."""
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+__all__ = ["facts_source", "for_entities", "read_scan"]
 
 
 def for_entities(scan: FactScan, entities: pa.Array) -> FactScan:
@@ -57,7 +49,7 @@ def facts_source(scan: FactScan) -> str:
     from shipyard.features.fact_schema import DUCKDB_TYPES
 
     columns = [
-        f"CAST({quote(name)} AS {DUCKDB_TYPES[kind]}) AS {quote(name)}"
+        f"CAST({identifier(name)} AS {DUCKDB_TYPES[kind]}) AS {identifier(name)}"
         for name, kind in scan.schema.items()
     ]
     groups: dict[datetime | None, list[str]] = {}
@@ -66,10 +58,10 @@ def facts_source(scan: FactScan) -> str:
         groups.setdefault(at, []).append(path)
     parts = []
     for at, paths in groups.items():
-        recorded = quote(RECORDED_AT) if at is None else f"TIMESTAMPTZ '{at.isoformat()}'"
-        listing = ", ".join(_literal(path) for path in paths)
+        recorded = identifier(RECORDED_AT) if at is None else f"TIMESTAMPTZ '{at.isoformat()}'"
+        listing = ", ".join(literal(path) for path in paths)
         parts.append(
-            f"SELECT {', '.join(columns)}, {recorded} AS {quote(RECORDED_AT)} "
+            f"SELECT {', '.join(columns)}, {recorded} AS {identifier(RECORDED_AT)} "
             f"FROM read_parquet([{listing}])"
         )
     return "(" + " UNION ALL ".join(parts) + ")"
@@ -100,11 +92,11 @@ def read_scan(
         empty = schema.append(pa.field(RECORDED_AT, pa.timestamp("us", tz="UTC")))
         keep = [*wanted_columns, RECORDED_AT]
         return empty.empty_table().select(keep).to_pandas()
-    entity, event_time = quote(scan.entity), quote(scan.event_time)
+    entity, event_time = identifier(scan.entity), identifier(scan.event_time)
     conditions: list[str] = []
     parameters: list[Any] = []
     if scan.as_of is not None:
-        conditions.append(f"{quote(RECORDED_AT)} <= ?")
+        conditions.append(f"{identifier(RECORDED_AT)} <= ?")
         parameters.append(scan.as_of)
     if start is not None:
         conditions.append(f"{event_time} >= ?")
@@ -115,13 +107,13 @@ def read_scan(
     if wanted is not None:
         conditions.append(f"{entity} IN (SELECT entity FROM wanted)")
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    selected = ", ".join(quote(name) for name in [*wanted_columns, RECORDED_AT])
+    selected = ", ".join(identifier(name) for name in [*wanted_columns, RECORDED_AT])
     sql = f"""
         SELECT {selected}
         FROM {facts_source(scan)}
         {where}
         QUALIFY row_number() OVER (
-            PARTITION BY {entity}, {event_time} ORDER BY {quote(RECORDED_AT)} DESC
+            PARTITION BY {entity}, {event_time} ORDER BY {identifier(RECORDED_AT)} DESC
         ) = 1
         ORDER BY {entity}, {event_time}
     """
