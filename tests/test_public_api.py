@@ -25,7 +25,8 @@ PUBLIC = {
         "TaskOutcome",
     ],
     "shipyard.registry": [
-        "AliasEvent", "ColumnSpec", "Lineage", "LoadedModel", "ModelEnvironmentWarning",
+        "AliasEvent", "ColumnSpec", "FeatureSetRef", "Lineage", "LoadedModel",
+        "ModelEnvironmentWarning",
         "ModelRef", "ModelRegistry", "ModelVersion", "RegisteredModel", "Signature",
         "SignatureError",
     ],
