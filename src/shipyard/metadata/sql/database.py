@@ -18,6 +18,8 @@ byte to it or beside it, so a read-only copy of a store can be inspected.
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -297,13 +299,33 @@ def _use_wal(dbapi_connection: Any, _connection_record: Any) -> None:
     connections that may write."""
     cursor = dbapi_connection.cursor()
     try:
-        (mode,) = cursor.execute("PRAGMA journal_mode").fetchone()
-        if mode.lower() not in ("wal", "memory"):  # in-memory databases cannot use WAL
-            cursor.execute("PRAGMA journal_mode = WAL")
+        _switch_to_wal(cursor)
         # Durable across process crashes; a power cut may lose the last commits, never corrupt.
         cursor.execute("PRAGMA synchronous = NORMAL")
     finally:
         cursor.close()
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """Set WAL unless the file has it already, waiting out other processes doing the same.
+
+    Two processes opening a new database at once both try to switch it; SQLite answers one of
+    them "database is locked" at once, without waiting for busy_timeout (both hold a shared
+    lock and want an exclusive one: waiting could deadlock). The other switches the file, so
+    asking again after a moment finds WAL set.
+    """
+    deadline = time.monotonic() + _SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        (mode,) = cursor.execute("PRAGMA journal_mode").fetchall()[0]
+        if mode.lower() in ("wal", "memory"):  # in-memory databases cannot use WAL
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL").fetchall()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _begin_sqlite(conn: Connection) -> None:
