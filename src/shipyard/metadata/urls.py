@@ -1,7 +1,8 @@
 """What a metadata URL names on this machine: the file of a plain SQLite URL.
 
-Both the fast listing reader (`run_index`) and the factory's refusal to create a store for a
-reader need to know whether a URL is a local SQLite file and which; this is that one answer.
+The fast listing reader (`run_index`) and the CLI's messages (which store was read) need to
+know, without importing SQLAlchemy, whether a URL is a local SQLite file and which; this is
+that one answer. The SQL backend parses its URLs with SQLAlchemy instead (`sql/database.py`).
 """
 
 from __future__ import annotations
