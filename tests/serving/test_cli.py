@@ -111,6 +111,29 @@ def test_shipyard_serve_of_a_model_that_does_not_exist_fails_at_start(registry, 
     assert "serving" not in result.stderr
 
 
+def test_serving_and_batch_scoring_only_read_a_store(home, tmp_path: Path) -> None:
+    """Without a store they say where they looked, in one line, and create none."""
+    (tmp_path / "in.csv").write_text("x\n1\n")
+    served = _shipyard(home, "serve", "ranker@production", timeout=30)
+    scored = _shipyard(
+        home,
+        "models",
+        "score",
+        "ranker@production",
+        "--input",
+        str(tmp_path / "in.csv"),
+        "--output",
+        str(tmp_path / "out.csv"),
+    )
+
+    said = f"error: no Shipyard store at {home.root / 'store'}"
+    for result in (served, scored):
+        assert result.returncode == 1
+        assert result.stderr.strip().startswith(said)
+        assert "Traceback" not in result.stderr
+    assert not (home.root / "store").exists()
+
+
 def test_shipyard_serve_waits_for_a_missing_model_only_when_asked(registry, home) -> None:
     port = _free_port()
     process = subprocess.Popen(

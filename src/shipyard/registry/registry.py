@@ -221,18 +221,24 @@ class ModelRegistry:
         self._user = user
 
     @classmethod
-    def from_config(cls, config: Config | None = None) -> ModelRegistry:
-        """A registry over the stores the configuration names (`Config.current()` by default)."""
+    def from_config(cls, config: Config | None = None, *, create: bool = True) -> ModelRegistry:
+        """A registry over the stores the configuration names (`Config.current()` by default).
+
+        `create=False` is for readers (the scoring server, batch scoring): where there is no
+        store they get `MetadataNotFound` saying where they looked, instead of a new, empty
+        store made by a command that only reads.
+        """
         from shipyard.datastore import ArtifactStore, BlobStore
-        from shipyard.metadata import open_metadata_for_writing
+        from shipyard.metadata import open_metadata, open_metadata_for_writing
 
         config = config or Config.current()
         blobs = BlobStore(config.datastore)
-        return cls(
-            open_metadata_for_writing(config.metadata, blobs),
-            ArtifactStore(blobs),
-            user=config.user,
+        metadata = (
+            open_metadata_for_writing(config.metadata, blobs)
+            if create
+            else open_metadata(config.metadata, create=False)
         )
+        return cls(metadata, ArtifactStore(blobs), user=config.user)
 
     @property
     def metadata(self) -> MetadataBackend:

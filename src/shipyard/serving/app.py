@@ -105,7 +105,8 @@ def create_app(
     if registry is None:
         from shipyard.registry.registry import ModelRegistry
 
-        opened = ModelRegistry.from_config()
+        # Only a server told to wait for models may start before any store exists.
+        opened = ModelRegistry.from_config(create=wait_for_models)
         registry, close_source = opened, opened.metadata.close
     source = registry
     load = source.load_version if device is None else partial(source.load_version, device=device)

@@ -63,7 +63,7 @@ def score_file(
     if registry is None:
         from shipyard.registry.registry import ModelRegistry
 
-        registry = ModelRegistry.from_config()
+        registry = ModelRegistry.from_config(create=False)
     model: ServableModel = registry.load_version(registry.resolve(ref))
     chunks, total, schema = _read(source, in_format, chunk_rows)
     temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
