@@ -7,10 +7,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from shipyard import features
+from shipyard.features import FeatureSet
 from shipyard.features.fact_files import FactFiles
 from shipyard.features.facts import RECORDED_AT, FactSchemaError, FactStore
 from shipyard.metadata import open_metadata
@@ -102,3 +105,40 @@ def test_an_external_table_is_not_written_to(store: FactStore, tmp_path: Path) -
         FactSchemaError, match=r"it is external over .*day1.parquet, not stored by Shipyard"
     ):
         store.table("orders", entity="customer_id", event_time="ordered_at", schema=SCHEMA)
+
+
+def test_a_training_frame_reads_external_files_in_place_as_of_their_registration(
+    store: FactStore, tmp_path: Path
+) -> None:
+    exports = tmp_path / "warehouse"
+    export(exports, "day1.parquet", [1, 2], day=1, amount=10.0)
+    declare(store, str(exports / "*.parquet"))
+    export(exports, "day2.parquet", [1], day=2, amount=20.0)
+    export(exports, "day2-restated.parquet", [2], day=1, amount=12.0)  # restates customer 2
+    refreshed = store.refresh("orders")
+    assert refreshed is not None
+    fs = FeatureSet("orders", entity="customer_id", features=[
+        features.last("orders", "amount", name="last"),
+        features.sum("orders", "amount", window="30d", name="total"),
+        features.count("orders", name="n"),
+        features.python("orders", spent, name="spent"),
+    ])  # fmt: skip
+    labels = pd.DataFrame(
+        {"customer_id": [1, 2, 1, 3], "timestamp": [DAY + timedelta(days=d) for d in (1, 3, 3, 3)]}
+    )
+
+    now = fs.training_frame(labels, facts=store.scan)
+    assert list(now["last"].fillna(-1)) == [10.0, 12.0, 20.0, -1.0]
+    assert list(now["total"].fillna(-1)) == [10.0, 12.0, 30.0, -1.0]
+    assert list(now["n"]) == [1, 1, 2, 0]
+    assert list(now["spent"].fillna(-1)) == list(now["total"].fillna(-1))
+
+    before = fs.training_frame(
+        labels, facts=store.scan, as_of=refreshed.recorded_at - timedelta(microseconds=1)
+    )
+    assert list(before["total"].fillna(-1)) == [10.0, 10.0, 10.0, -1.0]
+    assert list(before["n"]) == [1, 1, 1, 0]
+
+
+def spent(facts: pd.DataFrame) -> pd.Series:
+    return facts.groupby("label")["amount"].sum()

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from shipyard.features.definitions import Aggregation, Feature, is_numeric_type
+from shipyard.features.fact_read import facts_source
 from shipyard.features.scan import RECORDED_AT, FactScan
 from shipyard.features.sql_text import identifier, literal
 
@@ -162,6 +163,9 @@ def _facts_cte(index: int, scan: FactScan, as_of_micros: int) -> str:
         " + file_row_number"
     )
     source = f"read_parquet([{paths}])"
+    if any(at is not None for at in scan.registered_at):
+        # Files registered in place (an external table's) have no recorded_at column.
+        source = facts_source(scan, positions=True)
     # Each reader of the facts scans the files again (NOT MATERIALIZED): streaming the
     # Parquet twice costs less than holding the whole table in memory.
     return (

@@ -42,10 +42,13 @@ def for_entities(scan: FactScan, entities: pa.Array) -> FactScan:
     )
 
 
-def facts_source(scan: FactScan) -> str:
+def facts_source(scan: FactScan, *, positions: bool = False) -> str:
     """A DuckDB relation (SQL text) of every version of the scan's facts: its declared columns
     cast to their types, and `RECORDED_AT`, taken from the store's files or, for registered
-    files, their registration time. Empty scans have no source: check `scan.files` first."""
+    files, their registration time. Empty scans have no source: check `scan.files` first.
+
+    `positions` adds `file_index` and `file_row_number`, which order the versions recorded at
+    one time as the store does: the later file of `scan.files`, then the later row, wins."""
     from shipyard.features.fact_schema import DUCKDB_TYPES
 
     columns = [
@@ -57,13 +60,16 @@ def facts_source(scan: FactScan) -> str:
     for path, at in zip(scan.files, registered, strict=True):
         groups.setdefault(at, []).append(path)
     parts = []
+    offset = 0
     for at, paths in groups.items():
         recorded = identifier(RECORDED_AT) if at is None else f"TIMESTAMPTZ '{at.isoformat()}'"
         listing = ", ".join(literal(path) for path in paths)
+        place = f", file_index + {offset} AS file_index, file_row_number" if positions else ""
         parts.append(
-            f"SELECT {', '.join(columns)}, {recorded} AS {identifier(RECORDED_AT)} "
+            f"SELECT {', '.join(columns)}, {recorded} AS {identifier(RECORDED_AT)}{place} "
             f"FROM read_parquet([{listing}])"
         )
+        offset += len(paths)
     return "(" + " UNION ALL ".join(parts) + ")"
 
 
