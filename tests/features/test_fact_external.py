@@ -3,7 +3,9 @@ at their registration, and new files part of the table only once `refresh` regis
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -142,3 +144,28 @@ def test_a_training_frame_reads_external_files_in_place_as_of_their_registration
 
 def spent(facts: pd.DataFrame) -> pd.Series:
     return facts.groupby("label")["amount"].sum()
+
+
+def test_refreshes_running_at_once_register_each_file_once(tmp_path: Path) -> None:
+    exports = tmp_path / "warehouse"
+    export(exports, "day1.parquet", [1], day=1, amount=1.0)
+    root = tmp_path / "store"
+    url = f"sqlite:///{root / 'metadata.db'}"
+    with open_metadata(url) as metadata:
+        declare(FactStore(metadata.facts, FactFiles(str(root)), user="a"), str(exports / "*"))
+    for day in range(2, 12):
+        export(exports, f"day{day}.parquet", [day], day=day, amount=float(day))
+    start = threading.Barrier(4)
+
+    def refresh(_: int) -> int:
+        with open_metadata(url) as metadata:
+            store = FactStore(metadata.facts, FactFiles(str(root)), user="a")
+            start.wait()
+            added = store.refresh("orders")
+            return 0 if added is None else len(added.files)
+
+    with ThreadPoolExecutor(4) as pool:
+        assert sorted(pool.map(refresh, range(4))) == [0, 0, 0, 10]
+    with open_metadata(url) as metadata:
+        listed = [path for b in metadata.facts.list_batches("orders") for path in b.files]
+    assert len(listed) == len(set(listed)) == 11

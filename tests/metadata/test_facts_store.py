@@ -146,3 +146,17 @@ def test_only_replaced_or_aborted_batches_are_forgotten(catalogue: FactCatalogSt
         (3, BatchState.VISIBLE),
         (4, BatchState.VISIBLE),
     ]
+
+
+def test_files_registered_at_once_by_many_are_listed_once(catalogue: FactCatalogStore) -> None:
+    declare(catalogue)
+    files = {f"/warehouse/day{n}.parquet": n for n in range(1, 4)}
+    with ThreadPoolExecutor(4) as pool:
+        batches = list(pool.map(lambda _: catalogue.register_files("plays", files), range(4)))
+    [registered] = [batch for batch in batches if batch is not None]
+    assert registered.state is BatchState.VISIBLE
+    assert (registered.files, registered.row_count) == (tuple(files), 6)
+    more = catalogue.register_files("plays", {**files, "/warehouse/day4.parquet": 4})
+    assert more is not None and (more.files, more.row_count) == (("/warehouse/day4.parquet",), 4)
+    assert more.recorded_at > registered.recorded_at
+    assert [b.files for b in catalogue.list_batches("plays")] == [registered.files, more.files]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from shipyard.features.fact_schema import FactSchemaError, arrow_schema, castable
 
-__all__ = ["check_files", "match_files", "row_count"]
+__all__ = ["check_files", "match_files", "row_counts"]
 
 
 def match_files(location: str) -> list[str]:
@@ -66,13 +66,13 @@ def check_files(table: str, files: list[str], schema: Mapping[str, str]) -> None
                 )
 
 
-def row_count(files: list[str]) -> int:
-    """How many rows the files hold, from their footers (nothing else is read)."""
+def row_counts(files: list[str]) -> dict[str, int]:
+    """How many rows each file holds, from its footer (nothing else is read)."""
     import fsspec
     import pyarrow.parquet as pq
 
-    total = 0
+    counts = {}
     for path in files:
         with fsspec.open(path, "rb") as handle:
-            total += pq.ParquetFile(handle).metadata.num_rows
-    return total
+            counts[path] = pq.ParquetFile(handle).metadata.num_rows
+    return counts

@@ -146,13 +146,14 @@ class FactStore:
                 f"{'; '.join(differences)}. A table's schema does not change; declare a new "
                 "table under another name"
             )
-        if files is not None and not self.catalogue.list_batches(name):
+        if files is not None:  # a declarer racing this one registers the same files: once
             self._register(name, files)
         return stored
 
     def refresh(self, name: str) -> FactBatchRecord | None:
         """Register the files of external table `name` that its location matches now and no
-        batch holds yet, as one batch recorded now; None if there are none.
+        batch holds yet, as one batch recorded now; None if there are none. Refreshes running
+        at once register each file once (the catalogue decides, in one transaction).
 
         The files are checked against the schema first (`FactSchemaError` naming the file and
         the column; nothing registered).
@@ -185,23 +186,12 @@ class FactStore:
         check_files(name, files, schema)
         return files
 
-    def _register(self, name: str, files: list[str]) -> FactBatchRecord:
-        """Files of an external table (checked already) as one batch recorded now."""
-        from shipyard.features.fact_external import row_count
+    def _register(self, name: str, files: list[str]) -> FactBatchRecord | None:
+        """Files of an external table (checked already) that no batch lists yet, as one batch
+        recorded now; None if another registration listed all of them meanwhile."""
+        from shipyard.features.fact_external import row_counts
 
-        batch = self.catalogue.begin_batch(name)
-        try:
-            return self.catalogue.commit_batch(
-                name,
-                batch.batch_id,
-                files=files,
-                row_count=row_count(files),
-                min_event_time=None,
-                max_event_time=None,
-            )
-        except BaseException:
-            self.catalogue.abort_batch(name, batch.batch_id)
-            raise
+        return self.catalogue.register_files(name, row_counts(files))
 
     # ------------------------------------------------------------------------- writing
 

@@ -357,6 +357,13 @@ class FactCatalogStore(Protocol):
         """Mark a PENDING batch ABORTED (its write failed); a committed one is left alone."""
         ...
 
+    def register_files(self, table: str, files: Mapping[str, int]) -> FactBatchRecord | None:
+        """Make those of `files` (path: row count) that no batch of `table` lists yet one new
+        VISIBLE batch recorded now, in one transaction: files registered in place (an
+        external table's) are never listed twice, however many processes register them at
+        once. None when every file is listed already."""
+        ...
+
     def replace_batches(
         self,
         table: str,

@@ -90,27 +90,28 @@ class SQLFactCatalogStore(FactCatalogStore):
         """A PENDING batch with the next number and a `recorded_at` after every earlier one."""
         with self._database.write() as conn:
             self._lock_table(conn, table)
-            last_id, last_recorded = conn.execute(
-                select(func.max(FactBatch.batch_id), func.max(FactBatch.last_recorded_at)).where(
-                    FactBatch.table_name == table
+            values = self._new_batch(conn, table, at_least)
+            conn.execute(insert(FactBatch).values(values))
+        return _batch_record(values)
+
+    def register_files(self, table: str, files: Mapping[str, int]) -> FactBatchRecord | None:
+        """A VISIBLE batch of the files no batch lists yet, decided while the table is locked."""
+        with self._database.write() as conn:
+            self._lock_table(conn, table)
+            listed = {
+                path
+                for listing in conn.scalars(
+                    select(FactBatch.files).where(FactBatch.table_name == table)
                 )
-            ).one()
-            recorded_at = max(datetime.now(UTC), at_least or datetime.min.replace(tzinfo=UTC))
-            if last_recorded is not None:
-                recorded_at = max(recorded_at, _aware(last_recorded) + _MICROSECOND)
-            values: dict[str, Any] = {
-                "table_name": table,
-                "batch_id": (last_id or 0) + 1,
-                "state": BatchState.PENDING,
-                "recorded_at": recorded_at,
-                "last_recorded_at": recorded_at,
-                "files": [],
-                "row_count": 0,
-                "min_event_time": None,
-                "max_event_time": None,
-                "replaced_by": None,
-                "replaced_at": None,
+                for path in listing
             }
+            new = [path for path in files if path not in listed]
+            if not new:
+                return None
+            values = self._new_batch(conn, table, None)
+            values.update(
+                state=BatchState.VISIBLE, files=new, row_count=sum(files[path] for path in new)
+            )
             conn.execute(insert(FactBatch).values(values))
         return _batch_record(values)
 
@@ -256,6 +257,33 @@ class SQLFactCatalogStore(FactCatalogStore):
         return [_batch_record(row._mapping) for row in rows]
 
     # ---------------------------------------------------------------------------- helpers
+
+    @staticmethod
+    def _new_batch(conn: Connection, table: str, at_least: datetime | None) -> dict[str, Any]:
+        """The row of a new PENDING batch: the next number, and a `recorded_at` that is the
+        later of now (or `at_least`) and a microsecond after the table's latest. The caller
+        holds the table's lock."""
+        last_id, last_recorded = conn.execute(
+            select(func.max(FactBatch.batch_id), func.max(FactBatch.last_recorded_at)).where(
+                FactBatch.table_name == table
+            )
+        ).one()
+        recorded_at = max(datetime.now(UTC), at_least or datetime.min.replace(tzinfo=UTC))
+        if last_recorded is not None:
+            recorded_at = max(recorded_at, _aware(last_recorded) + _MICROSECOND)
+        return {
+            "table_name": table,
+            "batch_id": (last_id or 0) + 1,
+            "state": BatchState.PENDING,
+            "recorded_at": recorded_at,
+            "last_recorded_at": recorded_at,
+            "files": [],
+            "row_count": 0,
+            "min_event_time": None,
+            "max_event_time": None,
+            "replaced_by": None,
+            "replaced_at": None,
+        }
 
     def _lock_table(self, conn: Connection, table: str) -> None:
         """Hold the table's row lock until the transaction ends (raises if there is none)."""
