@@ -103,3 +103,13 @@ def test_refresh_registers_a_new_export(home: Home) -> None:
     refused = shipyard("compact", "orders")
     assert refused.exit_code == 1
     assert "is external" in refused.stderr
+
+
+def test_abort_reports_what_it_gave_up_and_refuses_a_bad_age(home: Home) -> None:
+    declare_and_write(1)
+    result = shipyard("abort", "plays", "--older-than", "2h")
+    assert result.exit_code == 0, result.output
+    assert "plays: no write begun over 2h ago is unfinished" in result.stdout
+    refused = shipyard("abort", "plays", "--older-than", "soon")
+    assert refused.exit_code == 2
+    assert "'soon': write a positive count and a unit, e.g. 90s, 30m, 1h, 2d" in refused.output

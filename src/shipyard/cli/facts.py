@@ -1,4 +1,4 @@
-"""`shipyard facts ...`: list, describe, preview, compact and refresh fact tables.
+"""`shipyard facts ...`: list, describe, preview, compact, refresh and abort fact tables.
 
 Like the rest of the `shipyard` command, only click is imported at module level; the fact
 store (SQLAlchemy, pyarrow, DuckDB) loads inside the commands. Errors surface through the
@@ -18,7 +18,8 @@ __all__ = ["facts"]
 
 @click.group()
 def facts() -> None:
-    """List, describe, preview, compact and refresh fact tables (see docs/features.md)."""
+    """List, describe, preview, compact and refresh fact tables, and give up dead writes
+    (see docs/features.md)."""
 
 
 @facts.command("list")
@@ -152,6 +153,44 @@ def refresh(table: str) -> None:
             f"batch {added.batch_id}, recorded at {added.recorded_at.isoformat()}"
         )
     )
+
+
+@facts.command()
+@click.argument("table")
+@click.option(
+    "--older-than",
+    default="1h",
+    show_default=True,
+    metavar="AGE",
+    help="Give up the writes begun longer ago than this: a count and a unit (s, m, h, d, w).",
+)
+def abort(table: str, older_than: str) -> None:
+    """Give up TABLE's writes that began long ago and never finished (their writer died): they
+    never become visible, reads stop waiting for them, and their files are deleted."""
+    from shipyard.features import facts as api
+    from shipyard.features.errors import FeatureDefinitionError
+    from shipyard.features.windows import parse_window
+
+    try:
+        micros = parse_window(older_than).micros
+    except FeatureDefinitionError:
+        micros = None
+    if micros is None:
+        raise click.BadParameter(
+            f"{older_than!r}: write a positive count and a unit, e.g. 90s, 30m, 1h, 2d",
+            param_hint="--older-than",
+        )
+    done = api.abort(table, older_than=timedelta(microseconds=micros))
+    console = output.console()
+    if not done.aborted:
+        console.print(output.text(f"{table}: no write begun over {older_than} ago is unfinished"))
+    else:
+        listing = ", ".join(map(str, done.aborted))
+        console.print(
+            output.text(f"{table}: gave up {len(done.aborted)} writes (batches {listing})")
+        )
+    if done.files_deleted:
+        console.print(output.text(f"deleted {done.files_deleted} files they left", "dim"))
 
 
 def _span(first: object, last: object) -> str:

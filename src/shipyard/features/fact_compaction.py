@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from shipyard.features.fact_abort import abort_stale
 from shipyard.features.scan import RECORDED_AT
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ def compact(
     grace: timedelta = DEFAULT_GRACE,
 ) -> Compaction:
     """Merge the small visible batches of `table` into one; delete expired replaced files."""
-    deleted = _delete_expired(catalogue, files, table.name, grace)
+    deleted = _delete_expired(catalogue, files, table, grace)
     small = [b for b in catalogue.list_batches(table.name) if b.row_count < small_rows]
     before = sum(len(b.files) for b in small)
     if len(small) < 2:
@@ -119,7 +120,7 @@ def _merge(files: FactFiles, table: FactTableRecord, paths: list[str]) -> list[s
 
 
 def _delete_expired(
-    catalogue: FactCatalogStore, files: FactFiles, table: str, grace: timedelta
+    catalogue: FactCatalogStore, files: FactFiles, table: FactTableRecord, grace: timedelta
 ) -> int:
     """Delete the files of batches replaced before the grace period and forget the batches;
     give up writes begun before it and never committed (killed writers: readers waiting for
@@ -127,19 +128,10 @@ def _delete_expired(
     from shipyard.metadata.fact_records import BatchState
 
     cutoff = datetime.now(UTC) - grace
-    every = catalogue.list_batches(table, states=BatchState)
-    expired = [
-        b
-        for b in every
-        if b.state is BatchState.REPLACED and b.replaced_at is not None and b.replaced_at <= cutoff
-    ]
-    for abandoned in every:  # a writer that began before the grace period and never ended
-        if abandoned.state is BatchState.PENDING and abandoned.recorded_at <= cutoff:
-            catalogue.abort_batch(table, abandoned.batch_id)
+    replaced = catalogue.list_batches(table.name, states=[BatchState.REPLACED])
+    expired = [b for b in replaced if b.replaced_at is not None and b.replaced_at <= cutoff]
     doomed = [path for b in expired for path in b.files]
     files.remove(doomed)
-    catalogue.forget_batches(table, [b.batch_id for b in expired])
-    listed = {path for b in every for path in b.files}
-    orphans = files.unlisted_before(table, listed, cutoff)
-    files.remove(orphans)
-    return len(doomed) + len(orphans)
+    catalogue.forget_batches(table.name, [b.batch_id for b in expired])
+    # Writers that began before the grace period and never ended are given up (fact_abort).
+    return len(doomed) + abort_stale(catalogue, files, table, grace).files_deleted

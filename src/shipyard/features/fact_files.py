@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -71,7 +71,7 @@ class FactFiles:
 
         data = data.sort_by([(name, "ascending") for name in sort_by])
         buckets = buckets_of(data.column(entity))
-        name = f"{stamp:%Y%m%dT%H%M%S%f}-{secrets.token_hex(4)}.parquet"
+        name = f"{_stamp_prefix(stamp)}{secrets.token_hex(4)}.parquet"
         written: list[str] = []
         try:
             for bucket in sorted(set(buckets.tolist())):
@@ -117,12 +117,24 @@ class FactFiles:
             if temporary or not path.rsplit("/", 1)[-1].startswith(_TEMP_PREFIX):
                 yield path[len(self._root) + 1 :]
 
-    def unlisted_before(self, table: str, listed: set[str], cutoff: datetime) -> list[str]:
+    def unlisted_before(
+        self,
+        table: str,
+        listed: set[str],
+        cutoff: datetime,
+        *,
+        stamps: Collection[datetime] = (),
+    ) -> list[str]:
         """The table's files (temporary ones included) that no batch lists and that were last
-        written before `cutoff`: what a killed writer left behind."""
+        written before `cutoff` or written with one of `stamps` (batches given up): what a
+        killed writer left behind."""
+        prefixes = tuple(_stamp_prefix(stamp) for stamp in stamps)
         stale = []
         for relative in self.table_files(table, temporary=True):
             if relative in listed:
+                continue
+            if prefixes and relative.rsplit("/", 1)[-1].startswith(prefixes):
+                stale.append(relative)
                 continue
             try:
                 modified = self._fs.modified(f"{self._root}/{relative}")
@@ -133,6 +145,11 @@ class FactFiles:
             if modified < cutoff:
                 stale.append(relative)
         return stale
+
+
+def _stamp_prefix(stamp: datetime) -> str:
+    """How the names of the files written with `stamp` (a batch's recorded_at, UTC) begin."""
+    return f"{stamp:%Y%m%dT%H%M%S%f}-"
 
 
 def _is_local(fs: AbstractFileSystem) -> bool:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipyard.exceptions import ShipyardError
+from shipyard.features.fact_abort import Abort, abort_stale
 from shipyard.features.fact_compaction import (
     DEFAULT_GRACE,
     SMALL_BATCH_ROWS,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RECORDED_AT",
+    "Abort",
     "Compaction",
     "FactLog",
     "FactScan",
@@ -56,6 +58,7 @@ __all__ = [
     "FactStore",
     "FactsNotSettled",
     "TableInfo",
+    "abort",
     "compact",
     "describe",
     "flush",
@@ -283,8 +286,8 @@ class FactStore:
                     f"fact table {name!r}: batch {first.batch_id}, recorded at "
                     f"{first.recorded_at.isoformat()}, is still being written after "
                     f"{self.settle_timeout:g} s, so a read as of {moment.isoformat()} is not "
-                    "final yet; retry, or read as of an earlier moment (a writer killed "
-                    "mid-write is given up by `shipyard facts compact` after its grace period)"
+                    "final yet; retry, or read as of an earlier moment (if its writer was "
+                    f"killed mid-write, give it up with `shipyard facts abort {name}`)"
                 )
             time.sleep(0.02)
 
@@ -344,6 +347,13 @@ class FactStore:
             small_rows=small_rows,
             grace=grace,
         )
+
+    def abort(self, name: str, *, older_than: timedelta = DEFAULT_GRACE) -> Abort:
+        """Give up the writes begun more than `older_than` ago and never committed (their
+        writers died): their batches become ABORTED, so reads as of later moments stop
+        waiting for them and they can never become visible, and their files are deleted
+        (see `fact_abort`)."""
+        return abort_stale(self.catalogue, self.files, self.catalogue.get_table(name), older_than)
 
 
 def store(*, create: bool = False) -> FactStore:
@@ -411,6 +421,11 @@ def compact(
 ) -> Compaction:
     """Merge the small batches of table `name` (see `FactStore.compact`)."""
     return store(create=True).compact(name, small_rows=small_rows, grace=grace)
+
+
+def abort(name: str, *, older_than: timedelta = DEFAULT_GRACE) -> Abort:
+    """Give up the writes of table `name` that never finished (see `FactStore.abort`)."""
+    return store(create=True).abort(name, older_than=older_than)
 
 
 def refresh(name: str) -> FactBatchRecord | None:
