@@ -8,6 +8,8 @@ later file of the scan, then the later row, so the choice is deterministic). The
   its timestamp, kept for the features whose window it falls in;
 - the other aggregations over bounded windows are one join of each label to its entity's
   facts inside the widest window, grouped by label (each feature filtered to its window);
+  floating-point sums and means over unbounded windows are such a join too (without a
+  lower bound), whose order of addition is the event time alone;
 - the other aggregations over unbounded windows run over one stream per entity in which
   facts and labels are ordered by time: each feature is a window aggregate over the facts
   before the label (a join there would grow with each entity's whole history).
@@ -95,8 +97,17 @@ def compile_training_query(tables: Sequence[TableFeatures], as_of: datetime) -> 
         bounded = tuple(f for f in others if not f.window.is_unbounded)
         if bounded:
             parts.append((f"ranges_{index}", bounded))
-            ctes.append(_range_cte(index, bounded, group.scan.schema))
-        unbounded = tuple(f for f in others if f.window.is_unbounded)
+            ctes.append(_range_cte(parts[-1][0], index, bounded, group.scan.schema))
+        # Floating-point sums over all history are joined too: a window aggregate adds them in
+        # an order that depends on the other entities DuckDB partitions with the entity, so a
+        # frame built in entity partitions (`partitioned.py`) would differ in the last bits.
+        history = tuple(
+            f for f in others if f.window.is_unbounded and _adds_floats(f, group.scan.schema)
+        )
+        if history:
+            parts.append((f"history_{index}", history))
+            ctes.append(_range_cte(parts[-1][0], index, history, group.scan.schema))
+        unbounded = tuple(f for f in others if f.window.is_unbounded and f not in history)
         if unbounded:
             parts.append((f"windows_{index}", unbounded))
             ctes.extend(_window_ctes(index, unbounded, group.scan.schema))
@@ -207,31 +218,33 @@ def _in_window(alias: str, micros: int | None, column: str) -> str:
     return f"CASE WHEN {alias}.{_KEY} >= l.{_BEFORE} - {2 * micros} THEN {alias}.{column} END"
 
 
-def _range_cte(index: int, group: tuple[Feature, ...], schema: Mapping[str, str]) -> str:
-    """Aggregations over bounded windows: each label joined to its entity's facts inside the
-    widest window, grouped by label, each feature filtered to its own window.
+def _range_cte(name: str, index: int, group: tuple[Feature, ...], schema: Mapping[str, str]) -> str:
+    """Aggregations over windows: each label joined to its entity's facts inside the widest
+    window (all its facts if one is unbounded), grouped by label, each feature filtered to its
+    own window.
 
     Floating-point sums and means add up in event-time order (`ORDER BY`), so the answer does
     not depend on how threads split the groups: the frame is byte-identical when rebuilt."""
-    widest = max(2 * (f.window.micros or 0) for f in group)
+    micros = [f.window.micros for f in group]
+    widest = None if None in micros else max(2 * (m or 0) for m in micros)
+    lower = "" if widest is None else f" AND f.{_KEY} >= l.{_BEFORE} - {widest}"
     aggregates = ",\n    ".join(
         f"{_aggregate(f, schema, 'f.', _range_condition(f, widest), ordered=True)}"
         f" AS {identifier(f.name)}"
         for f in group
     )
     return (
-        f"ranges_{index} AS (\n"
+        f"{name} AS (\n"
         f"  SELECT l.{ROW},\n    {aggregates}\n"
         f"  FROM label_keys AS l LEFT JOIN facts_{index} AS f\n"
-        f"    ON l.{ENTITY} = f.{ENTITY} AND f.{_KEY} < l.{_BEFORE}"
-        f" AND f.{_KEY} >= l.{_BEFORE} - {widest}\n"
+        f"    ON l.{ENTITY} = f.{ENTITY} AND f.{_KEY} < l.{_BEFORE}{lower}\n"
         f"  GROUP BY l.{ROW})"
     )
 
 
-def _range_condition(feature: Feature, widest: int) -> str:
+def _range_condition(feature: Feature, widest: int | None) -> str:
     conditions = [f"f.{_KEY} IS NOT NULL"]
-    if 2 * (feature.window.micros or 0) < widest:
+    if feature.window.micros is not None and (widest is None or 2 * feature.window.micros < widest):
         conditions.append(f"f.{_KEY} >= l.{_BEFORE} - {2 * (feature.window.micros or 0)}")
     if feature.where is not None:
         conditions.append(f"({feature.where})")
@@ -298,6 +311,12 @@ def _aggregate(
         # DuckDB sums integers into a 128-bit integer, which Arrow would hand over as a decimal.
         return f"CAST({aggregated} AS BIGINT)"
     return aggregated
+
+
+def _adds_floats(feature: Feature, schema: Mapping[str, str]) -> bool:
+    """A sum or mean of a floating-point column: its last bits depend on the order it adds."""
+    adds = feature.aggregation in (Aggregation.SUM, Aggregation.MEAN)
+    return adds and not _is_integer(schema.get(feature.column or "", ""))
 
 
 def _is_integer(type_name: str) -> bool:

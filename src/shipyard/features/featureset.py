@@ -13,6 +13,7 @@ import re
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["FeatureSet", "ScanResolver"]
+__all__ = ["FeatureSet", "FeatureValues", "ScanResolver", "feature_values"]
 
 #: Where a training frame finds a table's facts: called with the table and the frame's
 #: `as_of`, it returns the scan of the facts visible then (the fact store's `scan`).
@@ -136,6 +137,8 @@ class FeatureSet:
         as_of: datetime | None = None,
         facts: Mapping[str, FactScan] | ScanResolver | None = None,
         memory_limit: str | None = None,
+        executor: str | None = None,
+        partitions: int | None = None,
     ) -> pd.DataFrame:
         """`labels` with one column per feature, point-in-time correct.
 
@@ -151,6 +154,12 @@ class FeatureSet:
         the configured fact store's (`shipyard.facts.scan`).
         `memory_limit` (e.g. "512MB") caps DuckDB's memory; past it, DuckDB spills to a
         temporary folder instead of holding the facts in memory (default: DuckDB's own).
+
+        `executor` ("local" or "ray"; default: the configured executor, `SHIPYARD_EXECUTOR`)
+        and `partitions` (1 to 16) split the build by entity (`features/partitioned.py`): on
+        Ray, one task per partition (as many as the cluster has CPUs by default); locally,
+        only when `partitions` is given, one partition after the other. The frame is the
+        same, byte for byte.
         """
         _check_labels(labels, self.entity, timestamp, self.features)
         if facts is None:
@@ -168,13 +177,19 @@ class FeatureSet:
                 if isinstance(f, Feature) and f.table == table and f.where is not None
             }
             check_filters(table, scan.schema, filters)
+        from shipyard.features.partitioned import build_values
+
         label_keys = _label_keys(labels, self.entity, timestamp)
-        columns = _sql_features(self.features, scans, label_keys, as_of, memory_limit)
-        for feature in self.features:
-            if isinstance(feature, PythonFeature):
-                columns[feature.name] = _python_feature(
-                    feature, scans[feature.table], label_keys, as_of, memory_limit
-                )
+        values = build_values(
+            self.features,
+            scans,
+            label_keys,
+            as_of,
+            memory_limit,
+            executor=executor,
+            partitions=partitions,
+        )
+        columns = values.columns()
         frame = _attach(labels, {f.name: columns[f.name] for f in self.features})
         lineage = FrameLineage(self.name, self.version, as_of, self.tables, self.entity, timestamp)
         frame.attrs[LINEAGE_KEY] = lineage.to_json()
@@ -271,13 +286,47 @@ def _label_keys(labels: pd.DataFrame, entity: str, timestamp: str) -> pa.Table:
     )
 
 
+@dataclass(frozen=True)
+class FeatureValues:
+    """The features of some labels: the SQL ones as DuckDB answered them, the Python ones as
+    their functions did."""
+
+    #: `ROW` (the label's position) and one column per SQL feature, ordered by `ROW`.
+    sql: pa.Table
+    #: Each Python feature's values, indexed by `ROW`.
+    python: dict[str, pd.Series]
+
+    def columns(self) -> dict[str, pd.Series]:
+        """Every feature as a pandas column, in label order."""
+        return {**dict(self.sql.drop_columns([ROW]).to_pandas().items()), **self.python}
+
+
+def feature_values(
+    features: Sequence[AnyFeature],
+    scans: Mapping[str, FactScan],
+    label_keys: pa.Table,
+    as_of: datetime,
+    memory_limit: str | None,
+) -> FeatureValues:
+    """Every feature for the labels of `label_keys` (`ROW`, `ENTITY`, `TIME`; `ROW` counting
+    from 0), computed in this process."""
+    python = {
+        feature.name: _python_feature(
+            feature, scans[feature.table], label_keys, as_of, memory_limit
+        )
+        for feature in features
+        if isinstance(feature, PythonFeature)
+    }
+    return FeatureValues(_sql_features(features, scans, label_keys, as_of, memory_limit), python)
+
+
 def _sql_features(
     features: Sequence[AnyFeature],
     scans: Mapping[str, FactScan],
     label_keys: pa.Table,
     as_of: datetime,
     memory_limit: str | None,
-) -> dict[str, pd.Series]:
+) -> pa.Table:
     """Every SQL feature, from one query."""
     groups = [
         TableFeatures(scan, tuple(f for f in features if isinstance(f, Feature) and f.table == t))
@@ -285,14 +334,13 @@ def _sql_features(
     ]
     groups = [group for group in groups if group.features]
     if not groups:
-        return {}
+        return label_keys.select([ROW])
     relations = {LABELS: label_keys}
     for index, group in enumerate(groups):
         if not group.scan.files:
             relations[empty_source(index)] = empty_facts(group.scan.schema)
     with _connection(relations, memory_limit) as connection:
-        values = _query(connection, compile_training_query(groups, as_of))
-    return dict(values.drop_columns([ROW]).to_pandas().items())
+        return _query(connection, compile_training_query(groups, as_of))
 
 
 def _python_feature(
