@@ -175,8 +175,11 @@ def _facts_cte(index: int, scan: FactScan, as_of_micros: int) -> str:
     )
     source = f"read_parquet([{paths}])"
     if any(at is not None for at in scan.registered_at):
-        # Files registered in place (an external table's) have no recorded_at column.
+        # Files registered in place (an external table's) have no recorded_at column, and are
+        # not split by entity: only the labels' entities are kept (a partition of a
+        # partitioned build reads every such file).
         source = facts_source(scan, positions=True)
+        visible += f" AND {identifier(scan.entity)} IN (SELECT {ENTITY} FROM {LABELS})"
     # Each reader of the facts scans the files again (NOT MATERIALIZED): streaming the
     # Parquet twice costs less than holding the whole table in memory.
     return (

@@ -381,6 +381,8 @@ def _connection(
         try:
             try:
                 connection.execute("SET temp_directory = ?", [spill])
+                # Time zone columns come out in UTC whatever the machine's zone (Ray workers).
+                connection.execute("SET TimeZone = 'UTC'")
                 if memory_limit is not None:
                     connection.execute("SET memory_limit = ?", [memory_limit])
             except duckdb.Error as exc:
