@@ -39,7 +39,10 @@ FEATURES = FeatureSet("partitioned", entity="member_id", features=[
     features.python("plays", minutes_spread, window="30d"),
     features.last("orders", "amount"),
     features.sum("orders", "amount", window="30d", name="spent_30d"),
-])  # fmt: skip
+], encoders={
+    "plays_minutes_mean_30d": [features.fill_missing("median"), features.standardize()],
+    "plays_genre_last_unbounded": features.category(),
+})  # fmt: skip
 
 
 def fill(store: FactStore, exports: Path) -> None:

@@ -50,6 +50,9 @@ def test_a_frame_built_on_ray_is_the_frame_built_here(store: FactStore, home: Ho
     on_ray = FEATURES.training_frame(labels(), facts=store.scan, as_of=as_of)
     assert frame_bytes(on_ray) == frame_bytes(here)
     assert lineage_of(on_ray) == lineage_of(here)
+    fitted = FEATURES.fit(on_ray)
+    assert fitted.digest == FEATURES.fit(here).digest
+    assert frame_bytes(fitted.transform(on_ray)) == frame_bytes(fitted.transform(here))
     parts = Path(Config.current().datastore) / "tmp" / "frames"
     # The Ray tasks wrote their parts under the datastore (a build here uses a temporary
     # folder), and the parts are gone once put together.
