@@ -106,12 +106,10 @@ def test_a_frame_built_in_partitions_is_the_frame_built_at_once(store: FactStore
     whole = FEATURES.training_frame(labels(), facts=store.scan, executor="local")
     assert whole["plays_minutes_last_unbounded"].isna().sum() > 0  # members without facts
     assert (whole["plays_minutes_last_unbounded"] == -1.0).any()  # restatements were read
-    as_of = lineage_of(whole).as_of
-    for partitions in (5, 16):
-        split = FEATURES.training_frame(
-            labels(), facts=store.scan, as_of=as_of, executor="local", partitions=partitions
-        )
-        assert frame_bytes(split) == frame_bytes(whole), partitions
+    split = FEATURES.training_frame(
+        labels(), facts=store.scan, as_of=lineage_of(whole).as_of, executor="local", partitions=3
+    )
+    assert frame_bytes(split) == frame_bytes(whole)
 
 
 def test_partitions_are_one_to_sixteen(store: FactStore) -> None:
