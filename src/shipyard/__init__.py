@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING
 
 from shipyard.client.related import models_of_run
 from shipyard.exceptions import ShipyardError
-from shipyard.flow.current import current
+from shipyard.flow.current import client_object, current
 from shipyard.flow.decorators import (
     StepFailure,
     StepTimeout,
+    batch,
     catch,
     environment,
+    kubernetes,
     resources,
     retry,
     timeout,
@@ -56,12 +58,14 @@ __all__ = [
     "StepFailure",
     "StepTimeout",
     "Task",
+    "batch",
     "catch",
     "current",
     "default_namespace",
     "environment",
     "facts",
     "get_namespace",
+    "kubernetes",
     "models",
     "namespace",
     "resources",
@@ -102,5 +106,15 @@ def _models_of_run(run: Run) -> list[ModelVersion]:
     return from_run(run)
 
 
+def _client_object(pathspec: str) -> Run | Task:
+    """The run's own objects, seen whatever namespace the step chose for its other reads."""
+    from shipyard.client import Run, Task
+    from shipyard.client.namespaces import in_namespace
+
+    with in_namespace(None):
+        return Task(pathspec) if pathspec.count("/") == 3 else Run(pathspec)
+
+
 command_line.install(_run_flow_command_line)
+client_object.install(_client_object)
 models_of_run.install(_models_of_run)

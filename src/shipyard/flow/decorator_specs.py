@@ -19,14 +19,22 @@ from copy import copy
 from typing import Any
 
 from shipyard.exceptions import DecoratorSpecError, FlowDefinitionError, FlowLintErrors
-from shipyard.flow.decorators import catch, environment, resources, retry, timeout
+from shipyard.flow.decorators import (
+    batch,
+    catch,
+    environment,
+    kubernetes,
+    resources,
+    retry,
+    timeout,
+)
 from shipyard.flow.graph import FlowGraph
 from shipyard.flow.hooks import StepDecorator
 from shipyard.flow.lint import lint
 from shipyard.flow.spec import FlowSpec
 
 STEP_DECORATORS: dict[str, type[StepDecorator]] = {
-    d.name: d for d in (catch, environment, resources, retry, timeout)
+    d.name: d for d in (batch, catch, environment, kubernetes, resources, retry, timeout)
 }
 
 # A comma starts the next argument only when `key=` follows, so JSON values may hold commas.

@@ -58,12 +58,15 @@ class InlineExecutor:
         max_workers: int | None = None,
         max_memory_mb: int | None = None,
         gpus: int | None = None,
+        strict_resources: bool = False,
     ) -> None:
         self._flow_class = flow_class
         self._blobs = blobs
         self._store = ArtifactStore(blobs)
         self._gpus = MachineGpus(gpus)
-        self._limits = machine_limits(max_workers, max_memory_mb, len(self._gpus.ids), max_tasks=1)
+        self._limits = machine_limits(
+            max_workers, max_memory_mb, len(self._gpus.ids), 1, strict_resources
+        )
         self._queue: deque[TaskSpec] = deque()
         self._workdir: Path | None = None
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from shipyard.exceptions import ShipyardError
@@ -34,6 +35,14 @@ class Resources:
             and self.gpu <= limits.gpu
         )
 
+    def capped(self, limits: ExecutorLimits) -> Resources:
+        """This request cut down to what `limits` has, dimension by dimension."""
+        memory = self.memory if limits.memory is None else min(self.memory, limits.memory)
+        return Resources(min(self.cpu, limits.cpu), memory, min(self.gpu, limits.gpu))
+
+    def describe(self) -> str:
+        return f"cpu={self.cpu:g}, memory={self.memory} MB, gpu={self.gpu}"
+
 
 @dataclass(frozen=True)
 class ExecutorLimits:
@@ -43,6 +52,18 @@ class ExecutorLimits:
     memory: int | None
     gpu: int
     max_tasks: int
+    #: Run a task that asks for more than this with what there is (and a warning) instead
+    #: of refusing it: the local executors without --strict-resources, since Metaflow
+    #: ignores @resources on a laptop and flows written for a cluster should still run.
+    caps_requests: bool = False
+
+    def admit(self, needed: Resources) -> Resources:
+        """What a task asking for `needed` holds: all of it, or what there is when capping."""
+        return needed if not self.caps_requests or needed.fits(self) else needed.capped(self)
+
+
+class ResourcesCapped(UserWarning):
+    """A step asks for more than the local executor has and runs with less."""
 
 
 def requested_resources(graph: FlowGraph, step_name: str) -> Resources:
@@ -58,28 +79,39 @@ def first_unfit_step(
     One capacity is a whole local executor; on a cluster each node is one, since a task
     runs on a single node.
     """
+    return next(unfit_steps(graph, capacities), None)
+
+
+def unfit_steps(
+    graph: FlowGraph, capacities: Iterable[ExecutorLimits]
+) -> Iterator[tuple[str, Resources]]:
     places = list(capacities)
     for node in graph:
         needed = requested_resources(graph, node.name)
         if not any(needed.fits(place) for place in places):
-            return node.name, needed
-    return None
+            yield node.name, needed
 
 
 def describe_request(step_name: str, needed: Resources) -> str:
-    return (
-        f"step '{step_name}' asks for cpu={needed.cpu:g}, memory={needed.memory} MB, "
-        f"gpu={needed.gpu}"
-    )
+    return f"step '{step_name}' asks for {needed.describe()}"
 
 
 def check_requests_fit(graph: FlowGraph, limits: ExecutorLimits, where: str) -> None:
-    """Refuse before anything runs a step that could never be started on this executor."""
-    unfit = first_unfit_step(graph, [limits])
-    if unfit is not None:
-        memory = "unlimited" if limits.memory is None else f"{limits.memory} MB"
-        raise ShipyardError(
-            f"{describe_request(*unfit)}, but {where} has cpu={limits.cpu:g}, "
-            f"memory={memory}, gpu={limits.gpu}. Lower the step's @resources, or give the "
-            "executor more (--max-workers, --max-memory, --gpus)"
+    """Refuse before anything runs a step that could never be started on this executor, or,
+    where the executor caps requests, warn about each such step and what it will get."""
+    memory = "unlimited" if limits.memory is None else f"{limits.memory} MB"
+    has = f"{where} has cpu={limits.cpu:g}, memory={memory}, gpu={limits.gpu}"
+    for step_name, needed in unfit_steps(graph, [limits]):
+        if not limits.caps_requests:
+            raise ShipyardError(
+                f"{describe_request(step_name, needed)}, but {has}. Lower the step's "
+                "@resources, or give the executor more (--max-workers, --max-memory, --gpus)"
+            )
+        warnings.warn(
+            ResourcesCapped(
+                f"{describe_request(step_name, needed)}, but {has}: its tasks run with "
+                f"{needed.capped(limits).describe()} (as Metaflow runs @resources steps "
+                "locally); --strict-resources refuses such a run instead"
+            ),
+            stacklevel=2,
         )

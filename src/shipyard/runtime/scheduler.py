@@ -271,11 +271,11 @@ class Scheduler:
         """The attempt's launch: the step's planned one unless a hook may vary it per task."""
         if task.launch is None:
             step = self._steps[task.step_name]
+            launch = step.planned
             if step.hooks.before_launch:
                 context = step.hooks.launch(task.attempt, task.task_id)
-                task.launch = Launch(context, Resources.of(context))
-            else:
-                task.launch = step.planned
+                launch = Launch(context, Resources.of(context))
+            task.launch = replace(launch, needed=self.executor.limits.admit(launch.needed))
         return task.launch
 
     def _enqueue(
