@@ -396,6 +396,9 @@ def _describe_node(graph: FlowGraph, name: str) -> Text:
     text.append(name, style="bold")
     if node.kind is NodeKind.FOREACH:
         text.append(f"  ⇉ {node.out[0]} (foreach {node.foreach_var})", style="magenta")
+    elif node.kind is NodeKind.SWITCH:
+        cases = ", ".join(f"{value!r} → {step}" for value, step in node.cases.items())
+        text.append(f"  ⑂ one of: {cases} (by {node.condition})", style="yellow")
     elif node.kind is NodeKind.BRANCH:
         text.append(f"  ⑂ {', '.join(node.out)}", style="yellow")
     elif node.kind is NodeKind.LINEAR:

@@ -41,18 +41,6 @@ class ResumePlan:
     reusable: dict[TaskKey, ReusableTask]
 
 
-def descendants(graph: FlowGraph, step: str) -> set[str]:
-    """`step` and every step after it: what a resume from `step` runs again."""
-    seen = {step}
-    todo = [step]
-    while todo:
-        for target in graph[todo.pop()].out:
-            if target not in seen:
-                seen.add(target)
-                todo.append(target)
-    return seen
-
-
 def plan_resume(
     graph: FlowGraph, metadata: MetadataBackend, origin: RunRecord, from_step: str | None
 ) -> ResumePlan:
@@ -61,7 +49,7 @@ def plan_resume(
         raise ShipyardError(
             f"--step {from_step}: the flow has no such step; steps: {', '.join(graph.nodes)}"
         )
-    rerun = descendants(graph, from_step) if from_step else set()
+    rerun = graph.descendants(from_step) if from_step else frozenset()
     tasks = metadata.list_tasks(origin.flow_name, origin.run_id)
     stored = metadata.artifacts_of_run(origin.flow_name, origin.run_id)
     widths = _foreach_widths(tasks)

@@ -495,7 +495,12 @@ class Scheduler:
                 frame = ForeachFrame(node.name, node.foreach_var, index, done.foreach_num_splits)
                 self._enqueue(node.out[0], (done.as_input(),), (*done.foreach_stack, frame))
             return
-        for target in node.out:
+        targets = node.out
+        if node.kind is NodeKind.SWITCH:
+            # The task checked the value; a reused one has it among its artifacts too.
+            value = self.artifacts.load(done.artifacts[node.condition or ""])
+            targets = (node.chosen_step(value),)
+        for target in targets:
             if self.graph[target].is_join:
                 self._arrive_at_join(target, done)
             else:
@@ -510,8 +515,8 @@ class Scheduler:
             expected, position = frame.num_splits, frame.index
         else:
             outer = stack
-            in_nodes = self.graph[join].in_nodes
-            expected, position = len(in_nodes), in_nodes.index(done.step_name)
+            expected = len(self.graph[split].out)
+            position = self.graph.branch_index(split, done.step_name)
         key = (join, tuple((f.step, f.index) for f in outer))
         barrier = self._barriers.setdefault(key, _JoinBarrier(expected))
         barrier.arrived[position] = done

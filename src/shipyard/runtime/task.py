@@ -20,7 +20,7 @@ from shipyard.flow.current import TaskIdentity, current
 from shipyard.flow.decorator_specs import graph_with
 from shipyard.flow.graph import Node, NodeKind
 from shipyard.flow.hooks import StepContext, run_step
-from shipyard.flow.scope import bind_scope, stored_values
+from shipyard.flow.scope import Transition, bind_scope, stored_values
 from shipyard.flow.spec import FlowSpec, Inputs, InputView
 from shipyard.runtime.spec import InputTask, Outcome, TaskResult, TaskSpec
 
@@ -75,7 +75,7 @@ class TaskScope:
         self.store = store
         self.parameter_names = spec.parameter_names
         self.inherited: dict[str, ArtifactRef] = {}
-        self.next_call: tuple[tuple[str, ...], str | None] | None = None
+        self.next_call: Transition | None = None
         #: Names the step assigned; others in the flow's __dict__ were only read.
         self.assigned: set[str] = set()
         if node.is_join:
@@ -116,12 +116,12 @@ class TaskScope:
         """The ref a read-only artifact was loaded from, to skip storing it again."""
         return None if name in self.assigned else self.inherited.get(name)
 
-    def record_next(self, targets: tuple[str, ...], foreach: str | None) -> None:
+    def record_next(self, transition: Transition) -> None:
         if self.next_call is not None:
             raise StepTransitionError(
                 f"step '{self.spec.step_name}' called self.next() twice; call it once, last"
             )
-        self.next_call = (targets, foreach)
+        self.next_call = transition
 
     @property
     def index(self) -> int | None:
@@ -213,15 +213,21 @@ def _check_transition(flow: FlowSpec, node: Node, scope: TaskScope) -> int | Non
             f"step '{node.name}' returned without calling self.next(); "
             "make self.next(...) the last statement and do not return early"
         )
-    targets, foreach = scope.next_call
-    if set(targets) != set(node.out) or foreach != node.foreach_var:
+    called = scope.next_call
+    planned = Transition(node.out, node.foreach_var, node.condition)
+    if (set(called.targets), called.foreach, called.condition) != (
+        set(planned.targets),
+        planned.foreach,
+        planned.condition,
+    ):
         raise StepTransitionError(
-            f"step '{node.name}' called self.next({', '.join(targets)}"
-            + (f", foreach={foreach!r}" if foreach else "")
-            + f") but the flow's graph says self.next({', '.join(node.out)}"
-            + (f", foreach={node.foreach_var!r}" if node.foreach_var else "")
-            + "); transitions must not depend on data"
+            f"step '{node.name}' called {_shown(called)} but the flow's graph says "
+            f"{_shown(planned)}; transitions must not depend on data (a conditional "
+            "transition chooses among fixed steps by its condition)"
         )
+    if node.kind is NodeKind.SWITCH:
+        node.chosen_step(getattr(flow, node.condition or ""))
+    foreach = called.foreach
     if foreach is None:
         return None
     values = getattr(flow, foreach)
@@ -238,6 +244,14 @@ def _check_transition(flow: FlowSpec, node: Node, scope: TaskScope) -> int | Non
             "a foreach needs at least one element"
         )
     return count
+
+
+def _shown(transition: Transition) -> str:
+    steps = ", ".join(transition.targets)
+    if transition.condition is not None:
+        steps = f"{{{steps}}}, condition={transition.condition!r}"
+    foreach = f", foreach={transition.foreach!r}" if transition.foreach else ""
+    return f"self.next({steps}{foreach})"
 
 
 def user_traceback(exc: BaseException) -> str:
