@@ -11,7 +11,7 @@ PUBLIC = {
         "DataArtifact", "Flow", "FlowSpec", "JSONType", "Parameter", "Run", "Runner",
         "ShipyardError", "Step", "StepFailure", "StepTimeout", "Task", "batch", "catch",
         "current", "default_namespace", "environment", "facts", "get_namespace", "kubernetes",
-        "models", "namespace", "resources", "retry", "step", "timeout",
+        "models", "namespace", "parallel", "resources", "retry", "step", "timeout",
     ],
     "shipyard.client": [
         "ClientContext", "DataArtifact", "Flow", "Run", "RunStatus", "Step", "Task", "TaskData",

@@ -25,6 +25,7 @@ from shipyard.flow.decorators import (
     retry,
     timeout,
 )
+from shipyard.flow.parallel import parallel
 from shipyard.flow.parameters import JSONType, Parameter
 from shipyard.flow.spec import FlowSpec, command_line
 from shipyard.flow.steps import step
@@ -68,6 +69,7 @@ __all__ = [
     "kubernetes",
     "models",
     "namespace",
+    "parallel",
     "resources",
     "retry",
     "step",

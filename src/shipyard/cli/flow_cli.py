@@ -151,7 +151,7 @@ def _execution_options() -> list[click.Parameter]:
             multiple=True,
             metavar="DECORATOR[:key=value,...]",
             help="Attach a step decorator to every step that has none of that kind "
-            f"(repeatable; one of: {', '.join(sorted(STEP_DECORATORS))}), "
+            f"(repeatable; one of: {', '.join(STEP_DECORATORS)}), "
             "e.g. --with retry:times=2 --with catch:var=error.",
         ),
         click.Option(["--quiet"], is_flag=True, help="Print only the final summary."),
@@ -396,6 +396,9 @@ def _describe_node(graph: FlowGraph, name: str) -> Text:
     text.append(name, style="bold")
     if node.kind is NodeKind.FOREACH:
         text.append(f"  ⇉ {node.out[0]} (foreach {node.foreach_var})", style="magenta")
+    elif node.kind is NodeKind.PARALLEL:
+        size = "N" if node.num_parallel is None else node.num_parallel
+        text.append(f"  ⇶ {node.out[0]} (@parallel gang of {size})", style="magenta")
     elif node.kind is NodeKind.SWITCH:
         cases = ", ".join(f"{value!r} → {step}" for value, step in node.cases.items())
         text.append(f"  ⑂ one of: {cases} (by {node.condition})", style="yellow")

@@ -12,6 +12,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
+from shipyard.flow.parallel import Parallel
 from shipyard.plugs import Plug
 
 #: The client object (`Run` or `Task`) at a pathspec, for `current.run` / `current.task`.
@@ -20,19 +21,6 @@ client_object: Plug[[str], Any] = Plug("the client objects behind current.run an
 
 #: Metaflow's `@project` tags: `current.project_name` / `branch_name` are read from them.
 PROJECT_TAG, BRANCH_TAG, PRODUCTION_TAG = "project:", "project_branch:", "production"
-
-
-@dataclass(frozen=True)
-class Parallel:
-    """Where a task sits in its `@parallel` gang: `current.parallel` (1 node outside a gang).
-
-    `main_ip` is the address of node 0, where torch.distributed and the like rendezvous.
-    """
-
-    main_ip: str = "127.0.0.1"
-    num_nodes: int = 1
-    node_index: int = 0
-    control_task_id: str | None = None
 
 
 @dataclass

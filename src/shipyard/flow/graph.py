@@ -27,7 +27,19 @@ class NodeKind(enum.Enum):
     #: `self.next({"a": self.a, "b": self.b}, condition="x")`: one of the steps runs, chosen
     #: by the value of artifact `x`; the branches meet again without a join.
     SWITCH = "switch"
+    #: `self.next(self.train, num_parallel=N)`: a gang of N tasks of a `@parallel` step.
+    PARALLEL = "parallel"
     END = "end"
+
+    @property
+    def fans_out(self) -> bool:
+        """Runs the next step once per element (foreach) or per gang member (parallel)."""
+        return self in (NodeKind.FOREACH, NodeKind.PARALLEL)
+
+    @property
+    def opens_split(self) -> bool:
+        """Starts tasks that a join must gather."""
+        return self.fans_out or self is NodeKind.BRANCH
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,9 @@ class NextCall:
     #: For a conditional transition: the artifact whose value chooses, and value -> step.
     condition: str | None = None
     cases: tuple[tuple[Any, str], ...] = ()
+    #: `num_parallel=` was given; its value when it is a literal (else known at run time).
+    parallel: bool = False
+    num_parallel: int | None = None
 
 
 @dataclass
@@ -68,6 +83,11 @@ class Node:
     @property
     def foreach_var(self) -> str | None:
         return self.next_calls[-1].foreach if self.next_calls else None
+
+    @property
+    def num_parallel(self) -> int | None:
+        """The gang size of a parallel split, when the source gives it as a literal."""
+        return self.next_calls[-1].num_parallel if self.next_calls else None
 
     @property
     def condition(self) -> str | None:
@@ -99,6 +119,8 @@ class Node:
             return NodeKind.END
         if self.foreach_var is not None:
             return NodeKind.FOREACH
+        if self.next_calls[-1].parallel:
+            return NodeKind.PARALLEL
         if self.condition is not None:
             return NodeKind.SWITCH
         return NodeKind.BRANCH if len(self.out) > 1 else NodeKind.LINEAR
@@ -269,9 +291,18 @@ def _next_call(call: ast.Call, offset: int) -> NextCall:
         else:
             problems.append(f"self.next() takes steps as `self.<step>`, got `{ast.unparse(arg)}`")
     keywords = {k.arg: k.value for k in call.keywords}
+    size = keywords.pop("num_parallel", None)
+    literal_size = size.value if isinstance(size, ast.Constant) else None
+    if size is not None and not (literal_size is None or type(literal_size) is int):
+        problems.append(f"num_parallel= takes a number of tasks, got `{ast.unparse(size)}`")
     foreach = _artifact_name(keywords.pop("foreach", None), "foreach", problems)
     condition = _artifact_name(keywords.pop("condition", None), "condition", problems)
     problems.extend(f"self.next() has no argument `{name}`" for name in keywords)
+    if size is not None and (len(targets) != 1 or cases or foreach is not None):
+        problems.append(
+            "a parallel transition starts one @parallel step: "
+            "self.next(self.<step>, num_parallel=<N>)"
+        )
     if cases and (targets or len(call.args) > 1 or condition is None):
         problems.append(
             "a conditional transition is one dict and its condition: "
@@ -287,6 +318,8 @@ def _next_call(call: ast.Call, offset: int) -> NextCall:
         tuple(problems),
         condition if cases else None,
         tuple(cases),
+        parallel=size is not None,
+        num_parallel=literal_size if type(literal_size) is int else None,
     )
 
 

@@ -200,13 +200,13 @@ def check_splits_are_joined(graph: FlowGraph) -> Iterator[FlowDefinitionError]:
     for node in graph.topological():
         node.split_parents = assigned.get(node.name, [])
         opened = [*node.split_parents]
-        if node.kind in (NodeKind.BRANCH, NodeKind.FOREACH):
+        if node.kind.opens_split:
             opened.append(node.name)
         for target_name in node.out:
             if target_name not in graph:
                 continue
             target = graph[target_name]
-            if target.is_join and node.kind in (NodeKind.BRANCH, NodeKind.FOREACH):
+            if target.is_join and node.kind.opens_split:
                 yield _error(
                     target,
                     f"the join is the direct target of the split '{node.name}'",
@@ -312,6 +312,39 @@ def check_switches(graph: FlowGraph) -> Iterator[FlowDefinitionError]:
             )
 
 
+def check_parallel_steps(graph: FlowGraph) -> Iterator[FlowDefinitionError]:
+    """`num_parallel` starts a `@parallel` step, and a `@parallel` step is only started so."""
+    from shipyard.flow.parallel import parallel
+
+    for node in graph:
+        size = node.num_parallel if node.kind is NodeKind.PARALLEL else None
+        if size is not None and size < 1:
+            yield _error(
+                node,
+                f"num_parallel={size} starts no task",
+                "give num_parallel a number of tasks, 1 or more",
+                node.next_calls[-1].line,
+            )
+        if node.definition.decorator(parallel) is None:
+            continue
+        starters = [graph[name] for name in node.in_nodes]
+        if not starters or any(s.kind is not NodeKind.PARALLEL for s in starters):
+            yield _error(
+                node,
+                "a @parallel step must be started with num_parallel",
+                f"call self.next(self.{node.name}, num_parallel=<N>) from the step before it",
+            )
+    for node in graph:
+        if node.kind is NodeKind.PARALLEL and node.out[0] in graph:
+            target = graph[node.out[0]]
+            if target.definition.decorator(parallel) is None:
+                yield _error(
+                    target,
+                    f"'{node.name}' starts the step with num_parallel but it is not @parallel",
+                    f"decorate `{target.name}` with @parallel",
+                )
+
+
 def _broken_between(graph: FlowGraph, split: str, join: str) -> bool:
     """Whether a broken step inside the split may be the branch the join is missing."""
     inside = _closure(graph, split, lambda n: n.out) - _closure(graph, join, lambda n: n.out)
@@ -324,10 +357,10 @@ def check_decorators(graph: FlowGraph) -> Iterator[FlowDefinitionError]:
     for node in graph:
         if node.definition.decorator(catch) is None:
             continue
-        if node.kind is NodeKind.FOREACH:
+        if node.kind.fans_out:
             yield _error(
                 node,
-                "@catch cannot be used on a step that starts a foreach",
+                f"@catch cannot be used on a step that starts a {node.kind.value}",
                 "if the step fails, the width of the fan-out is unknown; move the risky work "
                 "into a step before it",
             )
@@ -348,6 +381,7 @@ RULES: tuple[Rule, ...] = (
     check_reachability,
     check_splits_are_joined,
     check_switches,
+    check_parallel_steps,
     check_decorators,
 )
 

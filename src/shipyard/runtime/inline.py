@@ -30,7 +30,8 @@ from pathlib import Path
 
 from shipyard.datastore.artifacts import ArtifactStore
 from shipyard.datastore.blobs import BlobStore
-from shipyard.flow.graph import FlowGraph
+from shipyard.exceptions import ShipyardError
+from shipyard.flow.graph import FlowGraph, NodeKind
 from shipyard.flow.spec import FlowSpec
 from shipyard.runtime.capture import LogFiles, teed
 from shipyard.runtime.gpus import MachineGpus
@@ -83,6 +84,12 @@ class InlineExecutor:
 
     def check_requests(self, graph: FlowGraph) -> None:
         """Count the GPUs if a step asks for one (and none were declared), then check."""
+        gangs = [node.name for node in graph if node.kind is NodeKind.PARALLEL]
+        if gangs:
+            raise ShipyardError(
+                f"step '{gangs[0]}' starts a @parallel gang, whose tasks must run at the same "
+                f"time; the inline executor runs one task at a time. Use --executor local"
+            )
         self._limits = replace(self._limits, gpu=len(self._gpus.look_if_needed(graph)))
         check_requests_fit(graph, self._limits, self.description)
 

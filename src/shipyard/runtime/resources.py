@@ -35,6 +35,9 @@ class Resources:
             and self.gpu <= limits.gpu
         )
 
+    def times(self, count: int) -> Resources:
+        return Resources(self.cpu * count, self.memory * count, self.gpu * count)
+
     def capped(self, limits: ExecutorLimits) -> Resources:
         """This request cut down to what `limits` has, dimension by dimension."""
         memory = self.memory if limits.memory is None else min(self.memory, limits.memory)
@@ -57,9 +60,14 @@ class ExecutorLimits:
     #: ignores @resources on a laptop and flows written for a cluster should still run.
     caps_requests: bool = False
 
-    def admit(self, needed: Resources) -> Resources:
-        """What a task asking for `needed` holds: all of it, or what there is when capping."""
-        return needed if not self.caps_requests or needed.fits(self) else needed.capped(self)
+    def admit(self, needed: Resources, gang: int = 1) -> Resources:
+        """What a task asking for `needed` holds: all of it, or, when capping, its share of
+        what there is (a `@parallel` gang of `gang` tasks runs at once, so each gets 1/gang).
+        """
+        if not self.caps_requests or needed.times(gang).fits(self):
+            return needed
+        memory = None if self.memory is None else self.memory // gang
+        return needed.capped(ExecutorLimits(self.cpu / gang, memory, self.gpu // gang, 1))
 
 
 class ResourcesCapped(UserWarning):

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from shipyard.datastore.refs import ArtifactRef
 from shipyard.exceptions import ShipyardError
-from shipyard.flow.graph import FlowGraph, NodeKind
+from shipyard.flow.graph import FlowGraph
+from shipyard.flow.parallel import GANG_FRAME_VAR
 from shipyard.metadata.liveness import runner_is_alive
 from shipyard.metadata.records import ForeachFrame, RunRecord, RunStatus, TaskRecord, TaskStatus
 
@@ -61,14 +62,30 @@ def plan_resume(
             continue
         key = task_key(task.step_name, task.foreach_stack)
         width = widths.get(key)
-        if graph[task.step_name].kind is NodeKind.FOREACH and width is None:
+        if graph[task.step_name].kind.fans_out and width is None:
             continue  # its fan-out never started: run it again to learn the width
         artifacts = {
             name: record.ref
             for name, record in stored.get((task.step_name, task.task_id), {}).items()
         }
         reusable[key] = ReusableTask(task, artifacts, width)
-    return ResumePlan(origin, reusable)
+    return ResumePlan(origin, _whole_gangs(reusable))
+
+
+def _whole_gangs(reusable: dict[TaskKey, ReusableTask]) -> dict[TaskKey, ReusableTask]:
+    """Without the members of a `@parallel` gang that did not all succeed: a gang starts
+    together again, since a member run alone would wait for mates that never come."""
+    gangs: dict[TaskKey, list[TaskKey]] = {}
+    for key, task in reusable.items():
+        stack = task.record.foreach_stack
+        if stack and stack[-1].var == GANG_FRAME_VAR:
+            gangs.setdefault(task_key(stack[-1].step, stack[:-1]), []).append(key)
+    for members in gangs.values():
+        frame = reusable[members[0]].record.foreach_stack[-1]
+        if len(members) != frame.num_splits:
+            for key in members:
+                del reusable[key]
+    return reusable
 
 
 def _foreach_widths(tasks: Iterable[TaskRecord]) -> dict[TaskKey, int]:

@@ -27,6 +27,7 @@ from shipyard.flow.hooks import (
     TaskFinishedContext,
     TaskOutcome,
 )
+from shipyard.flow.parallel import GANG_FRAME_VAR, Parallel
 from shipyard.metadata.liveness import HEARTBEAT_EVERY
 from shipyard.metadata.records import FinishedTask as TaskEnd
 from shipyard.metadata.records import ForeachFrame, RunStatus, StartedTask, TaskStatus
@@ -75,6 +76,8 @@ class PendingTask:
     attempt: int = 0
     #: Asked of the launch hooks once per attempt, when the task is first considered.
     launch: Launch | None = None
+    #: Its place in a `@parallel` gang, whose tasks are queued together and start together.
+    parallel: Parallel | None = None
 
 
 @dataclass
@@ -256,15 +259,43 @@ class Scheduler:
                 if reusable is not None:
                     self._reuse(task, reusable)
                     continue
+            if task.parallel is not None and task.attempt == 0:
+                mates = [self._ready.popleft() for _ in range(task.parallel.num_nodes - 1)]
+                waiting.extend(self._submit_gang([task, *mates]))
+                continue
             launch = self._launch(task)
             if (self._in_use + launch.needed).fits(limits):
                 self._submit(task, launch)
             elif not launch.needed.fits(limits):
-                self._refuse(task, launch)
+                self._refuse(task, launch, f"for attempt {task.attempt}")
             else:
                 waiting.append(task)
         waiting.extend(self._ready)
         self._ready = waiting
+
+    def _submit_gang(self, gang: list[PendingTask]) -> list[PendingTask]:
+        """Start every task of a `@parallel` gang now, or none of them (returned to wait):
+        a member started alone would wait for its mates' rendezvous while holding its place.
+
+        A local executor that caps requests starts a gang larger than its task slots once
+        nothing else runs (Metaflow runs a local gang as N processes whatever the machine).
+        """
+        limits = self.executor.limits
+        launches = [self._launch(task) for task in gang]
+        total = sum((launch.needed for launch in launches), Resources())
+        size = len(gang)
+        room = self._running + size <= limits.max_tasks or (
+            limits.caps_requests and self._running == 0
+        )
+        if room and (self._in_use + total).fits(limits):
+            for task, launch in zip(gang, launches, strict=True):
+                self._submit(task, launch)
+            return []
+        if not total.fits(limits) or (size > limits.max_tasks and not limits.caps_requests):
+            for task, launch in zip(gang, launches, strict=True):
+                self._refuse(task, launch, f"as one of a @parallel gang of {size}")
+            return []
+        return gang
 
     # -- submitting --------------------------------------------------------------------------
     def _launch(self, task: PendingTask) -> Launch:
@@ -275,14 +306,18 @@ class Scheduler:
             if step.hooks.before_launch:
                 context = step.hooks.launch(task.attempt, task.task_id)
                 launch = Launch(context, Resources.of(context))
-            task.launch = replace(launch, needed=self.executor.limits.admit(launch.needed))
+            gang = task.parallel.num_nodes if task.parallel else 1
+            admitted = self.executor.limits.admit(launch.needed, gang)
+            task.launch = replace(launch, needed=admitted)
         return task.launch
 
     def _enqueue(
         self, step: str, inputs: tuple[InputTask, ...], stack: tuple[ForeachFrame, ...]
-    ) -> None:
-        self._ready.append(PendingTask(step, str(self._ids()), inputs, stack))
+    ) -> PendingTask:
+        task = PendingTask(step, str(self._ids()), inputs, stack)
+        self._ready.append(task)
         self._tell(lambda listener: listener.task_queued(step))
+        return task
 
     def _reuse(self, task: PendingTask, origin: ReusableTask) -> None:
         """Record a task of the origin run as this run's own and move on without running it."""
@@ -320,7 +355,7 @@ class Scheduler:
         self._running_resources[spec.key] = launch.needed
         self._running += 1
 
-    def _refuse(self, task: PendingTask, launch: Launch) -> None:
+    def _refuse(self, task: PendingTask, launch: Launch, why: str) -> None:
         """Fail an attempt whose launch hooks asked for more than the executor ever has.
 
         The requests of every step were checked before the run; only a hook that asks for
@@ -328,9 +363,8 @@ class Scheduler:
         """
         spec = self._start(task, launch)
         error = (
-            f"ResourcesUnavailable: {describe_request(task.step_name, launch.needed)} for "
-            f"attempt {task.attempt} of task {task.task_id}, more than "
-            f"{self.executor.description} has\n"
+            f"ResourcesUnavailable: {describe_request(task.step_name, launch.needed)} {why} "
+            f"(task {task.task_id}), more than {self.executor.description} has\n"
         )
         self._finish(spec, TaskResult(Outcome.FAILED, error=error))
 
@@ -357,6 +391,7 @@ class Scheduler:
             code_hash=ctx.code_hash,
             with_decorators=ctx.with_decorators,
             fresh_interpreter=launch.context.fresh_interpreter,
+            parallel=task.parallel,
         )
         self._round.changes.append(
             StartedTask(
@@ -489,11 +524,23 @@ class Scheduler:
     def _advance(self, done: FinishedTask) -> None:
         """Queue what a finished task unlocks: its successors, or its share of a join."""
         node = self.graph[done.step_name]
-        if node.kind is NodeKind.FOREACH:
-            assert done.foreach_num_splits is not None and node.foreach_var is not None
-            for index in range(done.foreach_num_splits):
-                frame = ForeachFrame(node.name, node.foreach_var, index, done.foreach_num_splits)
-                self._enqueue(node.out[0], (done.as_input(),), (*done.foreach_stack, frame))
+        if node.kind.fans_out:
+            width = done.foreach_num_splits
+            assert width is not None
+            var = node.foreach_var or GANG_FRAME_VAR
+            tasks = [
+                self._enqueue(
+                    node.out[0],
+                    (done.as_input(),),
+                    (*done.foreach_stack, ForeachFrame(node.name, var, index, width)),
+                )
+                for index in range(width)
+            ]
+            if node.kind is NodeKind.PARALLEL:
+                for index, task in enumerate(tasks):
+                    task.parallel = Parallel(
+                        num_nodes=width, node_index=index, control_task_id=tasks[0].task_id
+                    )
             return
         targets = node.out
         if node.kind is NodeKind.SWITCH:
@@ -510,7 +557,7 @@ class Scheduler:
         split = self.graph.closed_split(join)
         assert split is not None
         stack = done.foreach_stack
-        if self.graph[split].kind is NodeKind.FOREACH:
+        if self.graph[split].kind.fans_out:
             outer, frame = stack[:-1], stack[-1]
             expected, position = frame.num_splits, frame.index
         else:

@@ -20,8 +20,10 @@ from shipyard.flow.current import TaskIdentity, current
 from shipyard.flow.decorator_specs import graph_with
 from shipyard.flow.graph import Node, NodeKind
 from shipyard.flow.hooks import StepContext, run_step
+from shipyard.flow.parallel import GANG_FRAME_VAR, Parallel
 from shipyard.flow.scope import Transition, bind_scope, stored_values
 from shipyard.flow.spec import FlowSpec, Inputs, InputView
+from shipyard.metadata.records import ForeachFrame
 from shipyard.runtime.spec import InputTask, Outcome, TaskResult, TaskSpec
 
 # Shipyard's own frames are cut from a step's traceback: this file is shipyard/runtime/task.py.
@@ -63,8 +65,12 @@ class _StoredArtifacts:
 def _foreach_input(stack: tuple[Any, ...], load: Any) -> Any:
     if not stack:
         raise AttributeError("`input` is only defined inside a foreach")
-    frame = stack[-1]
-    return load(frame.var)[frame.index]
+    return _element(stack[-1], load)
+
+
+def _element(frame: ForeachFrame, load: Any) -> Any:
+    """The element a foreach frame stands for; a gang member's is its node index."""
+    return frame.index if frame.var == GANG_FRAME_VAR else load(frame.var)[frame.index]
 
 
 class TaskScope:
@@ -134,7 +140,7 @@ class TaskScope:
 
     def foreach_stack(self) -> list[tuple[int, int, Any]]:
         return [
-            (frame.index, frame.num_splits, self.load(frame.var)[frame.index])
+            (frame.index, frame.num_splits, _element(frame, self.load))
             for frame in self.spec.foreach_stack
         ]
 
@@ -158,6 +164,7 @@ def execute_task(flow_class: type[FlowSpec], spec: TaskSpec, store: ArtifactStor
             username=spec.username,
             tags=spec.tags,
             origin_run_id=spec.origin_run_id,
+            parallel=spec.parallel or Parallel(),
         )
     )
     try:
@@ -214,12 +221,13 @@ def _check_transition(flow: FlowSpec, node: Node, scope: TaskScope) -> int | Non
             "make self.next(...) the last statement and do not return early"
         )
     called = scope.next_call
-    planned = Transition(node.out, node.foreach_var, node.condition)
+    gang = node.kind is NodeKind.PARALLEL
+    planned = Transition(node.out, node.foreach_var, node.condition, node.num_parallel)
     if (set(called.targets), called.foreach, called.condition) != (
         set(planned.targets),
         planned.foreach,
         planned.condition,
-    ):
+    ) or gang != (called.num_parallel is not None):
         raise StepTransitionError(
             f"step '{node.name}' called {_shown(called)} but the flow's graph says "
             f"{_shown(planned)}; transitions must not depend on data (a conditional "
@@ -227,6 +235,8 @@ def _check_transition(flow: FlowSpec, node: Node, scope: TaskScope) -> int | Non
         )
     if node.kind is NodeKind.SWITCH:
         node.chosen_step(getattr(flow, node.condition or ""))
+    if gang:
+        return _gang_size(node, called.num_parallel)
     foreach = called.foreach
     if foreach is None:
         return None
@@ -246,11 +256,21 @@ def _check_transition(flow: FlowSpec, node: Node, scope: TaskScope) -> int | Non
     return count
 
 
+def _gang_size(node: Node, size: Any) -> int:
+    if type(size) is not int or size < 1:
+        raise StepTransitionError(
+            f"step '{node.name}' asked for num_parallel={size!r}; give a number of tasks, 1 or more"
+        )
+    return size
+
+
 def _shown(transition: Transition) -> str:
     steps = ", ".join(transition.targets)
     if transition.condition is not None:
         steps = f"{{{steps}}}, condition={transition.condition!r}"
     foreach = f", foreach={transition.foreach!r}" if transition.foreach else ""
+    if transition.num_parallel is not None:
+        foreach += f", num_parallel={transition.num_parallel!r}"
     return f"self.next({steps}{foreach})"
 
 
