@@ -248,7 +248,9 @@ def _show_warnings(caught: list[warnings.WarningMessage]) -> None:
     """Shipyard's own warnings as one line each; anything else as Python shows it."""
     for warning in caught:
         if issubclass(warning.category, ResourcesCapped):
-            _error_console().print(Text(f"warning: {warning.message}", style="yellow"))
+            _error_console().print(
+                Text(f"warning: {warning.message}", style="yellow"), soft_wrap=True
+            )
         else:
             warnings.showwarning(
                 warning.message, warning.category, warning.filename, warning.lineno

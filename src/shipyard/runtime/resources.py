@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from shipyard.exceptions import ShipyardError
-from shipyard.flow.graph import FlowGraph
+from shipyard.flow.graph import FlowGraph, NodeKind
 from shipyard.flow.hooks import LaunchContext, StepHooks
 
 
@@ -100,6 +100,26 @@ def unfit_steps(
             yield node.name, needed
 
 
+def gangs(graph: FlowGraph) -> Iterator[tuple[str, int, Resources]]:
+    """Each `@parallel` step whose gang size the source gives: (step, size, one task's ask)."""
+    for node in graph:
+        if node.kind is NodeKind.PARALLEL and node.num_parallel and node.out[0] in graph:
+            target = node.out[0]
+            yield target, node.num_parallel, requested_resources(graph, target)
+
+
+def unfit_gang(graph: FlowGraph, limits: ExecutorLimits) -> str | None:
+    """Why a gang could never start at once on an executor with `limits`, if one could not."""
+    for step_name, size, needed in gangs(graph):
+        if not needed.times(size).fits(limits) or size > limits.max_tasks:
+            return (
+                f"{describe_request(step_name, needed)} in each of a @parallel gang of {size} "
+                f"tasks, which must all run at once: {needed.times(size).describe()} in "
+                f"{size} tasks"
+            )
+    return None
+
+
 def describe_request(step_name: str, needed: Resources) -> str:
     return f"step '{step_name}' asks for {needed.describe()}"
 
@@ -123,3 +143,11 @@ def check_requests_fit(graph: FlowGraph, limits: ExecutorLimits, where: str) -> 
             ),
             stacklevel=2,
         )
+    gang = unfit_gang(graph, limits)
+    if gang is not None and not limits.caps_requests:
+        raise ShipyardError(
+            f"{gang}, but {has} and runs at most {limits.max_tasks} tasks at once. Lower "
+            "num_parallel or the step's @resources, or give the executor more"
+        )
+    if gang is not None:
+        warnings.warn(ResourcesCapped(f"{gang}; the gang shares what {where} has"), stacklevel=2)
