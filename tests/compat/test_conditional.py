@@ -41,7 +41,8 @@ def test_only_the_chosen_branch_runs_and_a_resume_takes_it_again(home: Home):
 
 
 def test_a_condition_value_without_a_branch_fails_naming_the_known_values(home: Home):
-    done = home.run_flow(ported(SOURCES / "mf_conditional.py", home.root), "run", "--accuracy", "-1")
+    flow = ported(SOURCES / "mf_conditional.py", home.root)
+    done = home.run_flow(flow, "run", "--accuracy", "-1")
     assert done.returncode == 1
     assert (
         "step 'start' chooses its next step by 'decision', which is 'unknown'; the transition "
