@@ -22,6 +22,7 @@ from shipyard.exceptions import ObjectNotFound, ShipyardError
 from shipyard.metadata.records import TaskStatus
 from shipyard.runtime.ray_executor import check_datastore_reachable
 
+from ..compat.test_metaflow_compat import SOURCES, ported
 from ..conftest import FLOWS, Home
 from ..ray_cluster import RayCluster, ray_head
 from .test_resume import break_at, executed
@@ -214,6 +215,18 @@ def test_more_cpus_than_any_node_has_is_refused_before_running(on_ray: Home, clu
     assert f"no node of the Ray cluster at {cluster.address} has that much" in done.stderr
     with pytest.raises(ObjectNotFound):  # nothing ran, nothing was recorded
         Flow("GreedyFlow")
+
+
+def test_a_parallel_gang_is_placed_together_and_rendezvous(on_ray: Home, cluster: RayCluster):
+    flow = ported(SOURCES / "mf_parallel.py", on_ray.root)
+    done = on_ray.run_flow(flow, "run", "--nodes", "2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    run = Flow("GangFlow").latest_run
+    assert run.data.ranks == [0, 1] and run.data.totals == [1]
+    # Both met at the address of the node holding the gang's node 0: this machine's.
+    (main_ip,) = run.data.main_ips
+    with socket.socket() as probe:
+        probe.bind((main_ip, 0))
 
 
 def test_a_task_leaves_its_worker_process_as_it_found_it(on_ray: Home, cluster: RayCluster):
