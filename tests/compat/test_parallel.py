@@ -27,6 +27,15 @@ def test_a_gang_rendezvous_with_torch_distributed_and_is_joined(home: Home):
     assert run.data.controls == [train[0].id]
 
 
+def test_a_failed_member_stops_its_mates_instead_of_leaving_them_waiting(home: Home):
+    done = home.run_flow("gang_flow.py", "run", "--fail_node", "1", timeout=60)
+    assert done.returncode == 1
+    assert "RuntimeError: node 1 fails" in done.stderr
+    assert "GangStopped: stopped because GangFlow/1/meet/3, of the same @parallel gang" in (
+        done.stderr
+    )
+
+
 def test_num_parallel_and_parallel_go_together():
     class Unmarked(FlowSpec):
         @step

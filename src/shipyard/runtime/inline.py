@@ -96,6 +96,9 @@ class InlineExecutor:
     def submit(self, spec: TaskSpec) -> None:
         self._queue.append(spec)
 
+    def cancel(self, spec: TaskSpec) -> None:
+        """Nothing to stop: a task runs to its end inside `wait` (and gangs are refused)."""
+
     def wait(self, timeout: float | None) -> list[tuple[TaskSpec, TaskResult]]:
         """Run the oldest submitted task to its end (however long it takes) and return it."""
         if not self._queue:

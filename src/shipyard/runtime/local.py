@@ -147,6 +147,13 @@ class LocalExecutor:
         else:
             self._spawn(spec, slot)
 
+    def cancel(self, spec: TaskSpec) -> None:
+        """Kill the task's process: its spawned worker, or through the fork server."""
+        if self._pool is not None and spec.key in self._pool.running:
+            self._pool.kill(spec.key)
+        elif self._requests is not None and spec.key in self._running:
+            self._requests.send(spec.key)
+
     def _spawn(self, spec: TaskSpec, slot: int) -> None:
         """Run the task in a spawned worker, with its own GPUs if it asks for any."""
         if self._pool is None:
@@ -414,7 +421,7 @@ class _ForkServer:
 
     def _accept(self) -> bool:
         try:
-            request: tuple[TaskSpec, int] | None = self.requests.recv()
+            request: tuple[TaskSpec, int] | str | None = self.requests.recv()
         except EOFError:  # the runner is gone: nobody will record these tasks
             for pid in self.children:
                 with contextlib.suppress(ProcessLookupError):
@@ -422,6 +429,12 @@ class _ForkServer:
             return False
         if request is None:
             return False
+        if isinstance(request, str):  # the runner cancels the task with this key
+            for pid, child in self.children.items():
+                if child.key == request:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+            return True
         spec, slot = request
         files = _SlotFiles(self.workdir, slot)
         files.empty_logs()

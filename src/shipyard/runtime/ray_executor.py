@@ -253,6 +253,11 @@ class RayExecutor:
         else:
             self._launch(spec, {})
 
+    def cancel(self, spec: TaskSpec) -> None:
+        for ref, (running, _deadline) in self._running.items():
+            if running.key == spec.key:
+                self._ray.cancel(ref, force=True)
+
     def _launch(self, spec: TaskSpec, options: dict[str, Any], group: Any = None) -> None:
         assert self._remote is not None, "start() the executor first"
         needed = spec.resources

@@ -178,6 +178,11 @@ class Scheduler:
         self._in_use = Resources()
         self._steps = {n.name: _Step.of(graph, n.name) for n in graph}
         self._running_resources: dict[str, Resources] = {}
+        #: Running tasks of each `@parallel` gang (by control task id), to stop them all
+        #: when one fails: its mates would wait for it at their rendezvous.
+        self._gangs: dict[str, dict[str, TaskSpec]] = {}
+        #: Tasks stopped because a gang mate failed, with the error they are recorded with.
+        self._stopped: dict[str, str] = {}
         self._barriers: dict[tuple[Any, ...], _JoinBarrier] = {}
         self._running = 0
         self._failures: list[tuple[TaskSpec, TaskResult]] = []
@@ -193,6 +198,10 @@ class Scheduler:
             for spec, result in finished:
                 self._running -= 1
                 self._in_use = self._in_use - self._running_resources.pop(spec.key)
+                self._left_gang(spec)
+                stopped = self._stopped.pop(spec.key, None)
+                if stopped is not None:
+                    result = TaskResult(Outcome.FAILED, error=stopped, host=result.host)
                 self._finish(spec, result)
             if self._round.hooks_waiting:
                 self._commit_round()
@@ -350,6 +359,8 @@ class Scheduler:
 
     def _submit(self, task: PendingTask, launch: Launch) -> None:
         spec = self._start(task, launch)
+        if spec.parallel is not None:
+            self._gangs.setdefault(spec.parallel.control_task_id or "", {})[spec.key] = spec
         self.executor.submit(spec)
         self._in_use = self._in_use + launch.needed
         self._running_resources[spec.key] = launch.needed
@@ -411,6 +422,26 @@ class Scheduler:
         self._tell(lambda listener: listener.task_started(spec))
         return spec
 
+    def _left_gang(self, spec: TaskSpec) -> None:
+        """Forget a gang member that ended."""
+        if spec.parallel is None:
+            return
+        gang = self._gangs.get(spec.parallel.control_task_id or "", {})
+        gang.pop(spec.key, None)
+        if not gang:
+            self._gangs.pop(spec.parallel.control_task_id or "", None)
+
+    def _stop_gang(self, failed: TaskSpec) -> None:
+        """Stop the running mates of a failed gang member, which would wait for it forever."""
+        assert failed.parallel is not None
+        for mate in self._gangs.get(failed.parallel.control_task_id or "", {}).values():
+            if mate.key not in self._stopped:
+                self._stopped[mate.key] = (
+                    f"GangStopped: stopped because {failed.pathspec}, of the same @parallel "
+                    "gang, failed\n"
+                )
+                self.executor.cancel(mate)
+
     # -- finishing ---------------------------------------------------------------------------
     def _finish(self, spec: TaskSpec, result: TaskResult) -> None:
         """Record an attempt; if it failed, act on what the step's `on_failure` hooks decide.
@@ -420,6 +451,8 @@ class Scheduler:
         """
         hooks = self._steps[spec.step_name].hooks
         outcome = TaskOutcome.SUCCEEDED
+        if result.outcome is Outcome.FAILED and spec.parallel is not None:
+            self._stop_gang(spec)
         if result.outcome is Outcome.FAILED:
             decision = GiveUp() if result.storage_error else None
             match decision or hooks.decide(self._failure_context(spec, result)):
