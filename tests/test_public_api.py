@@ -9,9 +9,9 @@ import pytest
 PUBLIC = {
     "shipyard": [
         "DataArtifact", "Flow", "FlowSpec", "JSONType", "Parameter", "Run", "Runner",
-        "ShipyardError", "Step", "StepFailure", "StepTimeout", "Task", "catch", "current",
-        "default_namespace", "environment", "facts", "get_namespace", "models", "namespace",
-        "resources", "retry", "step", "timeout",
+        "ShipyardError", "Step", "StepFailure", "StepTimeout", "Task", "batch", "catch",
+        "current", "default_namespace", "environment", "facts", "get_namespace", "kubernetes",
+        "models", "namespace", "parallel", "resources", "retry", "step", "timeout",
     ],
     "shipyard.client": [
         "ClientContext", "DataArtifact", "Flow", "Run", "RunStatus", "Step", "Task", "TaskData",

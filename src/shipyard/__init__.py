@@ -13,16 +13,19 @@ from typing import TYPE_CHECKING
 
 from shipyard.client.related import models_of_run
 from shipyard.exceptions import ShipyardError
-from shipyard.flow.current import current
+from shipyard.flow.current import client_object, current
 from shipyard.flow.decorators import (
     StepFailure,
     StepTimeout,
+    batch,
     catch,
     environment,
+    kubernetes,
     resources,
     retry,
     timeout,
 )
+from shipyard.flow.parallel import parallel
 from shipyard.flow.parameters import JSONType, Parameter
 from shipyard.flow.spec import FlowSpec, command_line
 from shipyard.flow.steps import step
@@ -56,14 +59,17 @@ __all__ = [
     "StepFailure",
     "StepTimeout",
     "Task",
+    "batch",
     "catch",
     "current",
     "default_namespace",
     "environment",
     "facts",
     "get_namespace",
+    "kubernetes",
     "models",
     "namespace",
+    "parallel",
     "resources",
     "retry",
     "step",
@@ -102,5 +108,15 @@ def _models_of_run(run: Run) -> list[ModelVersion]:
     return from_run(run)
 
 
+def _client_object(pathspec: str) -> Run | Task:
+    """The run's own objects, seen whatever namespace the step chose for its other reads."""
+    from shipyard.client import Run, Task
+    from shipyard.client.namespaces import in_namespace
+
+    with in_namespace(None):
+        return Task(pathspec) if pathspec.count("/") == 3 else Run(pathspec)
+
+
 command_line.install(_run_flow_command_line)
+client_object.install(_client_object)
 models_of_run.install(_models_of_run)

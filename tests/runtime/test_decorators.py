@@ -111,13 +111,15 @@ def test_resources_limit_how_many_tasks_run_at_once(home: Home):
 
 
 def test_resources_beyond_the_executor_are_refused_before_running(home: Home):
-    done = home.run_flow("resources_flow.py", "run", "--max-workers", "1")
+    done = home.run_flow("resources_flow.py", "run", "--max-workers", "1", "--strict-resources")
     assert done.returncode == 2
     assert "step 'work' asks for cpu=2" in done.stderr and "--max-workers" in done.stderr
 
 
 def test_memory_requests_count_against_max_memory(home: Home):
-    done = home.run_flow("resources_flow.py", "run", "--max-workers", "4", "--max-memory", "32")
+    done = home.run_flow(
+        "resources_flow.py", "run", "--max-workers", "4", "--max-memory", "32", "--strict-resources"
+    )
     assert done.returncode == 2
     assert "memory=64 MB" in done.stderr
 
@@ -246,7 +248,9 @@ def test_a_flow_decorators_before_run_hook_may_tag_the_run(home: Home):
 
 
 def test_an_attempt_whose_launch_hook_asks_for_more_than_the_executor_has_fails(home: Home):
-    done = with_hook_log(home).run_flow("hooked_flow.py", "run", "--max-memory", "32")
+    done = with_hook_log(home).run_flow(
+        "hooked_flow.py", "run", "--max-memory", "32", "--strict-resources"
+    )
     assert done.returncode == 1
     assert "ResourcesUnavailable: step 'work' asks for cpu=1, memory=64 MB" in done.stderr
     attempts = work_task("HookedFlow").attempts

@@ -130,7 +130,7 @@ def test_a_gpu_step_on_a_machine_without_gpus_is_refused_before_running(
     home: Home, tmp_path: Path, visible: str | None
 ):
     no_gpus = machine(home, visible=visible, path=fake_nvidia_smi(tmp_path / "bin", exit_code=9))
-    done = no_gpus.run_flow("gpu_flow.py", "run")
+    done = no_gpus.run_flow("gpu_flow.py", "run", "--strict-resources")
     assert done.returncode == 2
     assert "step 'train' asks for cpu=1, memory=0 MB, gpu=1" in done.stderr
     assert "gpu=0" in done.stderr and "--gpus" in done.stderr

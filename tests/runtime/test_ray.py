@@ -216,6 +216,17 @@ def test_more_cpus_than_any_node_has_is_refused_before_running(on_ray: Home, clu
         Flow("GreedyFlow")
 
 
+def test_a_parallel_gang_is_placed_together_and_rendezvous(on_ray: Home, cluster: RayCluster):
+    done = on_ray.run_flow("gang_flow.py", "run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    run = Flow("GangFlow").latest_run
+    assert run.data.heard == [1]  # node 1 reached node 0 while both ran
+    # Both met at the address of the node holding the gang's node 0: this machine's.
+    (main_ip,) = run.data.main_ips
+    with socket.socket() as probe:
+        probe.bind((main_ip, 0))
+
+
 def test_a_task_leaves_its_worker_process_as_it_found_it(on_ray: Home, cluster: RayCluster):
     done = on_ray.run_flow("tidy_flow.py", "run")
     assert done.returncode == 0, done.stdout + done.stderr

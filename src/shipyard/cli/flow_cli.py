@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from shipyard.flow.graph import FlowGraph, NodeKind
 from shipyard.flow.parameters import JSONType, Parameter
 from shipyard.flow.spec import FlowSpec
 from shipyard.runtime.executors import DEFAULT_EXECUTOR, EXECUTORS
+from shipyard.runtime.resources import ResourcesCapped
 
 
 def run_flow_cli(flow_class: type[FlowSpec], args: list[str] | None = None) -> None:
@@ -114,6 +116,12 @@ def _execution_options() -> list[click.Parameter]:
             "asks for one).",
         ),
         click.Option(
+            ["--strict-resources"],
+            is_flag=True,
+            help="Refuse a step whose @resources ask for more than the local executor has "
+            "(default: run it with what there is, and a warning).",
+        ),
+        click.Option(
             ["--start-method"],
             type=click.Choice(["fork", "spawn"]),
             default=None,
@@ -143,7 +151,7 @@ def _execution_options() -> list[click.Parameter]:
             multiple=True,
             metavar="DECORATOR[:key=value,...]",
             help="Attach a step decorator to every step that has none of that kind "
-            f"(repeatable; one of: {', '.join(sorted(STEP_DECORATORS))}), "
+            f"(repeatable; one of: {', '.join(STEP_DECORATORS)}), "
             "e.g. --with retry:times=2 --with catch:var=error.",
         ),
         click.Option(["--quiet"], is_flag=True, help="Print only the final summary."),
@@ -190,9 +198,13 @@ def _run_and_report(
         ray_address=options["ray_address"],
         with_decorators=options["with_"],
         new_metadata=new_metadata,
+        strict_resources=options["strict_resources"],
     )
     try:
-        flow_run = FlowRun(flow_class, parameters, run_options, resume=resume)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourcesCapped)
+            flow_run = FlowRun(flow_class, parameters, run_options, resume=resume)
+        _show_warnings(caught)
     except InfrastructureError:
         raise
     except ShipyardError as exc:
@@ -232,10 +244,24 @@ def _run_and_report(
     raise SystemExit(0 if not summary.failures and summary.status.value == "succeeded" else 1)
 
 
+def _show_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """Shipyard's own warnings as one line each; anything else as Python shows it."""
+    for warning in caught:
+        if issubclass(warning.category, ResourcesCapped):
+            _error_console().print(
+                Text(f"warning: {warning.message}", style="yellow"), soft_wrap=True
+            )
+        else:
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+
+
 _EXECUTION_KEYS = (
     "max_workers",
     "max_memory",
     "gpus",
+    "strict_resources",
     "start_method",
     "executor",
     "ray_address",
@@ -372,6 +398,12 @@ def _describe_node(graph: FlowGraph, name: str) -> Text:
     text.append(name, style="bold")
     if node.kind is NodeKind.FOREACH:
         text.append(f"  ⇉ {node.out[0]} (foreach {node.foreach_var})", style="magenta")
+    elif node.kind is NodeKind.PARALLEL:
+        size = "N" if node.num_parallel is None else node.num_parallel
+        text.append(f"  ⇶ {node.out[0]} (@parallel gang of {size})", style="magenta")
+    elif node.kind is NodeKind.SWITCH:
+        cases = ", ".join(f"{value!r} → {step}" for value, step in node.cases.items())
+        text.append(f"  ⑂ one of: {cases} (by {node.condition})", style="yellow")
     elif node.kind is NodeKind.BRANCH:
         text.append(f"  ⑂ {', '.join(node.out)}", style="yellow")
     elif node.kind is NodeKind.LINEAR:

@@ -19,14 +19,24 @@ from copy import copy
 from typing import Any
 
 from shipyard.exceptions import DecoratorSpecError, FlowDefinitionError, FlowLintErrors
-from shipyard.flow.decorators import catch, environment, resources, retry, timeout
+from shipyard.flow.decorators import (
+    batch,
+    catch,
+    environment,
+    kubernetes,
+    resources,
+    retry,
+    timeout,
+)
 from shipyard.flow.graph import FlowGraph
 from shipyard.flow.hooks import StepDecorator
 from shipyard.flow.lint import lint
 from shipyard.flow.spec import FlowSpec
 
+#: Listed in this order in messages: Shipyard's own, then what Metaflow flows send to a
+#: cluster (accepted as resources), then any registered later.
 STEP_DECORATORS: dict[str, type[StepDecorator]] = {
-    d.name: d for d in (catch, environment, resources, retry, timeout)
+    d.name: d for d in (catch, environment, resources, retry, timeout, batch, kubernetes)
 }
 
 # A comma starts the next argument only when `key=` follows, so JSON values may hold commas.
@@ -49,7 +59,7 @@ def parse_decorator_spec(spec: str) -> StepDecorator:
     if kind is None:
         raise DecoratorSpecError(
             f"--with {spec}: unknown step decorator {name.strip()!r}; "
-            f"choose one of: {', '.join(sorted(STEP_DECORATORS))}"
+            f"choose one of: {', '.join(STEP_DECORATORS)}"
         )
     types_by_field = typing.get_type_hints(kind)
     fields = {f.name for f in dataclasses.fields(kind)}  # type: ignore[arg-type]

@@ -27,8 +27,10 @@ __all__ = [
     "KILL_GRACE_SECONDS",
     "StepFailure",
     "StepTimeout",
+    "batch",
     "catch",
     "environment",
+    "kubernetes",
     "resources",
     "retry",
     "timeout",
@@ -138,7 +140,47 @@ class resources(StepDecorator):
             raise ValueError("@resources takes cpu > 0, memory >= 0 (MB) and gpu >= 0")
 
     def before_launch(self, context: LaunchContext) -> None:
-        context.cpu, context.memory, context.gpu = self.cpu, self.memory, self.gpu
+        if context.resources_requested:
+            context.cpu = max(context.cpu, self.cpu)
+            context.memory = max(context.memory, self.memory)
+            context.gpu = max(context.gpu, self.gpu)
+        else:
+            context.cpu, context.memory, context.gpu = self.cpu, self.memory, self.gpu
+        context.resources_requested = True
+
+
+@dataclass(init=False)
+class _ComputeTarget(resources):
+    """Metaflow's `@kubernetes` / `@batch`: Shipyard runs the step on the run's executor
+    (local processes, or Ray with --executor ray) and keeps only what it asks for.
+
+    Their cpu, memory (MB) and gpu become the step's resources (the larger, with
+    @resources); the other arguments (image, queue, secrets, ...) name places Shipyard does
+    not send tasks to, so they are accepted and not used. docs/decorators.md says so.
+    """
+
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __init__(
+        self, cpu: float = 1, memory: int = 0, gpu: int | None = 0, **options: Any
+    ) -> None:
+        self.cpu, self.memory, self.gpu = cpu, memory, gpu or 0
+        self.options = options
+        self.__post_init__()
+
+
+@dataclass(init=False)
+class kubernetes(_ComputeTarget):
+    """Accepted for Metaflow flows: the step's cpu, memory and gpu, run where the run runs."""
+
+    name: ClassVar[str] = "kubernetes"
+
+
+@dataclass(init=False)
+class batch(_ComputeTarget):
+    """Accepted for Metaflow flows: the step's cpu, memory and gpu, run where the run runs."""
+
+    name: ClassVar[str] = "batch"
 
 
 @dataclass

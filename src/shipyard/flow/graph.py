@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from shipyard.exceptions import StepTransitionError
 from shipyard.flow.steps import StepDefinition, step_definition
 
 
@@ -23,7 +24,22 @@ class NodeKind(enum.Enum):
     LINEAR = "linear"
     BRANCH = "branch"
     FOREACH = "foreach"
+    #: `self.next({"a": self.a, "b": self.b}, condition="x")`: one of the steps runs, chosen
+    #: by the value of artifact `x`; the branches meet again without a join.
+    SWITCH = "switch"
+    #: `self.next(self.train, num_parallel=N)`: a gang of N tasks of a `@parallel` step.
+    PARALLEL = "parallel"
     END = "end"
+
+    @property
+    def fans_out(self) -> bool:
+        """Runs the next step once per element (foreach) or per gang member (parallel)."""
+        return self in (NodeKind.FOREACH, NodeKind.PARALLEL)
+
+    @property
+    def opens_split(self) -> bool:
+        """Starts tasks that a join must gather."""
+        return self.fans_out or self is NodeKind.BRANCH
 
 
 @dataclass(frozen=True)
@@ -34,6 +50,12 @@ class NextCall:
     targets: tuple[str, ...]
     foreach: str | None
     problems: tuple[str, ...] = ()
+    #: For a conditional transition: the artifact whose value chooses, and value -> step.
+    condition: str | None = None
+    cases: tuple[tuple[Any, str], ...] = ()
+    #: `num_parallel=` was given; its value when it is a literal (else known at run time).
+    parallel: bool = False
+    num_parallel: int | None = None
 
 
 @dataclass
@@ -63,11 +85,44 @@ class Node:
         return self.next_calls[-1].foreach if self.next_calls else None
 
     @property
+    def num_parallel(self) -> int | None:
+        """The gang size of a parallel split, when the source gives it as a literal."""
+        return self.next_calls[-1].num_parallel if self.next_calls else None
+
+    @property
+    def condition(self) -> str | None:
+        """The artifact whose value chooses the next step of a switch."""
+        return self.next_calls[-1].condition if self.next_calls else None
+
+    @property
+    def cases(self) -> dict[Any, str]:
+        """A switch's step for each value of its condition."""
+        return dict(self.next_calls[-1].cases) if self.next_calls else {}
+
+    def chosen_step(self, value: Any) -> str:
+        """The step a switch's condition `value` chooses, or a `StepTransitionError` that
+        names the values the transition knows."""
+        cases = self.cases
+        try:
+            return cases[value]
+        except (KeyError, TypeError):
+            known = ", ".join(repr(key) for key in cases)
+            raise StepTransitionError(
+                f"step '{self.name}' chooses its next step by '{self.condition}', which is "
+                f"{value!r}; the transition knows only {known}: set '{self.condition}' to one "
+                "of them, or add a branch for this value"
+            ) from None
+
+    @property
     def kind(self) -> NodeKind:
         if not self.out:
             return NodeKind.END
         if self.foreach_var is not None:
             return NodeKind.FOREACH
+        if self.next_calls[-1].parallel:
+            return NodeKind.PARALLEL
+        if self.condition is not None:
+            return NodeKind.SWITCH
         return NodeKind.BRANCH if len(self.out) > 1 else NodeKind.LINEAR
 
     @property
@@ -82,6 +137,7 @@ class FlowGraph:
         self.flow_name = flow_class.__name__
         self.file = inspect.getsourcefile(flow_class) or "<unknown>"
         self.nodes: dict[str, Node] = {}
+        self._descendants: dict[str, frozenset[str]] = {}
         for definition in sorted(_step_definitions(flow_class), key=lambda d: d.first_line):
             self.nodes[definition.name] = _parse_node(definition)
         # Only steps that can run count as inputs: an orphan step pointing at `end` is its
@@ -110,6 +166,40 @@ class FlowGraph:
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes.values())
+
+    def convergence(self, switch: str) -> str | None:
+        """Where a switch's branches meet again: the first step (in topological order) that
+        every branch reaches; None if they never meet (a lint error)."""
+        reached = [self.descendants(target) for target in self.nodes[switch].out]
+        common = frozenset.intersection(*reached) if reached else frozenset()
+        return next((n.name for n in self.topological() if n.name in common), None)
+
+    def descendants(self, origin: str) -> frozenset[str]:
+        """`origin` and every step after it (kept: the scheduler asks at every branch join)."""
+        known = self._descendants.get(origin)
+        if known is None:
+            seen = {origin}
+            todo = [origin]
+            while todo:
+                for target in self.nodes[todo.pop()].out:
+                    if target in self.nodes and target not in seen:
+                        seen.add(target)
+                        todo.append(target)
+            known = self._descendants[origin] = frozenset(seen)
+        return known
+
+    def branch_index(self, split: str, step: str) -> int:
+        """Which branch of the branch step `split` leads to `step` (a switch inside a branch
+        may make several steps arrive at its join for one branch)."""
+        out = self.nodes[split].out
+        return next((i for i, t in enumerate(out) if step in self.descendants(t)), -1)
+
+    def switch_alternatives(self, switch: str) -> set[str]:
+        """The switch and the steps on its branches before they meet: of these, only the
+        steps of the branch taken run."""
+        meet = self.convergence(switch)
+        inside: set[str] = set().union(*(self.descendants(t) for t in self.nodes[switch].out))
+        return {switch} | (inside - self.descendants(meet) if meet else inside)
 
     def closed_split(self, join: str) -> str | None:
         """The branch or foreach step that a join closes (the innermost split of its inputs)."""
@@ -182,32 +272,77 @@ def _is_self_next(func: ast.expr) -> bool:
     )
 
 
+def _step_name(node: ast.expr) -> str | None:
+    """`self.train` -> "train"; anything else is not a step reference."""
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        return node.attr if node.value.id == "self" else None
+    return None
+
+
 def _next_call(call: ast.Call, offset: int) -> NextCall:
     targets: list[str] = []
     problems: list[str] = []
+    cases: list[tuple[Any, str]] = []
     for arg in call.args:
-        if (
-            isinstance(arg, ast.Attribute)
-            and isinstance(arg.value, ast.Name)
-            and arg.value.id == "self"
-        ):
-            targets.append(arg.attr)
+        if isinstance(arg, ast.Dict):
+            cases.extend(_switch_cases(arg, problems))
+        elif (name := _step_name(arg)) is not None:
+            targets.append(name)
         else:
             problems.append(f"self.next() takes steps as `self.<step>`, got `{ast.unparse(arg)}`")
-    foreach: str | None = None
-    for keyword in call.keywords:
-        value: Any = keyword.value
-        if (
-            keyword.arg == "foreach"
-            and isinstance(value, ast.Constant)
-            and isinstance(value.value, str)
-        ):
-            foreach = value.value
-        elif keyword.arg == "foreach":
-            problems.append(
-                f"foreach= takes the name of an artifact as a string literal, "
-                f"got `{ast.unparse(value)}`"
-            )
+    keywords = {k.arg: k.value for k in call.keywords}
+    size = keywords.pop("num_parallel", None)
+    literal_size = size.value if isinstance(size, ast.Constant) else None
+    if size is not None and not (literal_size is None or type(literal_size) is int):
+        problems.append(f"num_parallel= takes a number of tasks, got `{ast.unparse(size)}`")
+    foreach = _artifact_name(keywords.pop("foreach", None), "foreach", problems)
+    condition = _artifact_name(keywords.pop("condition", None), "condition", problems)
+    problems.extend(f"self.next() has no argument `{name}`" for name in keywords)
+    if size is not None and (len(targets) != 1 or cases or foreach is not None):
+        problems.append(
+            "a parallel transition starts one @parallel step: "
+            "self.next(self.<step>, num_parallel=<N>)"
+        )
+    if cases and (targets or len(call.args) > 1 or condition is None):
+        problems.append(
+            "a conditional transition is one dict and its condition: "
+            'self.next({"a": self.a, "b": self.b}, condition="<artifact>")'
+        )
+    elif condition is not None and not cases:
+        problems.append('condition= goes with a dict of steps: self.next({...}, condition="x")')
+    targets.extend(dict.fromkeys(step for _, step in cases))
+    return NextCall(
+        call.lineno + offset,
+        tuple(targets),
+        foreach,
+        tuple(problems),
+        condition if cases else None,
+        tuple(cases),
+        parallel=size is not None,
+        num_parallel=literal_size if type(literal_size) is int else None,
+    )
+
+
+def _artifact_name(value: ast.expr | None, keyword: str, problems: list[str]) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+        return value.value
+    problems.append(
+        f"{keyword}= takes the name of an artifact as a string literal, got `{ast.unparse(value)}`"
+    )
+    return None
+
+
+def _switch_cases(cases: ast.Dict, problems: list[str]) -> Iterator[tuple[Any, str]]:
+    """The value -> step pairs of a conditional transition's dict literal."""
+    for key, value in zip(cases.keys, cases.values, strict=True):
+        step = _step_name(value)
+        if isinstance(key, ast.Constant) and step is not None:
+            yield key.value, step
         else:
-            problems.append(f"self.next() has no argument `{keyword.arg}`")
-    return NextCall(call.lineno + offset, tuple(targets), foreach, tuple(problems))
+            shown = "**" if key is None else ast.unparse(key)
+            problems.append(
+                "a conditional transition maps literal values to steps, as "
+                f'{{"value": self.<step>}}; got `{shown}: {ast.unparse(value)}`'
+            )

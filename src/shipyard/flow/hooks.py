@@ -64,6 +64,9 @@ class LaunchContext:
     cpu: float = 1
     memory: int = 0
     gpu: int = 0
+    #: Whether a decorator asked for resources yet: a second request (@resources with
+    #: @kubernetes) only raises them, as Metaflow keeps the larger of the two.
+    resources_requested: bool = False
     #: Seconds after which the executor kills the task process outright; None: never.
     kill_after_seconds: float | None = None
     #: Run the task in a new interpreter of its own instead of a fork of the warm worker:

@@ -71,7 +71,8 @@ def check_next_calls(graph: FlowGraph) -> Iterator[FlowDefinitionError]:
             yield _error(
                 node,
                 "self.next() must be the last statement of the step",
-                "move the call to the end of the method; conditional transitions are not supported",
+                "move the call to the end of the method; to choose the next step by data, use "
+                'self.next({"a": self.a, "b": self.b}, condition="<artifact>")',
                 call.line,
             )
         if call.foreach is not None and len(call.targets) != 1:
@@ -199,13 +200,13 @@ def check_splits_are_joined(graph: FlowGraph) -> Iterator[FlowDefinitionError]:
     for node in graph.topological():
         node.split_parents = assigned.get(node.name, [])
         opened = [*node.split_parents]
-        if node.kind in (NodeKind.BRANCH, NodeKind.FOREACH):
+        if node.kind.opens_split:
             opened.append(node.name)
         for target_name in node.out:
             if target_name not in graph:
                 continue
             target = graph[target_name]
-            if target.is_join and node.kind in (NodeKind.BRANCH, NodeKind.FOREACH):
+            if target.is_join and node.kind.opens_split:
                 yield _error(
                     target,
                     f"the join is the direct target of the split '{node.name}'",
@@ -234,7 +235,7 @@ def check_splits_are_joined(graph: FlowGraph) -> Iterator[FlowDefinitionError]:
 
 def _check_joins(graph: FlowGraph) -> Iterator[FlowDefinitionError]:
     for node in graph:
-        if len(node.in_nodes) > 1 and not node.is_join:
+        if len(node.in_nodes) > 1 and not node.is_join and not _switch_meets_at(graph, node):
             yield _error(
                 node,
                 f"the step is reached from {', '.join(node.in_nodes)} but does not take inputs",
@@ -248,10 +249,12 @@ def _check_joins(graph: FlowGraph) -> Iterator[FlowDefinitionError]:
                 and not _broken_between(graph, closed, node.name)
             ):
                 branches = len(graph[closed].out)
-                if len(node.in_nodes) != branches:
+                # Steps of one branch that are a switch's alternatives bring one input.
+                arriving = len({graph.branch_index(closed, n) for n in node.in_nodes})
+                if arriving != branches:
                     yield _error(
                         node,
-                        f"the join receives {len(node.in_nodes)} input(s) but '{closed}' opens "
+                        f"the join receives {arriving} input(s) but '{closed}' opens "
                         f"{branches} branches",
                         "make every branch of the split lead to this join",
                     )
@@ -265,6 +268,83 @@ def _check_joins(graph: FlowGraph) -> Iterator[FlowDefinitionError]:
             )
 
 
+def _switch_meets_at(graph: FlowGraph, node: Node) -> bool:
+    """Whether every input of `node` is an alternative of one switch that meets there: only
+    one of them runs, so the step needs no `inputs`."""
+    return any(
+        graph.convergence(switch.name) == node.name
+        and set(node.in_nodes) <= graph.switch_alternatives(switch.name)
+        for switch in graph
+        if switch.kind is NodeKind.SWITCH
+    )
+
+
+def check_switches(graph: FlowGraph) -> Iterator[FlowDefinitionError]:
+    """A conditional transition's branches must meet again (at a step, a join or 'end')."""
+    if "start" not in graph or find_cycle(graph) is not None or _has_unresolved_names(graph):
+        return
+    for node in graph:
+        if node.kind is not NodeKind.SWITCH:
+            continue
+        call = node.next_calls[-1]
+        if len(call.cases) != len(dict(call.cases)):
+            yield _error(
+                node,
+                "the conditional transition names one value twice",
+                "give each value of the condition one step",
+                call.line,
+            )
+        if len(node.out) < 2:
+            yield _error(
+                node,
+                "a conditional transition needs at least two different steps",
+                f"call self.next(self.{node.out[0]}) if there is nothing to choose",
+                call.line,
+            )
+        elif graph.convergence(node.name) is None and not (
+            _broken_steps(graph) & graph.switch_alternatives(node.name)
+        ):
+            yield _error(
+                node,
+                f"the branches of the condition on '{node.condition}' never meet again",
+                "make every branch reach the same step, join or 'end'",
+                call.line,
+            )
+
+
+def check_parallel_steps(graph: FlowGraph) -> Iterator[FlowDefinitionError]:
+    """`num_parallel` starts a `@parallel` step, and a `@parallel` step is only started so."""
+    from shipyard.flow.parallel import parallel
+
+    for node in graph:
+        size = node.num_parallel if node.kind is NodeKind.PARALLEL else None
+        if size is not None and size < 1:
+            yield _error(
+                node,
+                f"num_parallel={size} starts no task",
+                "give num_parallel a number of tasks, 1 or more",
+                node.next_calls[-1].line,
+            )
+        if node.definition.decorator(parallel) is None:
+            continue
+        starters = [graph[name] for name in node.in_nodes]
+        if not starters or any(s.kind is not NodeKind.PARALLEL for s in starters):
+            yield _error(
+                node,
+                "a @parallel step must be started with num_parallel",
+                f"call self.next(self.{node.name}, num_parallel=<N>) from the step before it",
+            )
+    for node in graph:
+        if node.kind is NodeKind.PARALLEL and node.out[0] in graph:
+            target = graph[node.out[0]]
+            if target.definition.decorator(parallel) is None:
+                yield _error(
+                    target,
+                    f"'{node.name}' starts the step with num_parallel but it is not @parallel",
+                    f"decorate `{target.name}` with @parallel",
+                )
+
+
 def _broken_between(graph: FlowGraph, split: str, join: str) -> bool:
     """Whether a broken step inside the split may be the branch the join is missing."""
     inside = _closure(graph, split, lambda n: n.out) - _closure(graph, join, lambda n: n.out)
@@ -275,11 +355,20 @@ def check_decorators(graph: FlowGraph) -> Iterator[FlowDefinitionError]:
     from shipyard.flow.decorators import catch
 
     for node in graph:
-        if node.definition.decorator(catch) is not None and node.kind is NodeKind.FOREACH:
+        if node.definition.decorator(catch) is None:
+            continue
+        if node.kind.fans_out:
             yield _error(
                 node,
-                "@catch cannot be used on a step that starts a foreach",
+                f"@catch cannot be used on a step that starts a {node.kind.value}",
                 "if the step fails, the width of the fan-out is unknown; move the risky work "
+                "into a step before it",
+            )
+        elif node.kind is NodeKind.SWITCH:
+            yield _error(
+                node,
+                "@catch cannot be used on a step with a conditional transition",
+                "if the step fails, the branch to take is unknown; move the risky work "
                 "into a step before it",
             )
 
@@ -291,6 +380,8 @@ RULES: tuple[Rule, ...] = (
     check_no_cycles,
     check_reachability,
     check_splits_are_joined,
+    check_switches,
+    check_parallel_steps,
     check_decorators,
 )
 

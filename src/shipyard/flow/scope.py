@@ -7,12 +7,25 @@ only ways in or out of a flow object's task state, so no module touches its priv
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from shipyard.datastore.refs import ArtifactRef
 
 SCOPE_KEY = "_scope"
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What a step's `self.next(...)` asked for when it ran."""
+
+    targets: tuple[str, ...]
+    foreach: str | None = None
+    #: For `self.next({...}, condition="x")`: the artifact whose value chooses.
+    condition: str | None = None
+    #: For `self.next(self.train, num_parallel=N)`: the size of the gang.
+    num_parallel: int | None = None
 
 
 class ArtifactSource(Protocol):
@@ -36,7 +49,7 @@ class ArtifactScope(Protocol):
     def has(self, name: str) -> bool: ...
     def names(self) -> Iterable[str]: ...
     def inherit_ref(self, name: str, ref: ArtifactRef) -> None: ...
-    def record_next(self, targets: tuple[str, ...], foreach: str | None) -> None: ...
+    def record_next(self, transition: Transition) -> None: ...
     def note_assigned(self, name: str) -> None: ...
     @property
     def index(self) -> int | None: ...

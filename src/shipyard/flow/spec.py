@@ -12,7 +12,7 @@ from shipyard.flow.flow_decorators import FlowDecorator, flow_decorators_of
 from shipyard.flow.graph import FlowGraph
 from shipyard.flow.lint import lint
 from shipyard.flow.parameters import Parameter
-from shipyard.flow.scope import ArtifactScope, ArtifactSource, scope_of
+from shipyard.flow.scope import ArtifactScope, ArtifactSource, Transition, scope_of
 from shipyard.plugs import Plug
 
 _RESERVED = frozenset({"next", "input", "index", "foreach_stack", "merge_artifacts", "name"})
@@ -84,10 +84,25 @@ class FlowSpec:
             scope.note_assigned(name)
 
     # -- transitions -----------------------------------------------------------------------
-    def next(self, *steps: Any, foreach: str | None = None) -> None:
-        """Say which step(s) run after this one; `foreach="items"` runs one task per element."""
-        names = tuple(getattr(s, "__name__", str(s)) for s in steps)
-        self._require_scope().record_next(names, foreach)
+    def next(
+        self,
+        *steps: Any,
+        foreach: str | None = None,
+        condition: str | None = None,
+        num_parallel: int | None = None,
+    ) -> None:
+        """Say which step(s) run after this one.
+
+        `foreach="items"` runs one task per element; `self.next({"a": self.a, "b": self.b},
+        condition="choice")` runs only the step the value of artifact `choice` names;
+        `num_parallel=N` starts a gang of N tasks of a `@parallel` step together.
+        """
+        chosen = [s for s in steps if isinstance(s, dict)]
+        named = [step for cases in chosen for step in cases.values()] + [
+            s for s in steps if not isinstance(s, dict)
+        ]
+        names = tuple(dict.fromkeys(getattr(s, "__name__", str(s)) for s in named))
+        self._require_scope().record_next(Transition(names, foreach, condition, num_parallel))
 
     @property
     def input(self) -> Any:

@@ -193,13 +193,15 @@ def _running_lineage(reg: ModelRegistry, model: Any) -> Lineage:
     from shipyard.client.context import current_context
 
     context = current_context()
+    task = current.identity
+    assert task is not None, "only called inside a running task"
     artifact = context.artifacts.save(model)
-    run = context.metadata.get_run(current.flow_name, current.run_id)
+    run = context.metadata.get_run(task.flow_name, task.run_id)
     return Lineage(
-        flow_name=current.flow_name,
-        run_id=current.run_id,
-        step_name=current.step_name,
-        task_id=current.task_id,
+        flow_name=task.flow_name,
+        run_id=task.run_id,
+        step_name=task.step_name,
+        task_id=task.task_id,
         artifact_name=None,
         artifact_sha256=artifact.sha256,
         parameters=dict(run.parameters),

@@ -45,6 +45,11 @@ class Executor(Protocol):
 
     def submit(self, spec: TaskSpec) -> None: ...
 
+    def cancel(self, spec: TaskSpec) -> None:
+        """Stop a submitted task now (a `@parallel` gang whose mate failed); `wait` still
+        reports it, failed. An executor that runs each task to its end may do nothing."""
+        ...
+
     def wait(self, timeout: float | None) -> list[tuple[TaskSpec, TaskResult]]:
         """Block until at least one task ended (or `timeout` seconds passed); return those."""
         ...

@@ -58,6 +58,7 @@ def _local(request: ExecutorRequest) -> Executor:
         options.max_memory_mb,
         _declared_gpus(request),
         StartMethod.named(options.start_method or config.start_method),
+        options.strict_resources,
     )
 
 
@@ -71,6 +72,7 @@ def _inline(request: ExecutorRequest) -> Executor:
         options.max_workers,
         options.max_memory_mb,
         _declared_gpus(request),
+        options.strict_resources,
     )
 
 

@@ -30,7 +30,8 @@ from pathlib import Path
 
 from shipyard.datastore.artifacts import ArtifactStore
 from shipyard.datastore.blobs import BlobStore
-from shipyard.flow.graph import FlowGraph
+from shipyard.exceptions import ShipyardError
+from shipyard.flow.graph import FlowGraph, NodeKind
 from shipyard.flow.spec import FlowSpec
 from shipyard.runtime.capture import LogFiles, teed
 from shipyard.runtime.gpus import MachineGpus
@@ -58,12 +59,15 @@ class InlineExecutor:
         max_workers: int | None = None,
         max_memory_mb: int | None = None,
         gpus: int | None = None,
+        strict_resources: bool = False,
     ) -> None:
         self._flow_class = flow_class
         self._blobs = blobs
         self._store = ArtifactStore(blobs)
         self._gpus = MachineGpus(gpus)
-        self._limits = machine_limits(max_workers, max_memory_mb, len(self._gpus.ids), max_tasks=1)
+        self._limits = machine_limits(
+            max_workers, max_memory_mb, len(self._gpus.ids), 1, strict_resources
+        )
         self._queue: deque[TaskSpec] = deque()
         self._workdir: Path | None = None
 
@@ -80,11 +84,20 @@ class InlineExecutor:
 
     def check_requests(self, graph: FlowGraph) -> None:
         """Count the GPUs if a step asks for one (and none were declared), then check."""
+        gangs = [node.name for node in graph if node.kind is NodeKind.PARALLEL]
+        if gangs:
+            raise ShipyardError(
+                f"step '{gangs[0]}' starts a @parallel gang, whose tasks must run at the same "
+                f"time; the inline executor runs one task at a time. Use --executor local"
+            )
         self._limits = replace(self._limits, gpu=len(self._gpus.look_if_needed(graph)))
         check_requests_fit(graph, self._limits, self.description)
 
     def submit(self, spec: TaskSpec) -> None:
         self._queue.append(spec)
+
+    def cancel(self, spec: TaskSpec) -> None:
+        """Nothing to stop: a task runs to its end inside `wait` (and gangs are refused)."""
 
     def wait(self, timeout: float | None) -> list[tuple[TaskSpec, TaskResult]]:
         """Run the oldest submitted task to its end (however long it takes) and return it."""

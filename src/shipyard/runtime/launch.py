@@ -45,6 +45,9 @@ class RunOptions:
     #: Create a new metadata database even though the datastore holds runs' data already
     #: (`--new-metadata`); without it such a run is refused (see `FlowRun`).
     new_metadata: bool = False
+    #: Refuse a step that asks for more than the local executor has (`--strict-resources`)
+    #: instead of running it with what there is and a `ResourcesCapped` warning.
+    strict_resources: bool = False
 
 
 @dataclass(frozen=True)

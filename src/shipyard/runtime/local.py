@@ -66,11 +66,14 @@ class LocalExecutor:
         max_memory_mb: int | None = None,
         gpus: int | None = None,
         start_method: StartMethod | None = None,
+        strict_resources: bool = False,
     ) -> None:
         self._flow_class = flow_class
         self._blobs = blobs
         self._gpus = MachineGpus(gpus)
-        self._limits = machine_limits(max_workers, max_memory_mb, len(self._gpus.ids))
+        self._limits = machine_limits(
+            max_workers, max_memory_mb, len(self._gpus.ids), strict_resources=strict_resources
+        )
         self._start_method = start_method or StartMethod.named(Config.current().start_method)
         self._workdir = make_workdir("tasks")
         self._host = socket.gethostname()
@@ -143,6 +146,13 @@ class LocalExecutor:
             self._requests.send((spec, slot))
         else:
             self._spawn(spec, slot)
+
+    def cancel(self, spec: TaskSpec) -> None:
+        """Kill the task's process: its spawned worker, or through the fork server."""
+        if self._pool is not None and spec.key in self._pool.running:
+            self._pool.kill(spec.key)
+        elif self._requests is not None and spec.key in self._running:
+            self._requests.send(spec.key)
 
     def _spawn(self, spec: TaskSpec, slot: int) -> None:
         """Run the task in a spawned worker, with its own GPUs if it asks for any."""
@@ -277,11 +287,15 @@ def _earliest(until: float | None, pool: WorkerPool | None) -> float | None:
 
 
 def machine_limits(
-    max_workers: int | None, max_memory_mb: int | None, gpus: int, max_tasks: int | None = None
+    max_workers: int | None,
+    max_memory_mb: int | None,
+    gpus: int,
+    max_tasks: int | None = None,
+    strict_resources: bool = False,
 ) -> ExecutorLimits:
     """What tasks on this machine may use at once: `max_workers` CPUs (default: all of them),
     `max_memory_mb` (default: all memory) and `gpus`; at most `max_tasks` (default:
-    `max_workers`) tasks at a time."""
+    `max_workers`) tasks at a time. A larger request runs capped, unless `strict_resources`."""
     cpus = max_workers or os.cpu_count() or 1
     if cpus < 1:
         raise ValueError("--max-workers must be at least 1")
@@ -290,6 +304,7 @@ def machine_limits(
         memory=max_memory_mb or _physical_memory_mb(),
         gpu=gpus,
         max_tasks=max_tasks or cpus,
+        caps_requests=not strict_resources,
     )
 
 
@@ -406,7 +421,7 @@ class _ForkServer:
 
     def _accept(self) -> bool:
         try:
-            request: tuple[TaskSpec, int] | None = self.requests.recv()
+            request: tuple[TaskSpec, int] | str | None = self.requests.recv()
         except EOFError:  # the runner is gone: nobody will record these tasks
             for pid in self.children:
                 with contextlib.suppress(ProcessLookupError):
@@ -414,6 +429,12 @@ class _ForkServer:
             return False
         if request is None:
             return False
+        if isinstance(request, str):  # the runner cancels the task with this key
+            for pid, child in self.children.items():
+                if child.key == request:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+            return True
         spec, slot = request
         files = _SlotFiles(self.workdir, slot)
         files.empty_logs()

@@ -113,6 +113,12 @@ class WorkerPool:
                 worker.deadline = None
                 worker.process.kill()  # its connection ends: `ended` reports the task
 
+    def kill(self, key: str) -> None:
+        """Kill the worker running task `key`; `ended` reports the task."""
+        for worker in self._workers:
+            if worker.task == key:
+                worker.process.kill()
+
     def ended(self, ready: Collection[object]) -> list[Ended]:
         """The tasks whose worker answered or died: its connection is in `ready`, or its
         process ended (a process the step forked may keep the connection open)."""

@@ -28,7 +28,12 @@ from shipyard.exceptions import ShipyardError
 from shipyard.flow.graph import FlowGraph
 from shipyard.runtime.process_state import restored_process_state
 from shipyard.runtime.ray_salvage import LogSalvager
-from shipyard.runtime.resources import ExecutorLimits, describe_request, first_unfit_step
+from shipyard.runtime.resources import (
+    ExecutorLimits,
+    describe_request,
+    first_unfit_step,
+    unfit_gang,
+)
 from shipyard.runtime.spec import TaskResult, TaskSpec
 from shipyard.runtime.worker import run_task_json
 
@@ -90,6 +95,10 @@ class RayExecutor:
         self._started_local = False
         self._limits: ExecutorLimits | None = None
         self._limits_read_at = 0.0
+        #: `@parallel` gangs by control task id: members submitted so far, then the
+        #: placement group of a placed gang and how many of its tasks still run.
+        self._gang_members: dict[str, list[TaskSpec]] = {}
+        self._gangs: dict[str, tuple[Any, int]] = {}
 
     # -- starting ------------------------------------------------------------------------
 
@@ -227,18 +236,71 @@ class RayExecutor:
                 f"much; its nodes: {listing or 'none'}. Lower the step's @resources or add a "
                 "node that large to the cluster"
             )
+        gang = unfit_gang(graph, self.limits)
+        if gang is not None:
+            raise ShipyardError(
+                f"{gang}, but {self.description} has {self.limits.cpu:g} CPUs and "
+                f"{self.limits.gpu} GPUs in all. Lower num_parallel or the step's @resources, "
+                "or add nodes to the cluster"
+            )
 
     # -- running -------------------------------------------------------------------------
 
     def submit(self, spec: TaskSpec) -> None:
+        gang = spec.parallel
+        if gang is not None and gang.num_nodes > 1 and spec.attempt == 0:
+            self._submit_member(spec, gang.control_task_id or spec.task_id, gang.num_nodes)
+        else:
+            self._launch(spec, {})
+
+    def cancel(self, spec: TaskSpec) -> None:
+        for ref, (running, _deadline) in self._running.items():
+            if running.key == spec.key:
+                self._ray.cancel(ref, force=True)
+
+    def _launch(self, spec: TaskSpec, options: dict[str, Any], group: Any = None) -> None:
         assert self._remote is not None, "start() the executor first"
         needed = spec.resources
-        options: dict[str, Any] = {"num_cpus": needed.cpu, "num_gpus": needed.gpu}
+        options = {**options, "num_cpus": needed.cpu, "num_gpus": needed.gpu}
         if needed.memory:
             options["memory"] = needed.memory * _MB
-        ref = self._remote.options(**options).remote(json.dumps(spec.to_json()), self._worker)
+        spec_json = json.dumps(spec.to_json())
+        ref = self._remote.options(**options).remote(spec_json, self._worker, group)
         deadline = time.monotonic() + spec.kill_after_seconds if spec.kill_after_seconds else None
         self._running[ref] = (spec, deadline)
+
+    def _submit_member(self, spec: TaskSpec, gang_id: str, size: int) -> None:
+        """Hold a `@parallel` gang's tasks until all are submitted, then place them together
+        in one placement group: Ray reserves all of its bundles at once or none, so no member
+        starts (and waits at the rendezvous) while a mate cannot."""
+        members = self._gang_members.setdefault(gang_id, [])
+        members.append(spec)
+        if len(members) < size:
+            return
+        from ray.util.placement_group import placement_group
+        from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+        group = placement_group([_bundle(m) for m in members], strategy="PACK")
+        self._gangs[gang_id] = (group, size)
+        for index, member in enumerate(members):
+            strategy = PlacementGroupSchedulingStrategy(
+                placement_group=group, placement_group_bundle_index=index
+            )
+            self._launch(member, {"scheduling_strategy": strategy}, group)
+        del self._gang_members[gang_id]
+
+    def _ended(self, ref: ObjectRef) -> TaskSpec:
+        """Forget a task that ended; a gang's placement group goes with its last task."""
+        spec, _deadline = self._running.pop(ref)
+        gang = spec.parallel
+        held = self._gangs.get(gang.control_task_id or "") if gang else None
+        if gang is not None and held is not None:
+            group, left = held
+            self._gangs[gang.control_task_id or ""] = (group, left - 1)
+            if left == 1:
+                del self._gangs[gang.control_task_id or ""]
+                self._ray.util.remove_placement_group(group)
+        return spec
 
     def wait(self, timeout: float | None) -> list[tuple[TaskSpec, TaskResult]]:
         """Collect ended tasks, and the dead tasks whose output the nodes have answered for.
@@ -262,7 +324,7 @@ class RayExecutor:
             ready, _ = self._ray.wait(refs, num_returns=len(refs), timeout=0)
         for ref in ready:
             if ref in self._running:
-                spec, _deadline = self._running.pop(ref)
+                spec = self._ended(ref)
                 finished.extend(self._result(spec, ref))
         finished.extend(salvager.collect(ready))
         return finished
@@ -283,7 +345,7 @@ class RayExecutor:
         killed = []
         for ref, (spec, deadline) in list(self._running.items()):
             if deadline is not None and now >= deadline:
-                del self._running[ref]
+                self._ended(ref)
                 self._ray.cancel(ref, force=True)
                 error = (
                     f"the task ran past its @timeout and was killed after "
@@ -345,6 +407,10 @@ class RayExecutor:
             with contextlib.suppress(Exception):
                 self._ray.cancel(ref, force=True)
         self._running.clear()
+        for group, _left in self._gangs.values():
+            with contextlib.suppress(Exception):
+                self._ray.util.remove_placement_group(group)
+        self._gangs.clear()
         if self._salvager is not None:
             self._salvager.clear()
         if self._ray.is_initialized():
@@ -466,13 +532,34 @@ class WorkerContext:
     environ: dict[str, str]
 
 
-def run_ray_task(spec_json: str, worker: WorkerContext) -> str:
+def _bundle(spec: TaskSpec) -> dict[str, float]:
+    """A gang member's reservation in its placement group, as Ray names resources."""
+    needed = spec.resources
+    wanted = {"CPU": needed.cpu, "GPU": needed.gpu, "memory": needed.memory * _MB}
+    return {name: float(amount) for name, amount in wanted.items() if amount}
+
+
+def _with_main_ip(spec_json: str, group: Any) -> str:
+    """The spec with the address of the node holding the gang's node 0 (its bundle 0)."""
+    import ray
+
+    node_id = ray.util.placement_group_table(group)["bundles_to_node_id"][0]
+    address = next(n["NodeManagerAddress"] for n in ray.nodes() if n["NodeID"] == node_id)
+    data = json.loads(spec_json)
+    data["parallel"]["main_ip"] = address
+    return json.dumps(data)
+
+
+def run_ray_task(spec_json: str, worker: WorkerContext, gang: Any = None) -> str:
     """Body of a Ray task: the task entrypoint, in this reused worker, which it leaves tidy.
 
     Takes and returns JSON documents (`TaskSpec`, `TaskResult`) as the entrypoint does; the
     output goes to the task's known log files (`task_log_files`), which `ray_salvage`
-    recovers if the worker dies.
+    recovers if the worker dies. A `@parallel` task gets its gang's placement group, to
+    learn where node 0 runs.
     """
+    if gang is not None:
+        spec_json = _with_main_ip(spec_json, gang)
     with restored_process_state():
         os.environ.update(worker.environ)
         Config.reload()  # the worker process is reused: this run's configuration, not the last's

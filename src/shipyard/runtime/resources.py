@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from shipyard.exceptions import ShipyardError
-from shipyard.flow.graph import FlowGraph
+from shipyard.flow.graph import FlowGraph, NodeKind
 from shipyard.flow.hooks import LaunchContext, StepHooks
 
 
@@ -34,6 +35,17 @@ class Resources:
             and self.gpu <= limits.gpu
         )
 
+    def times(self, count: int) -> Resources:
+        return Resources(self.cpu * count, self.memory * count, self.gpu * count)
+
+    def capped(self, limits: ExecutorLimits) -> Resources:
+        """This request cut down to what `limits` has, dimension by dimension."""
+        memory = self.memory if limits.memory is None else min(self.memory, limits.memory)
+        return Resources(min(self.cpu, limits.cpu), memory, min(self.gpu, limits.gpu))
+
+    def describe(self) -> str:
+        return f"cpu={self.cpu:g}, memory={self.memory} MB, gpu={self.gpu}"
+
 
 @dataclass(frozen=True)
 class ExecutorLimits:
@@ -43,6 +55,23 @@ class ExecutorLimits:
     memory: int | None
     gpu: int
     max_tasks: int
+    #: Run a task that asks for more than this with what there is (and a warning) instead
+    #: of refusing it: the local executors without --strict-resources, since Metaflow
+    #: ignores @resources on a laptop and flows written for a cluster should still run.
+    caps_requests: bool = False
+
+    def admit(self, needed: Resources, gang: int = 1) -> Resources:
+        """What a task asking for `needed` holds: all of it, or, when capping, its share of
+        what there is (a `@parallel` gang of `gang` tasks runs at once, so each gets 1/gang).
+        """
+        if not self.caps_requests or needed.times(gang).fits(self):
+            return needed
+        memory = None if self.memory is None else self.memory // gang
+        return needed.capped(ExecutorLimits(self.cpu / gang, memory, self.gpu // gang, 1))
+
+
+class ResourcesCapped(UserWarning):
+    """A step asks for more than the local executor has and runs with less."""
 
 
 def requested_resources(graph: FlowGraph, step_name: str) -> Resources:
@@ -58,28 +87,67 @@ def first_unfit_step(
     One capacity is a whole local executor; on a cluster each node is one, since a task
     runs on a single node.
     """
+    return next(unfit_steps(graph, capacities), None)
+
+
+def unfit_steps(
+    graph: FlowGraph, capacities: Iterable[ExecutorLimits]
+) -> Iterator[tuple[str, Resources]]:
     places = list(capacities)
     for node in graph:
         needed = requested_resources(graph, node.name)
         if not any(needed.fits(place) for place in places):
-            return node.name, needed
+            yield node.name, needed
+
+
+def gangs(graph: FlowGraph) -> Iterator[tuple[str, int, Resources]]:
+    """Each `@parallel` step whose gang size the source gives: (step, size, one task's ask)."""
+    for node in graph:
+        if node.kind is NodeKind.PARALLEL and node.num_parallel and node.out[0] in graph:
+            target = node.out[0]
+            yield target, node.num_parallel, requested_resources(graph, target)
+
+
+def unfit_gang(graph: FlowGraph, limits: ExecutorLimits) -> str | None:
+    """Why a gang could never start at once on an executor with `limits`, if one could not."""
+    for step_name, size, needed in gangs(graph):
+        if not needed.times(size).fits(limits) or size > limits.max_tasks:
+            return (
+                f"{describe_request(step_name, needed)} in each of a @parallel gang of {size} "
+                f"tasks, which must all run at once: {needed.times(size).describe()} in "
+                f"{size} tasks"
+            )
     return None
 
 
 def describe_request(step_name: str, needed: Resources) -> str:
-    return (
-        f"step '{step_name}' asks for cpu={needed.cpu:g}, memory={needed.memory} MB, "
-        f"gpu={needed.gpu}"
-    )
+    return f"step '{step_name}' asks for {needed.describe()}"
 
 
 def check_requests_fit(graph: FlowGraph, limits: ExecutorLimits, where: str) -> None:
-    """Refuse before anything runs a step that could never be started on this executor."""
-    unfit = first_unfit_step(graph, [limits])
-    if unfit is not None:
-        memory = "unlimited" if limits.memory is None else f"{limits.memory} MB"
-        raise ShipyardError(
-            f"{describe_request(*unfit)}, but {where} has cpu={limits.cpu:g}, "
-            f"memory={memory}, gpu={limits.gpu}. Lower the step's @resources, or give the "
-            "executor more (--max-workers, --max-memory, --gpus)"
+    """Refuse before anything runs a step that could never be started on this executor, or,
+    where the executor caps requests, warn about each such step and what it will get."""
+    memory = "unlimited" if limits.memory is None else f"{limits.memory} MB"
+    has = f"{where} has cpu={limits.cpu:g}, memory={memory}, gpu={limits.gpu}"
+    for step_name, needed in unfit_steps(graph, [limits]):
+        if not limits.caps_requests:
+            raise ShipyardError(
+                f"{describe_request(step_name, needed)}, but {has}. Lower the step's "
+                "@resources, or give the executor more (--max-workers, --max-memory, --gpus)"
+            )
+        warnings.warn(
+            ResourcesCapped(
+                f"{describe_request(step_name, needed)}, but {has}: its tasks run with "
+                f"{needed.capped(limits).describe()} (as Metaflow runs @resources steps "
+                "locally); --strict-resources refuses such a run instead"
+            ),
+            stacklevel=2,
         )
+    gang = unfit_gang(graph, limits)
+    if gang is not None and not limits.caps_requests:
+        raise ShipyardError(
+            f"{gang}, but {has} and runs at most {limits.max_tasks} tasks at once. Lower "
+            "num_parallel or the step's @resources, or give the executor more"
+        )
+    if gang is not None:
+        warnings.warn(ResourcesCapped(f"{gang}; the gang shares what {where} has"), stacklevel=2)

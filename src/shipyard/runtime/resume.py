@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from shipyard.datastore.refs import ArtifactRef
 from shipyard.exceptions import ShipyardError
-from shipyard.flow.graph import FlowGraph, NodeKind
+from shipyard.flow.graph import FlowGraph
+from shipyard.flow.parallel import GANG_FRAME_VAR
 from shipyard.metadata.liveness import runner_is_alive
 from shipyard.metadata.records import ForeachFrame, RunRecord, RunStatus, TaskRecord, TaskStatus
 
@@ -41,18 +42,6 @@ class ResumePlan:
     reusable: dict[TaskKey, ReusableTask]
 
 
-def descendants(graph: FlowGraph, step: str) -> set[str]:
-    """`step` and every step after it: what a resume from `step` runs again."""
-    seen = {step}
-    todo = [step]
-    while todo:
-        for target in graph[todo.pop()].out:
-            if target not in seen:
-                seen.add(target)
-                todo.append(target)
-    return seen
-
-
 def plan_resume(
     graph: FlowGraph, metadata: MetadataBackend, origin: RunRecord, from_step: str | None
 ) -> ResumePlan:
@@ -61,7 +50,7 @@ def plan_resume(
         raise ShipyardError(
             f"--step {from_step}: the flow has no such step; steps: {', '.join(graph.nodes)}"
         )
-    rerun = descendants(graph, from_step) if from_step else set()
+    rerun = graph.descendants(from_step) if from_step else frozenset()
     tasks = metadata.list_tasks(origin.flow_name, origin.run_id)
     stored = metadata.artifacts_of_run(origin.flow_name, origin.run_id)
     widths = _foreach_widths(tasks)
@@ -73,14 +62,30 @@ def plan_resume(
             continue
         key = task_key(task.step_name, task.foreach_stack)
         width = widths.get(key)
-        if graph[task.step_name].kind is NodeKind.FOREACH and width is None:
+        if graph[task.step_name].kind.fans_out and width is None:
             continue  # its fan-out never started: run it again to learn the width
         artifacts = {
             name: record.ref
             for name, record in stored.get((task.step_name, task.task_id), {}).items()
         }
         reusable[key] = ReusableTask(task, artifacts, width)
-    return ResumePlan(origin, reusable)
+    return ResumePlan(origin, _whole_gangs(reusable))
+
+
+def _whole_gangs(reusable: dict[TaskKey, ReusableTask]) -> dict[TaskKey, ReusableTask]:
+    """Without the members of a `@parallel` gang that did not all succeed: a gang starts
+    together again, since a member run alone would wait for mates that never come."""
+    gangs: dict[TaskKey, list[TaskKey]] = {}
+    for key, task in reusable.items():
+        stack = task.record.foreach_stack
+        if stack and stack[-1].var == GANG_FRAME_VAR:
+            gangs.setdefault(task_key(stack[-1].step, stack[:-1]), []).append(key)
+    for members in gangs.values():
+        frame = reusable[members[0]].record.foreach_stack[-1]
+        if len(members) != frame.num_splits:
+            for key in members:
+                del reusable[key]
+    return reusable
 
 
 def _foreach_widths(tasks: Iterable[TaskRecord]) -> dict[TaskKey, int]:

@@ -27,6 +27,7 @@ from shipyard.flow.hooks import (
     TaskFinishedContext,
     TaskOutcome,
 )
+from shipyard.flow.parallel import GANG_FRAME_VAR, Parallel
 from shipyard.metadata.liveness import HEARTBEAT_EVERY
 from shipyard.metadata.records import FinishedTask as TaskEnd
 from shipyard.metadata.records import ForeachFrame, RunStatus, StartedTask, TaskStatus
@@ -75,6 +76,8 @@ class PendingTask:
     attempt: int = 0
     #: Asked of the launch hooks once per attempt, when the task is first considered.
     launch: Launch | None = None
+    #: Its place in a `@parallel` gang, whose tasks are queued together and start together.
+    parallel: Parallel | None = None
 
 
 @dataclass
@@ -175,6 +178,11 @@ class Scheduler:
         self._in_use = Resources()
         self._steps = {n.name: _Step.of(graph, n.name) for n in graph}
         self._running_resources: dict[str, Resources] = {}
+        #: Running tasks of each `@parallel` gang (by control task id), to stop them all
+        #: when one fails: its mates would wait for it at their rendezvous.
+        self._gangs: dict[str, dict[str, TaskSpec]] = {}
+        #: Tasks stopped because a gang mate failed, with the error they are recorded with.
+        self._stopped: dict[str, str] = {}
         self._barriers: dict[tuple[Any, ...], _JoinBarrier] = {}
         self._running = 0
         self._failures: list[tuple[TaskSpec, TaskResult]] = []
@@ -190,6 +198,10 @@ class Scheduler:
             for spec, result in finished:
                 self._running -= 1
                 self._in_use = self._in_use - self._running_resources.pop(spec.key)
+                self._left_gang(spec)
+                stopped = self._stopped.pop(spec.key, None)
+                if stopped is not None:
+                    result = TaskResult(Outcome.FAILED, error=stopped, host=result.host)
                 self._finish(spec, result)
             if self._round.hooks_waiting:
                 self._commit_round()
@@ -256,33 +268,65 @@ class Scheduler:
                 if reusable is not None:
                     self._reuse(task, reusable)
                     continue
+            if task.parallel is not None and task.attempt == 0:
+                mates = [self._ready.popleft() for _ in range(task.parallel.num_nodes - 1)]
+                waiting.extend(self._submit_gang([task, *mates]))
+                continue
             launch = self._launch(task)
             if (self._in_use + launch.needed).fits(limits):
                 self._submit(task, launch)
             elif not launch.needed.fits(limits):
-                self._refuse(task, launch)
+                self._refuse(task, launch, f"for attempt {task.attempt}")
             else:
                 waiting.append(task)
         waiting.extend(self._ready)
         self._ready = waiting
+
+    def _submit_gang(self, gang: list[PendingTask]) -> list[PendingTask]:
+        """Start every task of a `@parallel` gang now, or none of them (returned to wait):
+        a member started alone would wait for its mates' rendezvous while holding its place.
+
+        A local executor that caps requests starts a gang larger than its task slots once
+        nothing else runs (Metaflow runs a local gang as N processes whatever the machine).
+        """
+        limits = self.executor.limits
+        launches = [self._launch(task) for task in gang]
+        total = sum((launch.needed for launch in launches), Resources())
+        size = len(gang)
+        room = self._running + size <= limits.max_tasks or (
+            limits.caps_requests and self._running == 0
+        )
+        if room and (self._in_use + total).fits(limits):
+            for task, launch in zip(gang, launches, strict=True):
+                self._submit(task, launch)
+            return []
+        if not total.fits(limits) or (size > limits.max_tasks and not limits.caps_requests):
+            for task, launch in zip(gang, launches, strict=True):
+                self._refuse(task, launch, f"as one of a @parallel gang of {size}")
+            return []
+        return gang
 
     # -- submitting --------------------------------------------------------------------------
     def _launch(self, task: PendingTask) -> Launch:
         """The attempt's launch: the step's planned one unless a hook may vary it per task."""
         if task.launch is None:
             step = self._steps[task.step_name]
+            launch = step.planned
             if step.hooks.before_launch:
                 context = step.hooks.launch(task.attempt, task.task_id)
-                task.launch = Launch(context, Resources.of(context))
-            else:
-                task.launch = step.planned
+                launch = Launch(context, Resources.of(context))
+            gang = task.parallel.num_nodes if task.parallel else 1
+            admitted = self.executor.limits.admit(launch.needed, gang)
+            task.launch = replace(launch, needed=admitted)
         return task.launch
 
     def _enqueue(
         self, step: str, inputs: tuple[InputTask, ...], stack: tuple[ForeachFrame, ...]
-    ) -> None:
-        self._ready.append(PendingTask(step, str(self._ids()), inputs, stack))
+    ) -> PendingTask:
+        task = PendingTask(step, str(self._ids()), inputs, stack)
+        self._ready.append(task)
         self._tell(lambda listener: listener.task_queued(step))
+        return task
 
     def _reuse(self, task: PendingTask, origin: ReusableTask) -> None:
         """Record a task of the origin run as this run's own and move on without running it."""
@@ -315,12 +359,14 @@ class Scheduler:
 
     def _submit(self, task: PendingTask, launch: Launch) -> None:
         spec = self._start(task, launch)
+        if spec.parallel is not None:
+            self._gangs.setdefault(spec.parallel.control_task_id or "", {})[spec.key] = spec
         self.executor.submit(spec)
         self._in_use = self._in_use + launch.needed
         self._running_resources[spec.key] = launch.needed
         self._running += 1
 
-    def _refuse(self, task: PendingTask, launch: Launch) -> None:
+    def _refuse(self, task: PendingTask, launch: Launch, why: str) -> None:
         """Fail an attempt whose launch hooks asked for more than the executor ever has.
 
         The requests of every step were checked before the run; only a hook that asks for
@@ -328,9 +374,8 @@ class Scheduler:
         """
         spec = self._start(task, launch)
         error = (
-            f"ResourcesUnavailable: {describe_request(task.step_name, launch.needed)} for "
-            f"attempt {task.attempt} of task {task.task_id}, more than "
-            f"{self.executor.description} has\n"
+            f"ResourcesUnavailable: {describe_request(task.step_name, launch.needed)} {why} "
+            f"(task {task.task_id}), more than {self.executor.description} has\n"
         )
         self._finish(spec, TaskResult(Outcome.FAILED, error=error))
 
@@ -357,6 +402,7 @@ class Scheduler:
             code_hash=ctx.code_hash,
             with_decorators=ctx.with_decorators,
             fresh_interpreter=launch.context.fresh_interpreter,
+            parallel=task.parallel,
         )
         self._round.changes.append(
             StartedTask(
@@ -376,6 +422,26 @@ class Scheduler:
         self._tell(lambda listener: listener.task_started(spec))
         return spec
 
+    def _left_gang(self, spec: TaskSpec) -> None:
+        """Forget a gang member that ended."""
+        if spec.parallel is None:
+            return
+        gang = self._gangs.get(spec.parallel.control_task_id or "", {})
+        gang.pop(spec.key, None)
+        if not gang:
+            self._gangs.pop(spec.parallel.control_task_id or "", None)
+
+    def _stop_gang(self, failed: TaskSpec) -> None:
+        """Stop the running mates of a failed gang member, which would wait for it forever."""
+        assert failed.parallel is not None
+        for mate in self._gangs.get(failed.parallel.control_task_id or "", {}).values():
+            if mate.key not in self._stopped:
+                self._stopped[mate.key] = (
+                    f"GangStopped: stopped because {failed.pathspec}, of the same @parallel "
+                    "gang, failed\n"
+                )
+                self.executor.cancel(mate)
+
     # -- finishing ---------------------------------------------------------------------------
     def _finish(self, spec: TaskSpec, result: TaskResult) -> None:
         """Record an attempt; if it failed, act on what the step's `on_failure` hooks decide.
@@ -385,6 +451,8 @@ class Scheduler:
         """
         hooks = self._steps[spec.step_name].hooks
         outcome = TaskOutcome.SUCCEEDED
+        if result.outcome is Outcome.FAILED and spec.parallel is not None:
+            self._stop_gang(spec)
         if result.outcome is Outcome.FAILED:
             decision = GiveUp() if result.storage_error else None
             match decision or hooks.decide(self._failure_context(spec, result)):
@@ -489,13 +557,30 @@ class Scheduler:
     def _advance(self, done: FinishedTask) -> None:
         """Queue what a finished task unlocks: its successors, or its share of a join."""
         node = self.graph[done.step_name]
-        if node.kind is NodeKind.FOREACH:
-            assert done.foreach_num_splits is not None and node.foreach_var is not None
-            for index in range(done.foreach_num_splits):
-                frame = ForeachFrame(node.name, node.foreach_var, index, done.foreach_num_splits)
-                self._enqueue(node.out[0], (done.as_input(),), (*done.foreach_stack, frame))
+        if node.kind.fans_out:
+            width = done.foreach_num_splits
+            assert width is not None
+            var = node.foreach_var or GANG_FRAME_VAR
+            tasks = [
+                self._enqueue(
+                    node.out[0],
+                    (done.as_input(),),
+                    (*done.foreach_stack, ForeachFrame(node.name, var, index, width)),
+                )
+                for index in range(width)
+            ]
+            if node.kind is NodeKind.PARALLEL:
+                for index, task in enumerate(tasks):
+                    task.parallel = Parallel(
+                        num_nodes=width, node_index=index, control_task_id=tasks[0].task_id
+                    )
             return
-        for target in node.out:
+        targets = node.out
+        if node.kind is NodeKind.SWITCH:
+            # The task checked the value; a reused one has it among its artifacts too.
+            value = self.artifacts.load(done.artifacts[node.condition or ""])
+            targets = (node.chosen_step(value),)
+        for target in targets:
             if self.graph[target].is_join:
                 self._arrive_at_join(target, done)
             else:
@@ -505,13 +590,13 @@ class Scheduler:
         split = self.graph.closed_split(join)
         assert split is not None
         stack = done.foreach_stack
-        if self.graph[split].kind is NodeKind.FOREACH:
+        if self.graph[split].kind.fans_out:
             outer, frame = stack[:-1], stack[-1]
             expected, position = frame.num_splits, frame.index
         else:
             outer = stack
-            in_nodes = self.graph[join].in_nodes
-            expected, position = len(in_nodes), in_nodes.index(done.step_name)
+            expected = len(self.graph[split].out)
+            position = self.graph.branch_index(split, done.step_name)
         key = (join, tuple((f.step, f.index) for f in outer))
         barrier = self._barriers.setdefault(key, _JoinBarrier(expected))
         barrier.arrived[position] = done

@@ -14,6 +14,7 @@ from typing import Any
 
 from shipyard.datastore.refs import ArtifactRef
 from shipyard.exceptions import DatastoreError
+from shipyard.flow.parallel import Parallel
 from shipyard.metadata.records import ForeachFrame
 from shipyard.runtime.resources import Resources
 
@@ -73,6 +74,8 @@ class TaskSpec:
     #: Run the task in a new interpreter of its own rather than a fork of the warm worker,
     #: e.g. for a step that must not share the runner's imports or uses another environment.
     fresh_interpreter: bool = False
+    #: The task's place in its `@parallel` gang; None outside a gang.
+    parallel: Parallel | None = None
 
     @property
     def pathspec(self) -> str:
@@ -108,6 +111,7 @@ class TaskSpec:
             "code_hash": self.code_hash,
             "with_decorators": list(self.with_decorators),
             "fresh_interpreter": self.fresh_interpreter,
+            "parallel": self.parallel.to_json() if self.parallel else None,
         }
 
     @classmethod
@@ -132,6 +136,7 @@ class TaskSpec:
             code_hash=data["code_hash"],
             with_decorators=tuple(data["with_decorators"]),
             fresh_interpreter=bool(data["fresh_interpreter"]),
+            parallel=Parallel.from_json(data["parallel"]) if data.get("parallel") else None,
         )
 
 

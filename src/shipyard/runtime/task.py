@@ -20,8 +20,10 @@ from shipyard.flow.current import TaskIdentity, current
 from shipyard.flow.decorator_specs import graph_with
 from shipyard.flow.graph import Node, NodeKind
 from shipyard.flow.hooks import StepContext, run_step
-from shipyard.flow.scope import bind_scope, stored_values
+from shipyard.flow.parallel import GANG_FRAME_VAR, Parallel
+from shipyard.flow.scope import Transition, bind_scope, stored_values
 from shipyard.flow.spec import FlowSpec, Inputs, InputView
+from shipyard.metadata.records import ForeachFrame
 from shipyard.runtime.spec import InputTask, Outcome, TaskResult, TaskSpec
 
 # Shipyard's own frames are cut from a step's traceback: this file is shipyard/runtime/task.py.
@@ -63,8 +65,12 @@ class _StoredArtifacts:
 def _foreach_input(stack: tuple[Any, ...], load: Any) -> Any:
     if not stack:
         raise AttributeError("`input` is only defined inside a foreach")
-    frame = stack[-1]
-    return load(frame.var)[frame.index]
+    return _element(stack[-1], load)
+
+
+def _element(frame: ForeachFrame, load: Any) -> Any:
+    """The element a foreach frame stands for; a gang member's is its node index."""
+    return frame.index if frame.var == GANG_FRAME_VAR else load(frame.var)[frame.index]
 
 
 class TaskScope:
@@ -75,7 +81,7 @@ class TaskScope:
         self.store = store
         self.parameter_names = spec.parameter_names
         self.inherited: dict[str, ArtifactRef] = {}
-        self.next_call: tuple[tuple[str, ...], str | None] | None = None
+        self.next_call: Transition | None = None
         #: Names the step assigned; others in the flow's __dict__ were only read.
         self.assigned: set[str] = set()
         if node.is_join:
@@ -116,12 +122,12 @@ class TaskScope:
         """The ref a read-only artifact was loaded from, to skip storing it again."""
         return None if name in self.assigned else self.inherited.get(name)
 
-    def record_next(self, targets: tuple[str, ...], foreach: str | None) -> None:
+    def record_next(self, transition: Transition) -> None:
         if self.next_call is not None:
             raise StepTransitionError(
                 f"step '{self.spec.step_name}' called self.next() twice; call it once, last"
             )
-        self.next_call = (targets, foreach)
+        self.next_call = transition
 
     @property
     def index(self) -> int | None:
@@ -134,7 +140,7 @@ class TaskScope:
 
     def foreach_stack(self) -> list[tuple[int, int, Any]]:
         return [
-            (frame.index, frame.num_splits, self.load(frame.var)[frame.index])
+            (frame.index, frame.num_splits, _element(frame, self.load))
             for frame in self.spec.foreach_stack
         ]
 
@@ -158,6 +164,7 @@ def execute_task(flow_class: type[FlowSpec], spec: TaskSpec, store: ArtifactStor
             username=spec.username,
             tags=spec.tags,
             origin_run_id=spec.origin_run_id,
+            parallel=spec.parallel or Parallel(),
         )
     )
     try:
@@ -213,15 +220,24 @@ def _check_transition(flow: FlowSpec, node: Node, scope: TaskScope) -> int | Non
             f"step '{node.name}' returned without calling self.next(); "
             "make self.next(...) the last statement and do not return early"
         )
-    targets, foreach = scope.next_call
-    if set(targets) != set(node.out) or foreach != node.foreach_var:
+    called = scope.next_call
+    gang = node.kind is NodeKind.PARALLEL
+    planned = Transition(node.out, node.foreach_var, node.condition, node.num_parallel)
+    if (set(called.targets), called.foreach, called.condition) != (
+        set(planned.targets),
+        planned.foreach,
+        planned.condition,
+    ) or gang != (called.num_parallel is not None):
         raise StepTransitionError(
-            f"step '{node.name}' called self.next({', '.join(targets)}"
-            + (f", foreach={foreach!r}" if foreach else "")
-            + f") but the flow's graph says self.next({', '.join(node.out)}"
-            + (f", foreach={node.foreach_var!r}" if node.foreach_var else "")
-            + "); transitions must not depend on data"
+            f"step '{node.name}' called {_shown(called)} but the flow's graph says "
+            f"{_shown(planned)}; transitions must not depend on data (a conditional "
+            "transition chooses among fixed steps by its condition)"
         )
+    if node.kind is NodeKind.SWITCH:
+        node.chosen_step(getattr(flow, node.condition or ""))
+    if gang:
+        return _gang_size(node, called.num_parallel)
+    foreach = called.foreach
     if foreach is None:
         return None
     values = getattr(flow, foreach)
@@ -238,6 +254,24 @@ def _check_transition(flow: FlowSpec, node: Node, scope: TaskScope) -> int | Non
             "a foreach needs at least one element"
         )
     return count
+
+
+def _gang_size(node: Node, size: Any) -> int:
+    if type(size) is not int or size < 1:
+        raise StepTransitionError(
+            f"step '{node.name}' asked for num_parallel={size!r}; give a number of tasks, 1 or more"
+        )
+    return size
+
+
+def _shown(transition: Transition) -> str:
+    steps = ", ".join(transition.targets)
+    if transition.condition is not None:
+        steps = f"{{{steps}}}, condition={transition.condition!r}"
+    foreach = f", foreach={transition.foreach!r}" if transition.foreach else ""
+    if transition.num_parallel is not None:
+        foreach += f", num_parallel={transition.num_parallel!r}"
+    return f"self.next({steps}{foreach})"
 
 
 def user_traceback(exc: BaseException) -> str:
