@@ -6,21 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import pandas as pd
 import pytest
-from sklearn.dummy import DummyRegressor
 
 from shipyard.datastore import ArtifactStore, BlobStore
 from shipyard.experiments import Experiments
 from shipyard.metadata import open_metadata
 from shipyard.registry import ModelRegistry
 
-
-def constant_model(value: float) -> DummyRegressor:
-    """A model answering `value` for every row of one column `x`."""
-    return DummyRegressor(strategy="constant", constant=value).fit(
-        pd.DataFrame({"x": [0.0, 1.0]}), [value, value]
-    )
+from .constant import constant_model
 
 
 @pytest.fixture
