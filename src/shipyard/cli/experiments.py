@@ -225,3 +225,89 @@ def _show(record: ExperimentRecord) -> None:
             output.text(f"{cell.share:g}"),
         )
     console.print(table)
+
+
+@experiments.command()
+@click.argument("name")
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    required=True,
+    metavar="COLUMN:AGG",
+    help="An outcome column and its per-unit aggregation (sum, mean, count, min, max); repeat.",
+)
+@click.option("--outcomes", default="outcomes", show_default=True, help="The outcomes table.")
+@click.option("--covariate", default=None, help="A pre-period column for CUPED.")
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.05,
+    show_default=True,
+    help="1 - the confidence level of the intervals.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def analyze(
+    name: str,
+    metrics: tuple[str, ...],
+    outcomes: str,
+    covariate: str | None,
+    alpha: float,
+    as_json: bool,
+) -> None:
+    """Compare NAME's cells with its control on outcome METRICs after each unit's first
+    exposure (Welch intervals, CUPED with --covariate); a sample-ratio mismatch is reported
+    first."""
+    import json
+    import warnings
+
+    from shipyard.experiments import api
+    from shipyard.experiments.errors import SampleRatioMismatch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SampleRatioMismatch)  # reported below, in red
+        analysis = api.analyze(
+            name, list(metrics), outcomes=outcomes, covariate=covariate, alpha=alpha
+        )
+    if analysis.srm.mismatch:
+        click.secho(f"WARNING: {analysis.srm.describe()}", fg="red", bold=True, err=True)
+    if as_json:
+        click.echo(json.dumps(analysis.to_dict(), indent=2))
+        return
+    level = f"{1 - alpha:.0%}"
+    table = output.table(
+        "metric", "cell", "units", "mean", "diff", f"{level} CI", "lift", f"{level} CI", "p",
+        *(["var. reduction"] if covariate else []),
+        title=f"{name}: each cell against {analysis.control}",
+    )  # fmt: skip
+    for row in analysis.frame.to_dict(orient="records"):
+        control = row["cell"] == analysis.control
+        cells = [
+            output.text(row["metric"]),
+            output.text(row["cell"], "bold" if control else ""),
+            output.text(f"{row['units']:,}"),
+            output.text(_number(row["mean"])),
+            output.text("" if control else _number(row["diff"])),
+            output.text("" if control else _interval(row["diff_low"], row["diff_high"])),
+            output.text("" if control else _percent(row["lift"])),
+            output.text(
+                "" if control else f"[{_percent(row['lift_low'])}, {_percent(row['lift_high'])}]"
+            ),
+            output.text("" if control else _number(row["p_value"])),
+        ]
+        if covariate:
+            cells.append(output.text("" if control else _percent(row["variance_reduction"])))
+        table.add_row(*cells)
+    output.console().print(table)
+
+
+def _number(value: float) -> str:
+    return "-" if value != value else f"{value:.4g}"  # NaN: undefined (too few units)
+
+
+def _percent(value: float) -> str:
+    return "-" if value != value else f"{value:+.2%}"
+
+
+def _interval(low: float, high: float) -> str:
+    return f"[{_number(low)}, {_number(high)}]"

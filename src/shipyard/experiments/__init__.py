@@ -4,7 +4,7 @@ routing in the scoring server, exposures and outcomes as facts, and their analys
 
 `from shipyard import experiments` is this package: `experiments.create(...)`, `start`,
 `stop`, `assign`, `analyze`. The allocation is pure and imported eagerly; the analysis (DuckDB,
-pandas, scipy) loads on first use.
+pandas, scipy) loads inside `analyze`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 from shipyard.experiments.allocation import Allocation, AllocationError
 from shipyard.experiments.api import (
     allocation,
+    analyze,
     assign,
     create,
     get,
@@ -22,7 +23,7 @@ from shipyard.experiments.api import (
     stop,
     update,
 )
-from shipyard.experiments.errors import ExperimentDefinitionError
+from shipyard.experiments.errors import ExperimentDefinitionError, SampleRatioMismatch
 from shipyard.experiments.lifecycle import Experiments
 from shipyard.metadata.experiment_records import (
     CellRecord,
@@ -40,7 +41,9 @@ __all__ = [
     "ExperimentRecord",
     "ExperimentState",
     "Experiments",
+    "SampleRatioMismatch",
     "allocation",
+    "analyze",
     "assign",
     "create",
     "get",

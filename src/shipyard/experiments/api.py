@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from shipyard.experiments.allocation import Allocation
 from shipyard.experiments.lifecycle import Experiments, allocation_of
@@ -26,8 +27,12 @@ from shipyard.metadata.experiment_records import (
     ExperimentState,
 )
 
+if TYPE_CHECKING:
+    from shipyard.experiments.analysis import Analysis, Metric
+
 __all__ = [
     "allocation",
+    "analyze",
     "assign",
     "create",
     "get",
@@ -120,3 +125,29 @@ def assign(name: str, unit: object) -> str | None:
     """The cell of `unit` in experiment `name`, or None when the holdout or its layer keeps
     the unit out. No I/O once the experiment's definition has been read."""
     return allocation(name).assign(unit)
+
+
+def analyze(
+    name: str,
+    metrics: Iterable[str | Metric],
+    *,
+    outcomes: str = "outcomes",
+    covariate: str | None = None,
+    alpha: float = 0.05,
+    as_of: datetime | None = None,
+) -> Analysis:
+    """Analyse experiment `name`: its exposures joined to the fact table `outcomes` after each
+    unit's first exposure, per metric (`conversions:sum`) and cell; `.frame` is the result as
+    a DataFrame (see `experiments.analysis`)."""
+    from shipyard.experiments.analysis import analyze as analyze_facts
+    from shipyard.features.facts import store
+
+    return analyze_facts(
+        manager().get(name),
+        store(),
+        metrics,
+        outcomes=outcomes,
+        covariate=covariate,
+        alpha=alpha,
+        as_of=as_of,
+    )

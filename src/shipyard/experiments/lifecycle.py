@@ -290,7 +290,9 @@ class Experiments:
         """One experiment; `ObjectNotFound` naming those that exist."""
         return self._store.get_experiment(name)
 
-    def list_experiments(self, state: ExperimentState | str | None = None) -> list[ExperimentRecord]:
+    def list_experiments(
+        self, state: ExperimentState | str | None = None
+    ) -> list[ExperimentRecord]:
         """Every experiment (in `state`, when given), alphabetically."""
         wanted = None if state is None else ExperimentState(state)
         return self._store.list_experiments(state=wanted)
