@@ -19,6 +19,7 @@ demo: $(STAMP)
 	$(PY) examples/score_demo.py
 	$(PY) examples/features_flow.py run
 	@$(PY) examples/next_steps.py
+	$(PY) examples/experiment_demo.py
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile -q

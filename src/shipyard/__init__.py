@@ -29,6 +29,7 @@ from shipyard.flow.steps import step
 from shipyard.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from shipyard import experiments
     from shipyard.client import (
         DataArtifact,
         Flow,
@@ -60,6 +61,7 @@ __all__ = [
     "current",
     "default_namespace",
     "environment",
+    "experiments",
     "facts",
     "get_namespace",
     "models",
@@ -84,6 +86,7 @@ __getattr__ = lazy_exports(
         "Runner": "shipyard.runtime.runner",
         "models": "shipyard.registry.models",
         "facts": "shipyard.features.facts",
+        "experiments": "shipyard.experiments",
     },
 )
 
