@@ -49,10 +49,11 @@ class SQLExperimentStore(ExperimentStore):
     # ----------------------------------------------------------------------------- writes
 
     def create_experiment(self, definition: ExperimentDefinition, user: str) -> ExperimentRecord:
-        """Insert a draft unless the name is taken (ON CONFLICT DO NOTHING tells which)."""
+        """Insert a draft unless the name is taken (ON CONFLICT DO NOTHING, and no row comes
+        back: also when another process took it a moment ago)."""
         now = datetime.now(UTC)
         with self._database.write() as conn:
-            done = conn.execute(
+            inserted = conn.execute(
                 dialect_insert(self._database.dialect, Experiment)
                 .on_conflict_do_nothing(index_elements=["name"])
                 .values(
@@ -64,8 +65,9 @@ class SQLExperimentStore(ExperimentStore):
                     started_at=None,
                     stopped_at=None,
                 )
-            )
-            if done.rowcount == 0:
+                .returning(Experiment.name)
+            ).first()
+            if inserted is None:
                 raise ShipyardError(
                     f"an experiment named {definition.name!r} exists already; experiments are "
                     "never renamed or reused: pick another name (see `shipyard experiments list`)"
@@ -102,6 +104,7 @@ class SQLExperimentStore(ExperimentStore):
         """Draft -> running with the cells' versions, if its layer slice is free."""
         now = datetime.now(UTC)
         with self._database.write() as conn:
+            self._lock_layer_of(conn, name)
             row = self._locked(conn, name)
             if row.state != ExperimentState.DRAFT:
                 raise ShipyardError(
@@ -197,6 +200,20 @@ class SQLExperimentStore(ExperimentStore):
         if row is None:
             raise ObjectNotFound(_missing(conn, name))
         return row
+
+    @staticmethod
+    def _lock_layer_of(conn: Connection, name: str) -> None:
+        """Lock every experiment of `name`'s layer, in name order: two experiments of one
+        layer starting at once then check for overlap one after the other (and never
+        deadlock), each seeing the other's slice once it has committed."""
+        layer = conn.scalar(select(Experiment.layer).where(Experiment.name == name))
+        if layer is not None:
+            conn.execute(
+                select(Experiment.name)
+                .where(Experiment.layer == layer)
+                .order_by(Experiment.name)
+                .with_for_update()
+            )
 
     @staticmethod
     def _row(conn: Connection, name: str) -> Row[Any]:
