@@ -27,7 +27,7 @@ from shipyard.experiments.exposures import EXPOSURES
 from shipyard.experiments.statistics import SampleRatio, cuped, sample_ratio, welch
 from shipyard.features.fact_read import facts_source
 from shipyard.features.scan import RECORDED_AT, FactScan
-from shipyard.features.sql_text import identifier
+from shipyard.features.sql_text import identifier, literal
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -139,22 +139,24 @@ def analyze(
         raise ValueError("give at least one metric to analyse (conversions:sum)")
     outcome_scan = store.scan(outcomes, as_of)
     _check_columns(outcome_scan, [m.column for m in parsed] + ([covariate] if covariate else []))
-    units = _per_unit(store.scan(EXPOSURES, as_of), outcome_scan, record.name, parsed, covariate)
     definition = record.definition
-    cells = np.asarray(units["cell"], dtype=object)
-    counts = {cell.name: int(np.sum(cells == cell.name)) for cell in definition.cells}
+    names = [cell.name for cell in definition.cells]
+    units = _per_unit(
+        store.scan(EXPOSURES, as_of), outcome_scan, record.name, names, parsed, covariate
+    )
+    cells = units["cell"]
+    counts = dict(zip(names, np.bincount(cells, minlength=len(names)).tolist(), strict=True))
     srm = sample_ratio(counts, {cell.name: cell.share for cell in definition.cells})
     if srm.mismatch:
         warnings.warn(f"experiment {record.name!r}: {srm.describe()}", SampleRatioMismatch, 2)
     covariates = None if covariate is None else _filled(units["covariate"])
+    control = names.index(definition.control)
     rows: list[dict[str, Any]] = []
     for index, metric in enumerate(parsed):
-        values = np.asarray(units[f"m{index}"], dtype=float)
+        values = units[f"m{index}"]
         if metric.aggregation in _ZERO_WHEN_NONE:
             values = np.nan_to_num(values, nan=0.0)
-        rows.extend(
-            _compare(str(metric), values, cells, covariates, definition.control, counts, alpha)
-        )
+        rows.extend(_compare(str(metric), values, cells, covariates, names, control, alpha))
     import pandas as pd
 
     return Analysis(
@@ -167,22 +169,23 @@ def _compare(
     values: np.ndarray[Any, Any],
     cells: np.ndarray[Any, Any],
     covariates: np.ndarray[Any, Any] | None,
-    control: str,
-    counts: dict[str, int],
+    names: Sequence[str],
+    control: int,
     alpha: float,
 ) -> list[dict[str, Any]]:
-    """The rows of one metric: the control's, then each other cell's against it."""
+    """The rows of one metric: the control's, then each other cell's against it (`cells`
+    holds each unit's index into `names`)."""
     present = ~np.isnan(values)
     values, cells = values[present], cells[present]
     adjusted, reduction = values, math.nan
     if covariates is not None:
         adjusted, reduction = cuped(values, covariates[present])
     in_control = cells == control
-    rows = [_row(metric, control, values[in_control])]
-    for cell in counts:
-        if cell == control:
+    rows = [_row(metric, names[control], values[in_control])]
+    for index, cell in enumerate(names):
+        if index == control:
             continue
-        chosen = cells == cell
+        chosen = cells == index
         comparison = welch(adjusted[chosen], adjusted[in_control], alpha=alpha)
         row = _row(metric, cell, values[chosen])
         row.update(
@@ -208,8 +211,9 @@ def _row(metric: str, cell: str, values: np.ndarray[Any, Any]) -> dict[str, Any]
     }
 
 
-def _filled(column: Sequence[Any]) -> np.ndarray[Any, Any]:
-    values = np.array(column, dtype=float)  # a copy: Arrow's arrays are read-only
+def _filled(column: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """`column` with the mean of its values where it has none."""
+    values = column.copy()
     missing = np.isnan(values)
     if missing.all():
         return np.zeros_like(values)
@@ -226,12 +230,11 @@ def _check_columns(scan: FactScan, columns: Sequence[str]) -> None:
         )
 
 
-def _visible(scan: FactScan, columns: str, where: str = "") -> str:
+def _visible(scan: FactScan, columns: str) -> str:
     """The visible version of each fact of `scan` (the fact store's as-of rule), as SQL."""
-    conditions = [where] if where else []
+    filtered = ""
     if scan.as_of is not None:
-        conditions.append(f"{identifier(RECORDED_AT)} <= TIMESTAMPTZ '{scan.as_of.isoformat()}'")
-    filtered = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        filtered = f"WHERE {identifier(RECORDED_AT)} <= TIMESTAMPTZ '{scan.as_of.isoformat()}'"
     entity, event_time = identifier(scan.entity), identifier(scan.event_time)
     return f"""
         SELECT {columns} FROM {facts_source(scan)} {filtered}
@@ -245,22 +248,34 @@ def _per_unit(
     exposures: FactScan,
     outcomes: FactScan,
     experiment: str,
+    cells: Sequence[str],
     metrics: Sequence[Metric],
     covariate: str | None,
-) -> dict[str, Any]:
-    """One row per exposed unit: its cell, each metric's aggregate after its first exposure
-    (`m0`, `m1`, ...) and the covariate's mean, as numpy arrays by column."""
+) -> dict[str, np.ndarray[Any, Any]]:
+    """One entry per exposed unit: its cell (an index into `cells`), each metric's aggregate
+    after its first exposure (`m0`, `m1`, ...; NaN for none) and the covariate's mean.
+
+    A unit's first exposure needs no as-of rule: a restated exposure has the same unit and
+    time, so the earliest time (and its cell) stays what it was.
+    """
     import duckdb
 
+    names = [f"m{i}" for i in range(len(metrics))]
     if not exposures.files:
-        return {"cell": [], **{f"m{i}": [] for i in range(len(metrics))}, "covariate": []}
+        return {"cell": np.zeros(0, dtype=np.int64)} | {
+            name: np.zeros(0) for name in [*names, "covariate"]
+        }
+    index = " ".join(f"WHEN {literal(cell)} THEN {i}" for i, cell in enumerate(cells))
+    recorded = ""
+    if exposures.as_of is not None:
+        recorded = f"AND {identifier(RECORDED_AT)} <= TIMESTAMPTZ '{exposures.as_of.isoformat()}'"
     first = f"""
-        SELECT unit, min(ts) AS first_ts, arg_min(cell, ts) AS cell
-        FROM ({_visible(exposures, "unit, ts, cell", "experiment = $experiment")})
+        SELECT unit, min(ts) AS first_ts, CASE arg_min(cell, ts) {index} END AS cell
+        FROM {facts_source(exposures)} WHERE experiment = $experiment {recorded}
         GROUP BY unit
     """
     if not outcomes.files:
-        empty = ", ".join(f"NULL::DOUBLE AS m{i}" for i in range(len(metrics)))
+        empty = ", ".join(f"NULL::DOUBLE AS {name}" for name in names)
         sql = f"SELECT cell, {empty}, NULL::DOUBLE AS covariate FROM ({first})"
     else:
         wanted = {metric.column for metric in metrics} | ({covariate} if covariate else set())
@@ -273,8 +288,8 @@ def _per_unit(
         )
         aggregates = ", ".join(
             f"{AGGREGATIONS[metric.aggregation]}(o.{identifier('c_' + metric.column)}) "
-            f"FILTER (WHERE o.ts >= f.first_ts) AS m{index}"
-            for index, metric in enumerate(metrics)
+            f"FILTER (WHERE o.ts >= f.first_ts) AS {name}"
+            for name, metric in zip(names, metrics, strict=True)
         )
         cov = f"AVG(o.{identifier('c_' + covariate)})" if covariate else "NULL::DOUBLE"
         sql = f"""
@@ -284,8 +299,10 @@ def _per_unit(
         """
     with duckdb.connect() as connection:
         connection.execute("SET TimeZone = 'UTC'")
+        connection.execute("SET enable_progress_bar = false")
         table = connection.sql(sql, params={"experiment": experiment}).to_arrow_table()
-    result: dict[str, Any] = {"cell": table.column("cell").to_numpy(zero_copy_only=False)}
-    for name in [*(f"m{i}" for i in range(len(metrics))), "covariate"]:
-        result[name] = table.column(name).cast("double").to_numpy(zero_copy_only=False)
+    result = {"cell": table.column("cell").to_numpy(zero_copy_only=False).astype(np.int64)}
+    for name in [*names, "covariate"]:
+        values = table.column(name).cast("double").to_numpy(zero_copy_only=False)
+        result[name] = np.array(values, dtype=float)  # writable, NaN for null
     return result

@@ -53,7 +53,7 @@ def welch(treatment: Array, control: Array, *, alpha: float = 0.05) -> Compariso
     accounts for the uncertainty of the control mean). NaN where a cell has fewer than two
     units or no variance at all.
     """
-    from scipy import stats
+    from scipy.special import ndtri, stdtr, stdtrit  # not scipy.stats: a third of the import
 
     n_t, n_c = len(treatment), len(control)
     if n_t < 2 or n_c < 2:
@@ -66,14 +66,14 @@ def welch(treatment: Array, control: Array, *, alpha: float = 0.05) -> Compariso
     if se == 0:
         return _undefined(diff)
     df = (se_t + se_c) ** 2 / (se_t**2 / (n_t - 1) + se_c**2 / (n_c - 1))
-    p_value = float(2 * stats.t.sf(abs(diff / se), df))
-    margin = float(stats.t.ppf(1 - alpha / 2, df)) * se
+    p_value = float(2 * stdtr(df, -abs(diff / se)))
+    margin = float(stdtrit(df, 1 - alpha / 2)) * se
     if mean_c == 0:
         lift = lift_low = lift_high = math.nan
     else:
         lift = diff / mean_c
         lift_se = math.sqrt(se_t / mean_c**2 + mean_t**2 * se_c / mean_c**4)
-        z = float(stats.norm.ppf(1 - alpha / 2))
+        z = float(ndtri(1 - alpha / 2))
         lift_low, lift_high = lift - z * lift_se, lift + z * lift_se
     return Comparison(diff, diff - margin, diff + margin, lift, lift_low, lift_high, p_value)
 
@@ -134,7 +134,7 @@ def sample_ratio(
     observed: Mapping[str, int], shares: Mapping[str, float], *, threshold: float = SRM_THRESHOLD
 ) -> SampleRatio:
     """Pearson's chi-square test of the units per cell against the allocation's shares."""
-    from scipy import stats
+    from scipy.special import chdtrc
 
     cells = list(shares)
     counts = np.array([observed.get(cell, 0) for cell in cells], dtype=float)
@@ -143,7 +143,8 @@ def sample_ratio(
         p_value = 1.0
     else:
         expected = np.array([shares[cell] for cell in cells]) * total
-        p_value = float(stats.chisquare(counts, expected).pvalue)
+        statistic = float(np.sum((counts - expected) ** 2 / expected))
+        p_value = float(chdtrc(len(cells) - 1, statistic))
     return SampleRatio(
         observed={cell: int(observed.get(cell, 0)) for cell in cells},
         expected={cell: float(shares[cell]) for cell in cells},
