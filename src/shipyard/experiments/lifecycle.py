@@ -258,6 +258,8 @@ class Experiments:
         record = self._store.get_experiment(name)
         definition = record.definition
         if record.state is not ExperimentState.DRAFT:
+            # The store refuses it, saying why; resolving the models first would hide that
+            # behind whatever became of them since.
             return self._store.start_experiment(name, versions={}, offset=0.0, user=self._user)
         versions: dict[str, int] = {}
         for cell in definition.cells:
