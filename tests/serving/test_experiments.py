@@ -9,7 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
+from shipyard.cli.main import cli
 from shipyard.experiments import api as experiments
 from shipyard.experiments.exposures import EXPOSURES, ExposureLog
 from shipyard.features import facts
@@ -131,3 +133,9 @@ def test_bad_requests_get_4xx_saying_what_is_wrong(
         assert "unit" in no_query.json()["error"]
     stop(live)
     assert len(facts.read(EXPOSURES)) == 0  # nothing was scored, nothing was exposed
+
+
+def test_serve_needs_a_model_or_the_experiments() -> None:
+    result = CliRunner().invoke(cli, ["serve"])
+    assert result.exit_code == 2
+    assert "give at least one REF to serve, or --experiments" in result.output

@@ -39,7 +39,13 @@ from shipyard.serving.schemas import (
 )
 from shipyard.serving.types import ServableModel
 
-__all__ = ["ExperimentNotServed", "ExperimentRouter", "ExperimentRouting", "Routed"]
+__all__ = [
+    "ExperimentNotServed",
+    "ExperimentRouter",
+    "ExperimentRouting",
+    "Routed",
+    "add_experiment_routes",
+]
 
 logger = logging.getLogger("shipyard.serving")
 
@@ -91,7 +97,7 @@ class Routed:
     exposed: bool
 
 
-class _Served:
+class _ServedExperiment:
     """One served experiment: its allocation and the version of each cell."""
 
     def __init__(self, record: ExperimentRecord) -> None:
@@ -139,7 +145,7 @@ class ExperimentRouter:
         self._max_batch = max_batch
         self._max_wait_ms = max_wait_ms
         self._observe = observe
-        self._served: dict[str, _Served] = {}
+        self._served: dict[str, _ServedExperiment] = {}
         self._models: dict[VersionKey, ServableModel] = {}
         self._batchers: dict[VersionKey, MicroBatcher] = {}
         self._store_executor: Executor | None = None
@@ -203,7 +209,7 @@ class ExperimentRouter:
         self.ready = True
 
     async def _serve(self, record: ExperimentRecord) -> None:
-        served = _Served(record)
+        served = _ServedExperiment(record)
         loop = asyncio.get_running_loop()
         for key in set(served.versions.values()):
             if key not in self._models:
