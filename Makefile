@@ -19,6 +19,7 @@ demo: $(STAMP)
 	$(PY) examples/score_demo.py
 	$(PY) examples/features_flow.py run
 	@$(PY) examples/next_steps.py
+	$(PY) examples/experiment_demo.py
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile -q
@@ -34,7 +35,7 @@ MLFLOW_VENV := .venv-mlflow
 $(BENCH_STAMP): pyproject.toml benchmarks/requirements.txt benchmarks/requirements-mlflow.txt
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[data,serving,ray]' -r benchmarks/requirements.txt
+	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[data,experiments,serving,ray]' -r benchmarks/requirements.txt
 	$(PYTHON) -m venv $(MLFLOW_VENV)
 	$(MLFLOW_VENV)/bin/python -m pip install -q --disable-pip-version-check -r benchmarks/requirements-mlflow.txt
 	touch $@

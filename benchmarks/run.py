@@ -23,6 +23,7 @@ from rich.console import Console
 from benchmarks import (
     bench_artifacts,
     bench_dedup,
+    bench_experiments,
     bench_fanout,
     bench_ray,
     bench_serving,
@@ -47,6 +48,7 @@ BENCHMARKS: dict[str, ModuleType] = {
         bench_startup,
         bench_serving,
         bench_ray,
+        bench_experiments,
     )
 }
 

@@ -10,13 +10,19 @@ PUBLIC = {
     "shipyard": [
         "DataArtifact", "Flow", "FlowSpec", "JSONType", "Parameter", "Run", "Runner",
         "ShipyardError", "Step", "StepFailure", "StepTimeout", "Task", "batch", "catch",
-        "current", "default_namespace", "environment", "facts", "get_namespace", "kubernetes",
-        "models", "namespace", "parallel", "resources", "retry", "step", "timeout",
+        "current", "default_namespace", "environment", "experiments", "facts", "get_namespace",
+        "kubernetes", "models", "namespace", "parallel", "resources", "retry", "step", "timeout",
     ],
     "shipyard.client": [
         "ClientContext", "DataArtifact", "Flow", "Run", "RunStatus", "Step", "Task", "TaskData",
         "TaskStatus", "default_namespace", "flows", "from_pathspec", "get_namespace",
         "in_namespace", "namespace", "runs",
+    ],
+    "shipyard.experiments": [
+        "Allocation", "AllocationError", "CellRecord", "ExperimentDefinitionError",
+        "ExperimentEventRecord", "ExperimentRecord", "ExperimentState", "Experiments",
+        "SampleRatioMismatch", "allocation", "analyze", "assign", "create", "get", "history",
+        "list_experiments", "manager", "start", "stop", "update",
     ],
     "shipyard.flow.flow_decorators": ["FlowDecorator", "RunStartContext"],
     "shipyard.flow.hooks": [

@@ -32,6 +32,7 @@ from shipyard.flow.steps import step
 from shipyard.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from shipyard import experiments
     from shipyard.client import (
         DataArtifact,
         Flow,
@@ -64,6 +65,7 @@ __all__ = [
     "current",
     "default_namespace",
     "environment",
+    "experiments",
     "facts",
     "get_namespace",
     "kubernetes",
@@ -90,6 +92,7 @@ __getattr__ = lazy_exports(
         "Runner": "shipyard.runtime.runner",
         "models": "shipyard.registry.models",
         "facts": "shipyard.features.facts",
+        "experiments": "shipyard.experiments",
     },
 )
 

@@ -148,3 +148,10 @@ def test_features_flow_registers_a_model_with_its_fitted_feature_set(home: Home)
     predicted = models.load("member-churn").predict(fitted.transform(frame[columns]))
     assert len(predicted) == 400 and set(predicted) <= {0, 1}
     assert version.metrics["accuracy"] > 0.7
+
+
+def test_experiment_demo_recovers_the_true_effect_through_a_live_server(home: Home):
+    done = run_script(home, "experiment_demo.py", "--members", "300")
+    assert "sent 300 requests through http://127.0.0.1:" in done.stdout
+    assert "true effect +3.0 watch minutes: recovered" in done.stdout
+    assert "SAMPLE RATIO MISMATCH" not in done.stdout + done.stderr

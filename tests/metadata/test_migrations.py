@@ -34,6 +34,8 @@ TABLES = {
     "model_alias_events",
     "fact_tables",
     "fact_batches",
+    "experiments",
+    "experiment_events",
 }
 
 

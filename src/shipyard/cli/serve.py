@@ -15,7 +15,7 @@ __all__ = ["score", "serve"]
 
 
 @click.command()
-@click.argument("refs", nargs=-1, required=True, metavar="REF [REF...]")
+@click.argument("refs", nargs=-1, metavar="[REF...]")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option(
     "--port",
@@ -80,6 +80,20 @@ __all__ = ["score", "serve"]
     help="Close a connection whose request (headers and body) is not read in full in time.",
 )
 @click.option(
+    "--experiments",
+    "serve_experiments",
+    is_flag=True,
+    help="Also serve the running experiments: POST /v1/experiments/NAME/predict (stopping "
+    "one is picked up within --poll-seconds).",
+)
+@click.option(
+    "--exposure-flush-seconds",
+    type=click.FloatRange(min=0.01),
+    default=1.0,
+    show_default=True,
+    help="How often exposures are written (a crash loses at most this much of them).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -98,6 +112,8 @@ def serve(
     wait_for_models: bool,
     keep_alive_seconds: int,
     read_timeout_seconds: float,
+    serve_experiments: bool,
+    exposure_flush_seconds: float,
     log_level: str,
 ) -> None:
     """Serve models over HTTP: POST /v1/models/NAME/predict.
@@ -105,10 +121,13 @@ def serve(
     Each REF is NAME, NAME/VERSION or NAME@ALIAS; an alias is followed, so moving it
     (`shipyard models alias ...`) swaps the served version without a restart. A REF that
     names no model is an error at start, unless --wait-for-models. Stop with Ctrl-C or
-    SIGTERM: requests in flight finish first.
+    SIGTERM: requests in flight finish first. With --experiments, the running experiments
+    are served too (REFs may then be left out) and every scored request logs an exposure.
     """
     from shipyard.registry.refs import ModelRef
 
+    if not refs and not serve_experiments:
+        raise click.UsageError("give at least one REF to serve, or --experiments")
     for ref in refs:
         ModelRef.parse(ref)  # a typo fails here, with the accepted forms, not in a log line
     if device is not None:
@@ -120,8 +139,17 @@ def serve(
     )
     from shipyard.serving.server import serve as run_server
 
+    routing = None
+    if serve_experiments:
+        from shipyard.serving.experiments import ExperimentRouting
+
+        routing = ExperimentRouting.from_config(poll_seconds, exposure_flush_seconds)
+    served = [*refs, *(["the running experiments"] if serve_experiments else [])]
+
     def announce() -> None:  # once the references are checked: no "serving" before a refusal
-        click.echo(f"serving {', '.join(refs)} on http://{host}:{port} (Ctrl-C to stop)", err=True)
+        click.echo(
+            f"serving {', '.join(served)} on http://{host}:{port} (Ctrl-C to stop)", err=True
+        )
 
     run_server(
         list(refs),
@@ -137,6 +165,7 @@ def serve(
         keep_alive_seconds=keep_alive_seconds,
         read_timeout_seconds=read_timeout_seconds,
         on_start=announce,
+        experiments=routing,
     )
 
 

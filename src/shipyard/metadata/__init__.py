@@ -2,7 +2,7 @@
 
 `open_metadata(url)` gives the backend for a URL; callers type against the Protocols of
 `contract` (`RunRecorder`, `RunReader`, `RunLister`, `ModelRegistryStore`, `FactCatalogStore`,
-`MetadataBackend`)
+`ExperimentStore`, `MetadataBackend`)
 and receive the frozen records of `records`. The records are imported eagerly, the rest lazily:
 many modules (the flow layer, the client's types) need only the records, and every module
 costs start-up time. Nothing here imports SQLAlchemy, which costs a CLI command that never
@@ -28,6 +28,7 @@ from shipyard.metadata.records import (
 
 if TYPE_CHECKING:
     from shipyard.metadata.contract import (
+        ExperimentStore,
         FactCatalogStore,
         MetadataBackend,
         ModelRegistryStore,
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ArtifactRecord",
     "AttemptRecord",
+    "ExperimentStore",
     "FactCatalogStore",
     "FinishedTask",
     "ForeachFrame",
@@ -73,6 +75,7 @@ __getattr__ = lazy_exports(
     {
         **dict.fromkeys(
             (
+                "ExperimentStore",
                 "FactCatalogStore",
                 "MetadataBackend",
                 "ModelRegistryStore",

@@ -7,7 +7,7 @@ will implement them again over the network. Hence the records they take and retu
 frozen dataclasses of `records` and `registry_records`, and the errors are Shipyard's own
 (`ObjectNotFound`, `ShipyardError`, `metadata.errors`), never a driver's.
 
-The pattern for a domain (the model registry now; features, experiments, deployments and
+The pattern for a domain (the model registry, the fact catalogue, experiments; deployments and
 tokens next): one Protocol for the domain's store here, one implementation per backend, and the
 backend exposes it as an attribute named after the domain (`backend.models`). A domain store
 shares its backend's database and transactions inside the backend's package; nothing outside
@@ -26,6 +26,12 @@ if TYPE_CHECKING:  # annotations only: `shipyard runs` imports this module and s
     from datetime import datetime
 
     from shipyard.datastore.refs import ArtifactRef
+    from shipyard.metadata.experiment_records import (
+        ExperimentDefinition,
+        ExperimentEventRecord,
+        ExperimentRecord,
+        ExperimentState,
+    )
     from shipyard.metadata.fact_records import BatchState, FactBatchRecord, FactTableRecord
     from shipyard.metadata.records import (
         ArtifactRecord,
@@ -45,6 +51,7 @@ if TYPE_CHECKING:  # annotations only: `shipyard runs` imports this module and s
     )
 
 __all__ = [
+    "ExperimentStore",
     "FactCatalogStore",
     "MetadataBackend",
     "ModelRegistryStore",
@@ -395,6 +402,50 @@ class FactCatalogStore(Protocol):
         ...
 
 
+class ExperimentStore(Protocol):
+    """Experiments: definitions, their life (draft -> running -> stopped) and its history.
+
+    The store keeps the rules that need a transaction: a name is taken once; only a draft's
+    definition changes; an experiment starts only from draft and stops only while running;
+    the running experiments of one layer never overlap. Every change records who and when
+    in the same commit. Checking a definition's content (shares, models) is the caller's.
+    """
+
+    def create_experiment(self, definition: ExperimentDefinition, user: str) -> ExperimentRecord:
+        """Store a new draft; `ShipyardError` if the name is taken."""
+        ...
+
+    def update_experiment(self, definition: ExperimentDefinition, user: str) -> ExperimentRecord:
+        """Replace a draft's definition; `ShipyardError` once it has started."""
+        ...
+
+    def start_experiment(
+        self, name: str, *, versions: Mapping[str, int], offset: float, user: str
+    ) -> ExperimentRecord:
+        """Draft -> running, with each cell's resolved version and the layer slice from
+        `offset`; `ShipyardError` if it is not a draft or its slice overlaps a running
+        experiment of its layer."""
+        ...
+
+    def stop_experiment(self, name: str, user: str) -> ExperimentRecord:
+        """Running -> stopped; `ShipyardError` if it is not running."""
+        ...
+
+    def get_experiment(self, name: str) -> ExperimentRecord:
+        """One experiment; `ObjectNotFound` naming the ones that exist."""
+        ...
+
+    def list_experiments(
+        self, *, state: ExperimentState | None = None, layer: str | None = None
+    ) -> list[ExperimentRecord]:
+        """Experiments (in `state`, in `layer`, when given), alphabetically."""
+        ...
+
+    def experiment_history(self, name: str) -> list[ExperimentEventRecord]:
+        """Every change of an experiment, oldest first."""
+        ...
+
+
 class MetadataBackend(RunRecorder, RunReader, Protocol):
     """Everything a process may do with the metadata: what `open_metadata(url)` returns.
 
@@ -411,6 +462,11 @@ class MetadataBackend(RunRecorder, RunReader, Protocol):
     @property
     def facts(self) -> FactCatalogStore:
         """The fact store's catalogue of tables and batches."""
+        ...
+
+    @property
+    def experiments(self) -> ExperimentStore:
+        """The experiments' definitions, states and histories."""
         ...
 
     def referenced_hashes(self) -> set[str]:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -34,6 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shipyard.metadata.experiment_records import ExperimentAction, ExperimentState
 from shipyard.metadata.fact_records import BatchState
 from shipyard.metadata.records import RunStatus, TaskStatus
 
@@ -370,3 +372,49 @@ class FactBatch(Base):
     max_event_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     replaced_by: Mapped[int | None] = mapped_column(Integer)
     replaced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# ------------------------------------------------------------------------------ experiments
+
+
+class Experiment(Base):
+    """An experiment's definition and state; its cells as JSON (they are read and written
+    together, always with the experiment)."""
+
+    __tablename__ = "experiments"
+
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    state: Mapped[ExperimentState] = mapped_column(EnumValue(ExperimentState))
+    unit: Mapped[str] = mapped_column(String)
+    salt: Mapped[str] = mapped_column(String)
+    #: [[name, model reference, share, version or null], ...] in definition order.
+    cells: Mapped[Any] = mapped_column(JSONText, nullable=False)
+    control: Mapped[str] = mapped_column(String)
+    holdout: Mapped[float] = mapped_column(Float)
+    layer: Mapped[str | None] = mapped_column(String, index=True)
+    traffic: Mapped[float] = mapped_column(Float)
+    layer_offset: Mapped[float | None] = mapped_column(Float)
+    description: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ExperimentEvent(Base):
+    """One change of an experiment, in order: created, updated, started, stopped."""
+
+    __tablename__ = "experiment_events"
+    __table_args__ = (
+        Index("ix_experiment_events_experiment_id", "experiment", "id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    experiment: Mapped[str] = mapped_column(
+        String, ForeignKey("experiments.name", ondelete="CASCADE")
+    )
+    action: Mapped[ExperimentAction] = mapped_column(EnumValue(ExperimentAction))
+    user: Mapped[str] = mapped_column(String)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    details: Mapped[Any] = mapped_column(JSONText, nullable=False)

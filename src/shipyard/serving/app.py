@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse, Response
 from shipyard.exceptions import ObjectNotFound
 from shipyard.serving.batching import MicroBatcher, Rows
 from shipyard.serving.errors import ModelNotServed, install_error_handlers
+from shipyard.serving.experiments import ExperimentRouter, ExperimentRouting, add_experiment_routes
 from shipyard.serving.heap import freeze_long_lived
 from shipyard.serving.metrics import ServingMetrics
 from shipyard.serving.middleware import VERSION_KEY, BodyLimit, RequestMetrics
@@ -88,6 +89,7 @@ def create_app(
     device: str | None = None,
     freeze_heap: bool = False,
     wait_for_models: bool = True,
+    experiments: ExperimentRouting | None = None,
 ) -> FastAPI:
     """An ASGI app serving the models `refs` name (`ranker@production`, `ranker/3`, ...).
 
@@ -98,9 +100,10 @@ def create_app(
     process that is the server, not for an app embedded in a process whose heap belongs to
     someone else. With `wait_for_models=False` a reference that names no model (yet) is
     refused here, with `ObjectNotFound`, instead of answering 503 until it exists.
+    `experiments` also serves the running experiments of its store (`serving.experiments`).
     """
-    if not refs:
-        raise ValueError("give at least one model reference to serve")
+    if not refs and experiments is None:
+        raise ValueError("give at least one model reference to serve, or serve experiments")
     close_source: Callable[[], None] | None = None
     if registry is None:
         from shipyard.registry.registry import ModelRegistry
@@ -151,6 +154,15 @@ def create_app(
         for slot in slots
     }
     served = _Served(slots, batchers)
+    router = None
+    if experiments is not None:
+        router = ExperimentRouter(
+            experiments,
+            lambda name, version: load(source.resolve(f"{name}/{version}")),
+            max_batch=max_batch,
+            max_wait_ms=max_wait_ms,
+            observe=observe,
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -158,15 +170,20 @@ def create_app(
         # need not be thread-safe, and loads are rare. One prediction thread per model: a
         # batcher keeps one group in flight, and a slow model must not hold up the others.
         store_executor = ThreadPoolExecutor(1, thread_name_prefix="shipyard-store")
-        predict_executor = ThreadPoolExecutor(len(slots), thread_name_prefix="shipyard-predict")
+        threads = len(slots) + (2 if router is not None else 0)  # experiments share two
+        predict_executor = ThreadPoolExecutor(threads, thread_name_prefix="shipyard-predict")
         for slot in slots:
             metrics.model_version.labels(slot.name).set(0)
             slot.start(store_executor)
         for batcher in batchers.values():
             batcher.start(predict_executor)
+        if router is not None:
+            router.start(store_executor, predict_executor)
         try:
             yield
         finally:
+            if router is not None:
+                await router.stop()  # flushes the exposures
             for batcher in batchers.values():
                 await batcher.stop()
             for slot in slots:
@@ -190,7 +207,9 @@ def create_app(
         app, lambda: {name: slot.model for name, slot in served.slots.items()}
     )
     install_error_handlers(app)
-    _add_routes(app, served, metrics)
+    _add_routes(app, served, metrics, router)
+    if router is not None:
+        add_experiment_routes(app, router, _ERRORS)
     # Added last = outermost: the metrics see the 413s the body limit sends.
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics, served=served.version_label)
@@ -253,7 +272,9 @@ def _model_info(slot: ModelSlot) -> ModelInfo:
     )
 
 
-def _add_routes(app: FastAPI, served: _Served, metrics: ServingMetrics) -> None:
+def _add_routes(
+    app: FastAPI, served: _Served, metrics: ServingMetrics, router: ExperimentRouter | None
+) -> None:
     @app.post(
         "/v1/models/{name}/predict",
         response_model=PredictResponse,
@@ -295,12 +316,14 @@ def _add_routes(app: FastAPI, served: _Served, metrics: ServingMetrics) -> None:
         tags=["health"],
     )
     async def readyz() -> JSONResponse:
-        """200 once every served model has loaded, 503 before (a readiness probe)."""
+        """200 once every served model (and experiment) has loaded, 503 before (a readiness
+        probe)."""
         versions = {
             name: None if slot.model is None else slot.model.version
             for name, slot in served.slots.items()
         }
         ready = all(version is not None for version in versions.values())
+        ready = ready and (router is None or router.ready)
         body = Readiness(ready=ready, models=versions).model_dump()
         return JSONResponse(body, status_code=200 if ready else 503)
 

@@ -131,3 +131,42 @@ class Readiness(BaseModel):
 
     ready: bool
     models: dict[str, int | None] = Field(description="Each model's loaded version, or null.")
+
+
+Unit = Annotated[
+    str | int,
+    Field(description="The unit the experiment allocates (a member id); compared as text."),
+]
+
+
+class ExperimentPredictRequest(PredictRequest):
+    """A unit and its rows to score with the model version of the unit's cell."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"unit": "member-7", "records": [{"age": 41}]}]},
+    )
+
+    unit: Unit
+
+
+class ExperimentPredictResponse(BaseModel):
+    """The predictions, and which cell and version made them."""
+
+    experiment: str
+    unit: str
+    cell: str | None = Field(description="The unit's cell; null when it is not in the experiment.")
+    model: str
+    version: int
+    predictions: list[Any]
+
+
+class ExperimentAssignment(BaseModel):
+    """Where a unit's requests go, without scoring anything (nor logging an exposure)."""
+
+    experiment: str
+    unit: str
+    cell: str | None = Field(description="The unit's cell; null when it is not in the experiment.")
+    model: str
+    version: int
+    state: str = Field(description="running, or stopped (then every unit gets the control).")

@@ -18,6 +18,7 @@ from typing import Any
 import uvicorn
 
 from shipyard.serving.app import DEFAULT_MAX_BODY_BYTES, create_app
+from shipyard.serving.experiments import ExperimentRouting
 from shipyard.serving.timeouts import read_timeout_protocol
 from shipyard.serving.types import ModelSource
 
@@ -71,6 +72,7 @@ def serve(
     keep_alive_seconds: int = DEFAULT_KEEP_ALIVE_SECONDS,
     read_timeout_seconds: float = DEFAULT_READ_TIMEOUT_SECONDS,
     on_start: Callable[[], None] | None = None,
+    experiments: ExperimentRouting | None = None,
 ) -> None:
     """Serve the models `refs` name on `host:port` until SIGINT or SIGTERM.
 
@@ -78,7 +80,8 @@ def serve(
     to make explicitly (`host="0.0.0.0"`). Models load onto `device` (the CPU by default).
     A reference that names no model fails here, before the server starts, unless
     `wait_for_models` says to answer 503 until it exists. `on_start` is called once the
-    references have been checked, just before the server binds its port.
+    references have been checked, just before the server binds its port. `experiments`
+    serves the running experiments too (`POST /v1/experiments/{name}/predict`).
     """
     app = create_app(
         refs,
@@ -90,6 +93,7 @@ def serve(
         device=device,
         freeze_heap=True,
         wait_for_models=wait_for_models,
+        experiments=experiments,
     )
     config = server_config(
         app,

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
     from sqlalchemy import Connection
 
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 """The newest revision in `versions/`; a database at this revision needs no migration."""
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent

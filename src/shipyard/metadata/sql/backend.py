@@ -4,8 +4,8 @@
 URL. It implements `MetadataBackend` by combining the modules of this package, each owning
 one concern: `database` (engine, pragmas, transactions, schema), `statements` and `keys` (the
 hot paths' prepared statements and id caches), `recorder` (writes), `reader` (reads and row
-mapping) and one module per domain store (`models_store`, `facts_store`), all sharing one
-`Database`.
+mapping) and one module per domain store (`models_store`, `facts_store`,
+`experiments_store`), all sharing one `Database`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from shipyard.metadata.contract import MetadataBackend
 from shipyard.metadata.models import Artifact, Attempt, ModelVersion, Run
 from shipyard.metadata.registry_records import FEATURE_SET_KEY
 from shipyard.metadata.sql.database import Database
+from shipyard.metadata.sql.experiments_store import SQLExperimentStore
 from shipyard.metadata.sql.facts_store import SQLFactCatalogStore
 from shipyard.metadata.sql.keys import RunKeys
 from shipyard.metadata.sql.models_store import SQLModelRegistryStore
@@ -46,6 +47,7 @@ class SQLMetadataBackend(SQLRunRecorder, SQLRunReader, MetadataBackend):
         SQLRunReader.__init__(self, keys)
         self._models = SQLModelRegistryStore(self.database)
         self._facts = SQLFactCatalogStore(self.database)
+        self._experiments = SQLExperimentStore(self.database)
 
     def __repr__(self) -> str:
         return f"SQLMetadataBackend({self.database.url.render_as_string(hide_password=True)!r})"
@@ -66,6 +68,11 @@ class SQLMetadataBackend(SQLRunRecorder, SQLRunReader, MetadataBackend):
         """The fact store's catalogue, in this backend's database (its Parquet files are not
         blobs: they live under the datastore's `facts/` folder, which gc leaves alone)."""
         return self._facts
+
+    @property
+    def experiments(self) -> SQLExperimentStore:
+        """The experiments' store, in this backend's database."""
+        return self._experiments
 
     def referenced_hashes(self) -> set[str]:
         """Every blob hash the metadata points to: artifacts, logs, code, model payloads and

@@ -1,0 +1,79 @@
+"""Exposures: one fact per scored request of an experiment (unit, experiment, cell, version,
+time), in the fact table `experiment_exposures`, written by the scoring server through a
+buffered `FactLog` and read by the analysis.
+
+The log's guarantees are the fact log's: rows are written in batches (every `interval`
+seconds or `batch_size` rows) off the request path; a clean shutdown flushes what is
+buffered, so exposures equal requests; **a crash loses at most the last `interval` seconds
+(or `batch_size` rows) of exposures**. Each log stamps its exposures with strictly increasing
+times (a microsecond apart at least), so two exposures of one unit never share an event time
+in a batch, which the fact store would refuse as ambiguous.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from shipyard.features.fact_log import FactLog
+
+if TYPE_CHECKING:
+    from shipyard.features.facts import FactStore
+
+__all__ = ["EXPOSURES", "EXPOSURE_SCHEMA", "ExposureLog", "declare_exposures"]
+
+#: The fact table of every experiment's exposures.
+EXPOSURES = "experiment_exposures"
+EXPOSURE_SCHEMA = {
+    "unit": "string",
+    "ts": "timestamp",
+    "experiment": "string",
+    "cell": "string",
+    "model": "string",
+    "version": "int64",
+}
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def declare_exposures(store: FactStore) -> None:
+    """Declare the exposures table (a no-op once it exists)."""
+    store.table(EXPOSURES, entity="unit", event_time="ts", schema=EXPOSURE_SCHEMA)
+
+
+class ExposureLog:
+    """A buffered writer of exposures into `store`; thread-safe. Close it to flush."""
+
+    def __init__(self, store: FactStore, *, batch_size: int = 10_000, interval: float = 1.0):
+        declare_exposures(store)
+        self._log = FactLog(
+            EXPOSURES,
+            lambda rows: store.ingest(EXPOSURES, rows),
+            batch_size=batch_size,
+            interval=interval,
+        )
+        self._last = datetime.min.replace(tzinfo=UTC)
+        self._clock = threading.Lock()
+
+    def log(self, unit: object, experiment: str, cell: str, model: str, version: int) -> None:
+        """Buffer one exposure of `unit` (kept as its `str`) to `cell`, stamped now."""
+        with self._clock:
+            now = max(datetime.now(UTC), self._last + _MICROSECOND)
+            self._last = now
+        row: dict[str, Any] = {
+            "unit": str(unit),
+            "ts": now,
+            "experiment": experiment,
+            "cell": cell,
+            "model": model,
+            "version": version,
+        }
+        self._log.log(row)
+
+    def flush(self) -> None:
+        """Write the buffered exposures now."""
+        self._log.flush()
+
+    def close(self) -> None:
+        """Flush and stop; a clean shutdown calls this, so no exposure is lost."""
+        self._log.close()
