@@ -12,11 +12,18 @@ PUBLIC = {
         "ShipyardError", "Step", "StepFailure", "StepTimeout", "Task", "catch", "current",
         "default_namespace", "environment", "facts", "get_namespace", "models", "namespace",
         "resources", "retry", "step", "timeout",
+        # Metaflow parity: the Runner API, the client's entry points, and the Metaflow names
+        # Shipyard lacks, importable and refused before a run (shipyard.flow.unavailable).
+        "ExecutingRun", "NBRunner", "Metaflow", "metadata", "get_metadata", "default_metadata",
+        "S3", "Deployer", "DeployedFlow", "NBDeployer", "card", "conda", "conda_base",
+        "exit_hook", "project", "pypi", "pypi_base", "schedule", "secrets", "trigger",
+        "trigger_on_finish",
     ],
     "shipyard.client": [
         "ClientContext", "DataArtifact", "Flow", "Run", "RunStatus", "Step", "Task", "TaskData",
         "TaskStatus", "default_namespace", "flows", "from_pathspec", "get_namespace",
         "in_namespace", "namespace", "runs",
+        "Metaflow", "TaskArtifacts", "default_metadata", "get_metadata", "metadata",
     ],
     "shipyard.flow.flow_decorators": ["FlowDecorator", "RunStartContext"],
     "shipyard.flow.hooks": [

@@ -13,6 +13,7 @@ import os
 import threading
 from typing import TYPE_CHECKING
 
+from shipyard.client.stores import chosen_stores
 from shipyard.config import Config
 
 if TYPE_CHECKING:
@@ -121,18 +122,19 @@ _cache_lock = threading.Lock()
 
 
 def current_context() -> ClientContext:
-    """The context for the process's configuration (`Config.current()`), cached by its URLs.
+    """The context for the stores the client reads (the configuration's, unless `metadata()`
+    chose others), cached by their URLs.
 
     The process id is part of the key because a metadata store's pooled connections must not
     cross `os.fork()`: a forked worker gets contexts of its own.
     """
-    config = Config.current()
-    key = (os.getpid(), config.datastore, config.metadata)
+    stores = chosen_stores()
+    key = (os.getpid(), stores.datastore, stores.metadata)
     evicted: list[ClientContext] = []
     with _cache_lock:
         context = _cache.pop(key, None)
         if context is None:
-            context = ClientContext.from_config(config)
+            context = ClientContext(stores.datastore, stores.metadata)
         _cache[key] = context  # re-inserted last: the dict's order is least recently used first
         while len(_cache) > _MAX_CACHED:
             old_key = next(iter(_cache))
