@@ -9,8 +9,8 @@ a task runs, naming the feature and what to use instead:
   and the graph lint reports it at the step's file and line (`check_available`);
 - a class or function (`S3`, `Deployer`) raises `FeatureNotAvailable` when used, and a step
   that refers to one is reported by the same lint, at the line that uses it;
-- a flow decorator (`@conda_base`, `@project`, `@schedule`, ...) refuses the run in its
-  `before_run`, naming the `class` line.
+- a flow decorator (`@conda_base`, `@project`, `@schedule`, ...) attaches itself to the
+  class, and the same lint reports it at the `class` line.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, cast
 
 from shipyard.exceptions import FlowDefinitionError
-from shipyard.flow.flow_decorators import FlowDecorator, RunStartContext
+from shipyard.flow.flow_decorators import FlowDecorator, flow_decorators_of
 from shipyard.flow.hooks import StepDecorator
 from shipyard.flow.steps import StepDefinition
 
@@ -40,6 +40,7 @@ __all__ = [
     "conda",
     "conda_base",
     "exit_hook",
+    "missing_in_flow",
     "missing_in_step",
     "project",
     "pypi",
@@ -95,22 +96,12 @@ class UnavailableStepDecorator(StepDecorator):
 
 
 class UnavailableFlowDecorator(FlowDecorator):
-    """A flow decorator that refuses every run of the flow before it is recorded."""
+    """A flow decorator that only marks the flow class, for the lint to refuse."""
 
     feature: ClassVar[MissingFeature]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.arguments = (args, kwargs)
-        self.where: tuple[str | None, int | None] = (None, None)
-
-    def __call__(self, flow_class: Any) -> Any:
-        with contextlib.suppress(OSError, TypeError):
-            self.where = (inspect.getsourcefile(flow_class), inspect.getsourcelines(flow_class)[1])
-        return super().__call__(flow_class)
-
-    def before_run(self, context: RunStartContext) -> None:
-        file, line = self.where
-        raise self.feature.error(file=file, line=line)
 
 
 class UnavailableObject:
@@ -200,6 +191,16 @@ MISSING_FEATURES: dict[str, MissingFeature] = {
         NBDeployer,
     )
 }
+
+
+def missing_in_flow(flow_class: type) -> Iterator[FeatureNotAvailable]:
+    """The missing features among the class's flow decorators, at its `class` line."""
+    file, line = None, None
+    with contextlib.suppress(OSError, TypeError):
+        file, line = inspect.getsourcefile(flow_class), inspect.getsourcelines(flow_class)[1]
+    for decorator in flow_decorators_of(flow_class):
+        if isinstance(decorator, UnavailableFlowDecorator):
+            yield decorator.feature.error(file=file, line=line)
 
 
 def missing_in_step(definition: StepDefinition) -> Iterator[FeatureNotAvailable]:

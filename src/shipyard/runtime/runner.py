@@ -307,8 +307,9 @@ def cli_arguments(
     flow_file: Path, command: str, top_level: Mapping[str, Any], options: Mapping[str, Any]
 ) -> list[str]:
     """The command line for `python flow.py <top-level options> <command> <options>`:
-    `max_workers=4` is `--max-workers 4`, a list repeats its option, a flag is given when
-    true, `tags` is `--tag` and `with_`/`decospecs` are `--with`."""
+    `max_workers=4` is `--max-workers 4`, a flag is given when true, `tags` (`--tag`) and
+    `with_`/`decospecs` (`--with`) repeat their option per element, other lists and dicts
+    are JSON; `resume`'s `origin_run_id` is its argument and `step_to_rerun` its `--step`."""
     command_options = {k: v for k, v in top_level.items() if k in _COMMAND_LEVEL}
     arguments = [str(flow_file)]
     for name, value in top_level.items():
@@ -316,7 +317,11 @@ def cli_arguments(
             arguments += _option(name, value)
     arguments.append(command)
     for name, value in {**command_options, **options}.items():
-        arguments += _option(name, value)
+        if name == "origin_run_id":
+            # `resume RUN_ID`: the form every version of the command line takes.
+            arguments.append(str(value))
+        else:
+            arguments += _option(name, value)
     return arguments
 
 

@@ -1,0 +1,16 @@
+"""Metaflow's Runner API from a script: run, resume, and a notebook flow run asynchronously."""
+
+from __future__ import annotations
+
+from ..conftest import Home
+from .porting import SOURCES, ported, run_script
+
+
+def test_runner_runs_resumes_and_follows_a_notebook_flow_as_documented(home: Home) -> None:
+    flow = ported(SOURCES / "mf_runner_flow.py", home.root)
+    script = ported(SOURCES / "mf_runner_script.py", home.root)
+    done = run_script(home, script, str(flow))
+    assert done.returncode == 0, done.stderr
+    assert "runner ok RunnerFlow/" in done.stdout
+    # NBRunner's flow file is gone once it cleaned up; only the two ported files remain.
+    assert sorted(p.name for p in home.root.glob("*.py")) == [flow.name, script.name]
