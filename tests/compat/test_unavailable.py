@@ -3,6 +3,8 @@ names the feature, where the flow uses it, and what to do instead; never an Impo
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from shipyard import S3, Deployer
@@ -44,3 +46,11 @@ def test_classes_raise_a_typed_error_naming_what_to_use(kind: type) -> None:
 
 def test_every_missing_feature_says_what_to_do_instead() -> None:
     assert all(feature.instead for feature in MISSING_FEATURES.values())
+
+
+def test_the_metaflow_page_marks_every_missing_feature_not_yet() -> None:
+    page = (Path(__file__).parents[2] / "docs" / "metaflow.md").read_text()
+    rows = [line for line in page.splitlines() if line.startswith("| ")]
+    for feature in MISSING_FEATURES.values():
+        row = next((r for r in rows if f"`{feature.written}" in r.split(" | ")[0]), None)
+        assert row is not None and "| not yet" in row, feature.written
