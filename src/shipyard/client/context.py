@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shipyard.client.stores import chosen_stores
 from shipyard.config import Config
+from shipyard.metadata.urls import sqlite_file
 
 if TYPE_CHECKING:
     from shipyard.datastore import ArtifactStore, BlobStore
@@ -43,9 +45,17 @@ class ClientContext:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_config(cls, config: Config) -> ClientContext:
-        """A context reading the stores `config` names."""
-        return cls(config.datastore, config.metadata)
+    def from_config(cls, config: Config, folder: Path | None = None) -> ClientContext:
+        """A context reading the stores `config` names; relative local paths in it are taken
+        from `folder` when given (the folder another process read `config` in)."""
+        datastore, metadata = config.datastore, config.metadata
+        if folder is not None:
+            if "://" not in datastore and not Path(datastore).is_absolute():
+                datastore = str(folder / datastore)
+            database = sqlite_file(metadata)
+            if database is not None and not database.is_absolute():
+                metadata = f"sqlite:///{folder / database}"
+        return cls(datastore, metadata)
 
     @property
     def metadata(self) -> MetadataBackend:

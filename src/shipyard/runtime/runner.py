@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from shipyard.config import Config
 from shipyard.exceptions import ShipyardError
-from shipyard.metadata.urls import sqlite_file
 from shipyard.runtime.child_process import ChildProcess, LogStream
 
 if TYPE_CHECKING:
@@ -289,18 +288,11 @@ class Runner:
 
     def _child_context(self) -> ClientContext:
         """The stores the child records its run in: its configuration, read with its
-        environment in its folder (relative paths taken from there)."""
+        environment in its folder."""
         from shipyard.client import ClientContext
 
         config = Config.load(environ=self.env, cwd=self.cwd)
-        datastore = config.datastore
-        if "://" not in datastore and not Path(datastore).is_absolute():
-            datastore = str(self.cwd / datastore)
-        database = sqlite_file(config.metadata)
-        metadata = config.metadata
-        if database is not None and not database.is_absolute():
-            metadata = f"sqlite:///{self.cwd / database}"
-        return ClientContext(datastore, metadata)
+        return ClientContext.from_config(config, folder=self.cwd)
 
 
 def cli_arguments(
