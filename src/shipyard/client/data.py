@@ -10,6 +10,7 @@ one holding CUDA tensors is read onto the CPU where no GPU is visible.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shipyard.client.base import ClientObject
@@ -94,6 +95,24 @@ class DataArtifact(ClientObject):
     def _run_record(self) -> RunRecord:
         flow_name, run_id = self._task_pathspec.split("/")[:2]
         return self._context.metadata.get_run(flow_name, run_id)
+
+    @property
+    def created_at(self) -> datetime | None:
+        """When the value was recorded: when the task that produced it finished (naive,
+        local time, as in Metaflow)."""
+        return self.parent.finished_at
+
+    @property
+    def finished_at(self) -> datetime | None:
+        """The same as `created_at`: an artifact is recorded whole, once (as in Metaflow)."""
+        return self.created_at
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """This artifact in the task the producing task was cloned from by `resume`, if it
+        was."""
+        origin = self.parent.origin_pathspec
+        return None if origin is None else f"{origin}/{self.name}"
 
     @property
     def ref(self) -> ArtifactRef:

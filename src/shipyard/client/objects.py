@@ -94,6 +94,11 @@ class Flow(ClientObject):
         return None
 
     @property
+    def origin_pathspec(self) -> None:
+        """A flow is never cloned (runs are, by `resume`)."""
+        return None
+
+    @property
     def created_at(self) -> datetime:
         """When the flow's first run was created (naive, local time)."""
         oldest = self._context.listing.list_runs(self._name, tags=[], limit=None)[-1]
@@ -222,7 +227,7 @@ class Run(RecordObject[RunRecord]):
     @property
     def trigger(self) -> None:
         """The event that started the run: always None, since Shipyard has no event
-        triggers yet (runs start from the command line, `Runner` or a schedule)."""
+        triggers yet (runs start from the command line or `Runner`)."""
         return None
 
     @cached_property

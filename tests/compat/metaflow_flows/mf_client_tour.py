@@ -77,6 +77,8 @@ assert flaky.data.result == "B" and "result" in flaky
 result = flaky["result"]
 assert result.parent == flaky and result.path_components[-1] == "result"
 assert result.tags == run.tags
+assert result.created_at == flaky.finished_at
+assert flow.origin_pathspec is None and result.origin_pathspec is None
 
 namespace(None)
 assert get_namespace() is None

@@ -41,6 +41,10 @@ with Runner(flow_file, show_output=False) as runner:
     assert resumed.run.data.total == 2.0, resumed.run.data.total
     assert resumed.run.origin_pathspec == failed_run.pathspec, resumed.run.origin_pathspec
     assert resumed.run.id != failed_run.id
+    cloned = resumed.run["start"]
+    assert cloned.origin_pathspec == failed_run.pathspec + "/start"
+    assert cloned.task.origin_pathspec == failed_run["start"].task.pathspec
+    assert cloned.task["doubled"].origin_pathspec == cloned.task.origin_pathspec + "/doubled"
 
 
 async def notebook():
