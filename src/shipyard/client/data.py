@@ -214,6 +214,17 @@ class TaskArtifacts:
     def __len__(self) -> int:
         return len(self._by_name)
 
+    def __eq__(self, other: object) -> bool:
+        """Equal to the same artifacts, or to a mapping of the same names to them
+        (`task.artifacts == {}` for a task that recorded none)."""
+        if isinstance(other, TaskArtifacts):
+            return self._by_name == other._by_name
+        if isinstance(other, Mapping):
+            return self._by_name == dict(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking, like the dict it replaces
+
     def __dir__(self) -> list[str]:
         return sorted({*super().__dir__(), *self._by_name})
 
