@@ -16,8 +16,8 @@ PUBLIC = {
         # Shipyard lacks, importable and refused before a run (shipyard.flow.unavailable).
         "ExecutingRun", "NBRunner", "Metaflow", "metadata", "get_metadata", "default_metadata",
         "S3", "Deployer", "DeployedFlow", "NBDeployer", "card", "conda", "conda_base",
-        "exit_hook", "project", "pypi", "pypi_base", "schedule", "secrets", "trigger",
-        "trigger_on_finish",
+        "exit_hook", "project", "pypi", "pypi_base", "pytorch_parallel", "schedule", "secrets",
+        "trigger", "trigger_on_finish",
     ],
     "shipyard.client": [
         "ClientContext", "DataArtifact", "Flow", "Run", "RunStatus", "Step", "Task", "TaskData",

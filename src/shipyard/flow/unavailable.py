@@ -45,6 +45,7 @@ __all__ = [
     "project",
     "pypi",
     "pypi_base",
+    "pytorch_parallel",
     "schedule",
     "secrets",
     "trigger",
@@ -141,6 +142,12 @@ pypi = _step_decorator("pypi", _PACKAGES, _ENVIRONMENTS)
 card = _step_decorator(
     "card", "store what you want to look at as an artifact and read it with the client", _CARDS
 )
+pytorch_parallel = _step_decorator(
+    "pytorch_parallel",
+    "use @parallel: current.parallel gives each task its node_index, num_nodes and main_ip "
+    "for torch.distributed",
+    None,
+)
 secrets = _step_decorator(
     "secrets",
     "pass secrets as environment variables of the process that runs the flow "
@@ -177,6 +184,7 @@ MISSING_FEATURES: dict[str, MissingFeature] = {
         conda,
         pypi,
         card,
+        pytorch_parallel,
         secrets,
         conda_base,
         pypi_base,
