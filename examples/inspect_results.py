@@ -20,6 +20,6 @@ print("\nwhat the start step printed:")
 print("  " + run["start"].task.stdout.strip())
 
 run.add_tag("inspected")
-print(f"\ntags now: {sorted(run.tags)}")
+print(f"\ntags now: {sorted(run.user_tags)}")
 print(f"runs tagged 'inspected': {[r.id for r in flow.runs('inspected')]}")
 print(f"the code of that run begins: {run.code.flowspec.splitlines()[0]}")

@@ -12,11 +12,18 @@ PUBLIC = {
         "ShipyardError", "Step", "StepFailure", "StepTimeout", "Task", "batch", "catch",
         "current", "default_namespace", "environment", "experiments", "facts", "get_namespace",
         "kubernetes", "models", "namespace", "parallel", "resources", "retry", "step", "timeout",
+        # Metaflow parity: the Runner API, the client's entry points, and the Metaflow names
+        # Shipyard lacks, importable and refused before a run (shipyard.flow.unavailable).
+        "ExecutingRun", "NBRunner", "Metaflow", "metadata", "get_metadata", "default_metadata",
+        "S3", "Deployer", "DeployedFlow", "NBDeployer", "card", "conda", "conda_base",
+        "exit_hook", "project", "pypi", "pypi_base", "pytorch_parallel", "schedule", "secrets",
+        "trigger", "trigger_on_finish",
     ],
     "shipyard.client": [
         "ClientContext", "DataArtifact", "Flow", "Run", "RunStatus", "Step", "Task", "TaskData",
         "TaskStatus", "default_namespace", "flows", "from_pathspec", "get_namespace",
         "in_namespace", "namespace", "runs",
+        "Metaflow", "TaskArtifacts", "default_metadata", "get_metadata", "metadata",
     ],
     "shipyard.experiments": [
         "Allocation", "AllocationError", "CellRecord", "ExperimentDefinitionError",

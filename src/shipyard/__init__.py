@@ -29,29 +29,58 @@ from shipyard.flow.parallel import parallel
 from shipyard.flow.parameters import JSONType, Parameter
 from shipyard.flow.spec import FlowSpec, command_line
 from shipyard.flow.steps import step
-from shipyard.lazy import lazy_exports
+from shipyard.flow.unavailable import (
+    S3,
+    DeployedFlow,
+    Deployer,
+    NBDeployer,
+    card,
+    conda,
+    conda_base,
+    exit_hook,
+    project,
+    pypi,
+    pypi_base,
+    pytorch_parallel,
+    schedule,
+    secrets,
+    trigger,
+    trigger_on_finish,
+)
+from shipyard.lazy import FunctionOverPackage, keep_over_subpackages, lazy_exports
 
 if TYPE_CHECKING:
     from shipyard import experiments
     from shipyard.client import (
         DataArtifact,
         Flow,
+        Metaflow,
         Run,
         Step,
         Task,
+        default_metadata,
         default_namespace,
+        get_metadata,
         get_namespace,
         namespace,
     )
     from shipyard.features import facts
     from shipyard.registry import ModelVersion, models
-    from shipyard.runtime.runner import Runner
+    from shipyard.runtime.nbrunner import NBRunner
+    from shipyard.runtime.runner import ExecutingRun, Runner
 
 __all__ = [
+    "S3",
     "DataArtifact",
+    "DeployedFlow",
+    "Deployer",
+    "ExecutingRun",
     "Flow",
     "FlowSpec",
     "JSONType",
+    "Metaflow",
+    "NBDeployer",
+    "NBRunner",
     "Parameter",
     "Run",
     "Runner",
@@ -61,22 +90,43 @@ __all__ = [
     "StepTimeout",
     "Task",
     "batch",
+    "card",
     "catch",
+    "conda",
+    "conda_base",
     "current",
+    "default_metadata",
     "default_namespace",
     "environment",
+    "exit_hook",
     "experiments",
     "facts",
+    "get_metadata",
     "get_namespace",
     "kubernetes",
+    "metadata",
     "models",
     "namespace",
     "parallel",
+    "project",
+    "pypi",
+    "pypi_base",
+    "pytorch_parallel",
     "resources",
     "retry",
+    "schedule",
+    "secrets",
     "step",
     "timeout",
+    "trigger",
+    "trigger_on_finish",
 ]
+
+# Metaflow's client function `metadata(...)` shares its name with the `shipyard.metadata`
+# package: the root's `metadata` is both (see `FunctionOverPackage`), and stays so when the
+# package is first imported.
+metadata = FunctionOverPackage("shipyard.metadata", "shipyard.client.stores", "metadata")
+keep_over_subpackages(__name__, frozenset({"metadata"}))
 
 __getattr__ = lazy_exports(
     __name__,
@@ -89,7 +139,12 @@ __getattr__ = lazy_exports(
         "namespace": "shipyard.client",
         "get_namespace": "shipyard.client",
         "default_namespace": "shipyard.client",
+        "Metaflow": "shipyard.client",
+        "get_metadata": "shipyard.client",
+        "default_metadata": "shipyard.client",
         "Runner": "shipyard.runtime.runner",
+        "ExecutingRun": "shipyard.runtime.runner",
+        "NBRunner": "shipyard.runtime.nbrunner",
         "models": "shipyard.registry.models",
         "facts": "shipyard.features.facts",
         "experiments": "shipyard.experiments",

@@ -17,6 +17,7 @@ import dataclasses
 import getpass
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,9 +31,10 @@ _ENV_PREFIX = "SHIPYARD_"
 STORE_DIR = ".shipyard"
 
 
-def config_file() -> Path:
+def config_file(environ: Mapping[str, str] | None = None) -> Path:
     """The configuration file: `SHIPYARD_CONFIG`, else `~/.shipyard/config.toml`."""
-    return Path(os.environ.get("SHIPYARD_CONFIG", Path.home() / STORE_DIR / "config.toml"))
+    environ = os.environ if environ is None else environ
+    return Path(environ.get("SHIPYARD_CONFIG", Path.home() / STORE_DIR / "config.toml"))
 
 
 def setting_names() -> tuple[str, ...]:
@@ -56,9 +58,9 @@ def find_store(start: Path) -> Path | None:
     return None
 
 
-def _file_settings(names: tuple[str, ...]) -> dict[str, str]:
+def _file_settings(names: tuple[str, ...], environ: Mapping[str, str]) -> dict[str, str]:
     """The settings of the configuration file; every error names the file."""
-    path = config_file()
+    path = config_file(environ)
     if not path.is_file():
         return {}
     try:
@@ -135,18 +137,23 @@ class Config:
         return _current
 
     @classmethod
-    def load(cls) -> Config:
-        """Read the environment and the file now (`current()` is what callers want)."""
+    def load(cls, environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Config:
+        """Read the environment and the file now (`current()` is what callers want).
+
+        `environ` and `cwd` default to this process's; `Runner` passes its child's, to read
+        the runs the child records where the child records them.
+        """
+        environ = os.environ if environ is None else environ
         names = setting_names()
-        settings = _file_settings(names)
+        settings = _file_settings(names, environ)
         for key in names:
-            value = os.environ.get(_ENV_PREFIX + key.upper())
+            value = environ.get(_ENV_PREFIX + key.upper())
             if value:
                 settings[key] = value
         found = None
         if "datastore" not in settings or "metadata" not in settings:
             with contextlib.suppress(FileNotFoundError):  # the current folder was deleted
-                found = find_store(Path.cwd())
+                found = find_store(cwd or Path.cwd())
         if "datastore" not in settings and found is not None:
             settings["datastore"] = str(found)
         if "metadata" not in settings:

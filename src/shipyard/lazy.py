@@ -7,6 +7,8 @@ re-export heavy objects (the client, the stores) through this instead of importi
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -29,3 +31,48 @@ def lazy_exports(package: str, where: Mapping[str, str]) -> Callable[[str], Any]
         return value
 
     return __getattr__
+
+
+class FunctionOverPackage:
+    """One name for a function and a subpackage: calling it calls `function` (imported on
+    first call), any attribute is the package's.
+
+    `from metaflow import metadata` is a function, while `shipyard.metadata` is the metadata
+    package; the package root exports this, so that both `metadata("...")` and
+    `shipyard.metadata.open_metadata` keep working (see `keep_over_subpackages`).
+    """
+
+    def __init__(self, package: str, function_module: str, function_name: str) -> None:
+        self._package = package
+        self._function = (function_module, function_name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        module, name = self._function
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(importlib.import_module(self._package), name)
+
+    def __dir__(self) -> list[str]:
+        return dir(importlib.import_module(self._package))
+
+    def __repr__(self) -> str:
+        module, name = self._function
+        return f"<{module}.{name}, also the package {self._package}>"
+
+
+def keep_over_subpackages(module_name: str, names: frozenset[str]) -> None:
+    """Stop the import system from replacing the attributes `names` of `module_name` with
+    the subpackages of the same name when those are first imported (it sets them on the
+    parent module): the `FunctionOverPackage` objects there stay."""
+    module = sys.modules[module_name]
+
+    class Guarded(types.ModuleType):
+        def __setattr__(self, name: str, value: Any) -> None:
+            if name in names and isinstance(value, types.ModuleType):
+                return
+            super().__setattr__(name, value)
+
+    module.__class__ = Guarded

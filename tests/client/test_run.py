@@ -55,8 +55,15 @@ def test_a_finished_run_has_ordered_aware_timestamps(history: History) -> None:
     run = Run(f"TrainFlow/{history.successful_run()}")
     assert isinstance(run.created_at, datetime)
     assert run.finished_at is not None
-    assert run.created_at.tzinfo is not None
+    assert run.record.created_at.tzinfo is not None
     assert run.created_at <= run.finished_at
+
+
+def test_client_timestamps_are_naive_local_times_as_in_metaflow(history: History) -> None:
+    run = Run(f"TrainFlow/{history.successful_run()}")
+    assert run.created_at.tzinfo is None
+    assert run.created_at == run.record.created_at.astimezone().replace(tzinfo=None)
+    assert run.created_at <= datetime.now()
 
 
 def test_a_run_reports_its_user_and_parameters(history: History) -> None:
@@ -66,8 +73,9 @@ def test_a_run_reports_its_user_and_parameters(history: History) -> None:
 
 def test_user_tags_and_system_tags_are_kept_apart(history: History) -> None:
     run = Run(f"TrainFlow/{history.successful_run(tags=['prod'])}")
-    assert run.tags == {"prod"}
+    assert run.user_tags == {"prod"}
     assert run.system_tags == {"user:alice", "flow:TrainFlow"}
+    assert run.tags == run.user_tags | run.system_tags  # as in Metaflow
 
 
 def test_add_tag_records_the_tag_and_updates_the_object(history: History) -> None:
@@ -80,7 +88,7 @@ def test_add_tag_records_the_tag_and_updates_the_object(history: History) -> Non
 def test_add_tags_records_several_tags(history: History) -> None:
     run = Run(f"TrainFlow/{history.successful_run()}")
     run.add_tags(["a", "b"])
-    assert Run(run.pathspec).tags == {"a", "b"}
+    assert Run(run.pathspec).user_tags == {"a", "b"}
 
 
 def test_add_tags_refuses_a_lone_string(history: History) -> None:
@@ -92,14 +100,14 @@ def test_add_tags_refuses_a_lone_string(history: History) -> None:
 def test_remove_tag_forgets_the_tag(history: History) -> None:
     run = Run(f"TrainFlow/{history.successful_run(tags=['draft', 'keep'])}")
     run.remove_tag("draft")
-    assert Run(run.pathspec).tags == {"keep"}
-    assert run.tags == {"keep"}
+    assert Run(run.pathspec).user_tags == {"keep"}
+    assert run.user_tags == {"keep"}
 
 
 def test_remove_tags_forgets_several_tags(history: History) -> None:
     run = Run(f"TrainFlow/{history.successful_run(tags=['a', 'b', 'c'])}")
     run.remove_tags(["a", "b"])
-    assert run.tags == {"c"}
+    assert run.user_tags == {"c"}
 
 
 def test_system_tags_cannot_be_removed(history: History) -> None:

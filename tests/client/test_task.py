@@ -193,8 +193,10 @@ def test_iterating_a_task_yields_its_artifacts_by_name(history: History) -> None
 
 def test_artifacts_maps_names_to_data_artifacts(history: History) -> None:
     artifacts = Task(f"TrainFlow/{history.successful_run()}/end/4").artifacts
-    assert sorted(artifacts) == ["model", "score"]
+    # As Metaflow's named tuple: iterating gives the artifacts, sorted by name.
+    assert [artifact.id for artifact in artifacts] == ["model", "score"]
     assert artifacts["score"].data == 0.9
+    assert artifacts.score.data == 0.9
 
 
 def test_a_task_contains_its_artifact_names(history: History) -> None:

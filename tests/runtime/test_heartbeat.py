@@ -27,7 +27,7 @@ def test_a_long_task_does_not_make_its_run_look_lost(home: Home):
     store.close()
     assert record.heartbeat_at is not None
     # Created with a first beat, then beaten again while the 11 s step ran.
-    assert record.heartbeat_at - run.created_at >= HEARTBEAT_EVERY - timedelta(seconds=1)
+    assert record.heartbeat_at - run.record.created_at >= HEARTBEAT_EVERY - timedelta(seconds=1)
 
 
 @pytest.mark.slow

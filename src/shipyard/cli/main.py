@@ -171,7 +171,7 @@ def _runs_table(found: Iterable[Run]) -> Table:
             output.text(run.user),
             output.text(output.when(run.created_at)),
             output.text(output.duration(run.created_at, run.finished_at)),
-            output.text(", ".join(sorted(run.tags))),
+            output.text(", ".join(sorted(run.user_tags))),
         )
     return table
 
@@ -216,7 +216,7 @@ def _show_run(console: Console, run: Run) -> None:
         ("Started", output.text(output.when(run.created_at))),
         ("Finished", output.text(output.when(run.finished_at))),
         ("Duration", output.text(output.duration(run.created_at, run.finished_at))),
-        ("Tags", output.text(", ".join(sorted(run.tags)) or "-")),
+        ("Tags", output.text(", ".join(sorted(run.user_tags)) or "-")),
         ("System tags", output.text(", ".join(sorted(run.system_tags)), "dim")),
     ]
     if run.origin_run_id:
@@ -310,7 +310,7 @@ def _show_task(console: Console, task: Task) -> None:
         )
     console.print(attempts)
     if task.artifacts:
-        console.print(_artifacts_table(task.artifacts.values(), task_column=False))
+        console.print(_artifacts_table(task.artifacts, task_column=False))
     if not task.successful and task.exception:
         console.print(output.text("Error", "bold red"))
         console.print(output.text(task.exception.rstrip(), "red"))

@@ -94,7 +94,8 @@ def when(moment: datetime | None) -> str:
 
 def duration(start: datetime, end: datetime | None) -> str:
     """How long something took, or has been running (marked with a trailing '+')."""
-    seconds = ((end or datetime.now(UTC)) - start).total_seconds()
+    # Client objects give naive local times (as Metaflow's do); records give aware UTC ones.
+    seconds = ((end or datetime.now(UTC)).astimezone() - start.astimezone()).total_seconds()
     text = format_seconds(seconds)
     return text if end is not None else f"{text}+"
 

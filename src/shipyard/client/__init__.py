@@ -20,7 +20,8 @@ from shipyard.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from shipyard.client.context import ClientContext
-    from shipyard.client.data import DataArtifact, TaskData
+    from shipyard.client.data import DataArtifact, TaskArtifacts, TaskData
+    from shipyard.client.entry import Metaflow
     from shipyard.client.namespaces import (
         default_namespace,
         get_namespace,
@@ -28,23 +29,29 @@ if TYPE_CHECKING:
         namespace,
     )
     from shipyard.client.objects import Flow, Run, Step, Task, flows, from_pathspec, runs
+    from shipyard.client.stores import default_metadata, get_metadata, metadata
     from shipyard.metadata.records import RunStatus, TaskStatus
 
 __all__ = [
     "ClientContext",
     "DataArtifact",
     "Flow",
+    "Metaflow",
     "Run",
     "RunStatus",
     "Step",
     "Task",
+    "TaskArtifacts",
     "TaskData",
     "TaskStatus",
+    "default_metadata",
     "default_namespace",
     "flows",
     "from_pathspec",
+    "get_metadata",
     "get_namespace",
     "in_namespace",
+    "metadata",
     "namespace",
     "runs",
 ]
@@ -54,7 +61,12 @@ __getattr__ = lazy_exports(
     {
         "ClientContext": "shipyard.client.context",
         "DataArtifact": "shipyard.client.data",
+        "TaskArtifacts": "shipyard.client.data",
         "TaskData": "shipyard.client.data",
+        "Metaflow": "shipyard.client.entry",
+        "metadata": "shipyard.client.stores",
+        "get_metadata": "shipyard.client.stores",
+        "default_metadata": "shipyard.client.stores",
         "default_namespace": "shipyard.client.namespaces",
         "get_namespace": "shipyard.client.namespaces",
         "in_namespace": "shipyard.client.namespaces",

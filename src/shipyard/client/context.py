@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from shipyard.client.stores import chosen_stores
 from shipyard.config import Config
+from shipyard.metadata.urls import sqlite_file
 
 if TYPE_CHECKING:
     from shipyard.datastore import ArtifactStore, BlobStore
@@ -42,9 +45,17 @@ class ClientContext:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_config(cls, config: Config) -> ClientContext:
-        """A context reading the stores `config` names."""
-        return cls(config.datastore, config.metadata)
+    def from_config(cls, config: Config, folder: Path | None = None) -> ClientContext:
+        """A context reading the stores `config` names; relative local paths in it are taken
+        from `folder` when given (the folder another process read `config` in)."""
+        datastore, metadata = config.datastore, config.metadata
+        if folder is not None:
+            if "://" not in datastore and not Path(datastore).is_absolute():
+                datastore = str(folder / datastore)
+            database = sqlite_file(metadata)
+            if database is not None and not database.is_absolute():
+                metadata = f"sqlite:///{folder / database}"
+        return cls(datastore, metadata)
 
     @property
     def metadata(self) -> MetadataBackend:
@@ -121,18 +132,19 @@ _cache_lock = threading.Lock()
 
 
 def current_context() -> ClientContext:
-    """The context for the process's configuration (`Config.current()`), cached by its URLs.
+    """The context for the stores the client reads (the configuration's, unless `metadata()`
+    chose others), cached by their URLs.
 
     The process id is part of the key because a metadata store's pooled connections must not
     cross `os.fork()`: a forked worker gets contexts of its own.
     """
-    config = Config.current()
-    key = (os.getpid(), config.datastore, config.metadata)
+    stores = chosen_stores()
+    key = (os.getpid(), stores.datastore, stores.metadata)
     evicted: list[ClientContext] = []
     with _cache_lock:
         context = _cache.pop(key, None)
         if context is None:
-            context = ClientContext.from_config(config)
+            context = ClientContext(stores.datastore, stores.metadata)
         _cache[key] = context  # re-inserted last: the dict's order is least recently used first
         while len(_cache) > _MAX_CACHED:
             old_key = next(iter(_cache))

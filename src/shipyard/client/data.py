@@ -9,7 +9,8 @@ one holding CUDA tensors is read onto the CPU where no GPU is visible.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shipyard.client.base import ClientObject
@@ -19,11 +20,12 @@ from shipyard.client.pathspec import parse_pathspec
 from shipyard.exceptions import ArtifactNotFound
 
 if TYPE_CHECKING:
+    from shipyard.client.objects import Task
     from shipyard.datastore import FlowClasses, LazyArtifact
     from shipyard.datastore.refs import ArtifactRef
-    from shipyard.metadata.records import ArtifactRecord
+    from shipyard.metadata.records import ArtifactRecord, RunRecord
 
-__all__ = ["DataArtifact", "TaskData", "missing_artifact"]
+__all__ = ["DataArtifact", "TaskArtifacts", "TaskData", "missing_artifact"]
 
 
 class DataArtifact(ClientObject):
@@ -82,6 +84,37 @@ class DataArtifact(ClientObject):
         return self._task_pathspec
 
     @property
+    def parent(self) -> Task:
+        """The task that produced the artifact."""
+        from shipyard.client.objects import Task
+
+        flow_name, run_id, step_name, task_id = self._task_pathspec.split("/")
+        record = self._context.metadata.get_task(flow_name, run_id, step_name, task_id)
+        return Task._from_record(record, self._context)
+
+    def _run_record(self) -> RunRecord:
+        flow_name, run_id = self._task_pathspec.split("/")[:2]
+        return self._context.metadata.get_run(flow_name, run_id)
+
+    @property
+    def created_at(self) -> datetime | None:
+        """When the value was recorded: when the task that produced it finished (naive,
+        local time, as in Metaflow)."""
+        return self.parent.finished_at
+
+    @property
+    def finished_at(self) -> datetime | None:
+        """The same as `created_at`: an artifact is recorded whole, once (as in Metaflow)."""
+        return self.created_at
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """This artifact in the task the producing task was cloned from by `resume`, if it
+        was."""
+        origin = self.parent.origin_pathspec
+        return None if origin is None else f"{origin}/{self.name}"
+
+    @property
     def ref(self) -> ArtifactRef:
         """Where the value is stored; enough to load it with an `ArtifactStore`."""
         return self._record.ref
@@ -135,6 +168,68 @@ class DataArtifact(ClientObject):
             f"{flow_name}/{run_id}",
             lambda: metadata.get_run(flow_name, run_id).code_hash,
         )
+
+
+class TaskArtifacts:
+    """A task's `DataArtifact`s, sorted by name: `task.artifacts.model.data`, iteration over
+    the artifacts themselves (Metaflow's named tuple), and `task.artifacts["model"]`.
+
+    Missing names raise `ArtifactNotFound`, listing the names that exist.
+    """
+
+    __slots__ = ("_by_name", "_pathspec")
+
+    def __init__(self, task_pathspec: str, artifacts: Sequence[DataArtifact]) -> None:
+        self._pathspec = task_pathspec
+        self._by_name = {artifact.name: artifact for artifact in artifacts}
+
+    @property
+    def by_name(self) -> Mapping[str, DataArtifact]:
+        """The artifacts as a mapping from name to artifact."""
+        return self._by_name
+
+    def __getattr__(self, name: str) -> DataArtifact:
+        if name.startswith("__") or name in TaskArtifacts.__slots__:
+            raise AttributeError(name)
+        return self[name]
+
+    def __getitem__(self, key: str | int) -> DataArtifact:
+        """The artifact named `key`, or at position `key` as in a tuple."""
+        if isinstance(key, int):
+            return list(self._by_name.values())[key]
+        artifact = self._by_name.get(key)
+        if artifact is None:
+            raise missing_artifact(self._pathspec, key, self._by_name)
+        return artifact
+
+    def __contains__(self, item: object) -> bool:
+        """Whether there is an artifact of that name (or that artifact)."""
+        if isinstance(item, DataArtifact):
+            return item in self._by_name.values()
+        return item in self._by_name
+
+    def __iter__(self) -> Iterator[DataArtifact]:
+        return iter(self._by_name.values())
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to the same artifacts, or to a mapping of the same names to them
+        (`task.artifacts == {}` for a task that recorded none)."""
+        if isinstance(other, TaskArtifacts):
+            return self._by_name == other._by_name
+        if isinstance(other, Mapping):
+            return self._by_name == dict(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking, like the dict it replaces
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *self._by_name})
+
+    def __repr__(self) -> str:
+        return f"<TaskArtifacts {self._pathspec}: {', '.join(self._by_name) or 'none'}>"
 
 
 class TaskData:

@@ -15,11 +15,12 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlparse
 
-from shipyard.client.base import ClientObject, RecordObject
+from shipyard.client.base import ClientObject, RecordObject, local_time
 from shipyard.client.context import ClientContext, current_context
-from shipyard.client.data import DataArtifact, TaskData, missing_artifact
-from shipyard.client.namespaces import check_namespace, get_namespace
+from shipyard.client.data import DataArtifact, TaskArtifacts, TaskData
+from shipyard.client.namespaces import check_namespace, get_namespace, in_current_namespace
 from shipyard.client.pathspec import parse_pathspec, split_pathspec
 from shipyard.client.related import models_of_run
 from shipyard.exceptions import ObjectNotFound
@@ -84,6 +85,36 @@ class Flow(ClientObject):
     def pathspec(self) -> str:
         return self._name
 
+    @property
+    def parent(self) -> None:
+        """A flow is the top of the hierarchy."""
+        return None
+
+    def _run_record(self) -> None:
+        return None
+
+    @property
+    def origin_pathspec(self) -> None:
+        """A flow is never cloned (runs are, by `resume`)."""
+        return None
+
+    @property
+    def created_at(self) -> datetime:
+        """When the flow's first run was created (naive, local time)."""
+        oldest = self._context.listing.list_runs(self._name, tags=[], limit=None)[-1]
+        return local_time(oldest.created_at)
+
+    def __contains__(self, run_id: object) -> bool:
+        """Whether the run `run_id` of this flow exists in the current namespace, so that
+        `"12" in Flow("TrainFlow")` is True exactly when `Flow("TrainFlow")["12"]` works."""
+        if not isinstance(run_id, str | int):
+            return False
+        try:
+            record = self._context.metadata.get_run(self._name, str(run_id))
+        except ObjectNotFound:
+            return False
+        return in_current_namespace(record)
+
     def runs(
         self, *tags: str, tag: str | Iterable[str] | None = None, limit: int | None = None
     ) -> list[Run]:
@@ -141,6 +172,14 @@ class Run(RecordObject[RunRecord]):
         """The flow this run belongs to."""
         return Flow._known(self._record.flow_name, self._context)
 
+    @property
+    def parent(self) -> Flow:
+        """The flow this run belongs to (Metaflow's name for `flow`)."""
+        return self.flow
+
+    def _run_record(self) -> RunRecord:
+        return self._record
+
     # -- state -------------------------------------------------------------------------
 
     @property
@@ -165,28 +204,9 @@ class Run(RecordObject[RunRecord]):
         return is_lost(self._record)
 
     @property
-    def created_at(self) -> datetime:
-        return self._record.created_at
-
-    @property
-    def finished_at(self) -> datetime | None:
-        """When the run ended; None while it runs."""
-        return self._record.finished_at
-
-    @property
     def user(self) -> str:
         """Who started the run."""
         return self._record.user
-
-    @property
-    def tags(self) -> frozenset[str]:
-        """The user tags (those `add_tag` manages)."""
-        return self._record.tags
-
-    @property
-    def system_tags(self) -> frozenset[str]:
-        """Tags Shipyard set itself (`user:<name>`, `flow:<name>`); they cannot be changed."""
-        return self._record.system_tags
 
     @property
     def parameters(self) -> dict[str, Any]:
@@ -197,6 +217,18 @@ class Run(RecordObject[RunRecord]):
     def origin_run_id(self) -> str | None:
         """The run this one resumed, if it was started by `resume`."""
         return self._record.origin_run_id
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """The pathspec of the run this one resumed, if it was started by `resume`."""
+        origin = self._record.origin_run_id
+        return None if origin is None else f"{self.flow_name}/{origin}"
+
+    @property
+    def trigger(self) -> None:
+        """The event that started the run: always None, since Shipyard has no event
+        triggers yet (runs start from the command line or `Runner`)."""
+        return None
 
     @cached_property
     def code(self) -> CodePackage | None:
@@ -272,6 +304,21 @@ class Run(RecordObject[RunRecord]):
         self._context.metadata.remove_tags(self.flow_name, self.id, list(_as_tag_list(tags)))
         self._refresh()
 
+    def replace_tag(self, tag_to_remove: str, tag_to_add: str) -> None:
+        """Remove one user tag and add another; see `replace_tags`."""
+        self.replace_tags([tag_to_remove], [tag_to_add])
+
+    def replace_tags(self, tags_to_remove: Iterable[str], tags_to_add: Iterable[str]) -> None:
+        """Remove some user tags and add others. Both lists are checked before anything
+        changes, so a system tag in either leaves the run's tags as they were."""
+        from shipyard.metadata.rules import validated_user_tags
+
+        removed = validated_user_tags(_as_tag_list(tags_to_remove))
+        added = validated_user_tags(_as_tag_list(tags_to_add))
+        self._context.metadata.remove_tags(self.flow_name, self.id, sorted(removed - added))
+        self._context.metadata.add_tags(self.flow_name, self.id, sorted(added))
+        self._refresh()
+
     def _refresh(self) -> None:
         self._record = self._context.metadata.get_run(self.flow_name, self.id)
 
@@ -318,6 +365,24 @@ class Step(ClientObject):
         """The run this step belongs to."""
         return Run._from_record(self._run, self._context)
 
+    @property
+    def parent(self) -> Run:
+        """The run this step belongs to (Metaflow's name for `run`)."""
+        return self.run
+
+    def _run_record(self) -> RunRecord:
+        return self._run
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """This step in the run this one resumed, if it was started by `resume`."""
+        origin = self._run.origin_run_id
+        return None if origin is None else f"{self._run.flow_name}/{origin}/{self._name}"
+
+    def __contains__(self, task_id: object) -> bool:
+        """Whether the step has a task `task_id`."""
+        return any(task.id == str(task_id) for task in self.tasks())
+
     def tasks(self) -> list[Task]:
         """The step's tasks in the order they were created."""
         records = self._context.metadata.list_tasks(
@@ -342,7 +407,7 @@ class Step(ClientObject):
 
     @property
     def created_at(self) -> datetime:
-        """When the step's first task was created."""
+        """When the step's first task was created (naive, local time)."""
         return min(task.created_at for task in self.tasks())
 
     @property
@@ -380,6 +445,18 @@ class Task(RecordObject[TaskRecord]):
     def run_id(self) -> str:
         return self._record.run_id
 
+    @property
+    def parent(self) -> Step:
+        """The step this task belongs to."""
+        return Step._from_run(self._run_record(), self.step_name, self._context)
+
+    def _run_record(self) -> RunRecord:
+        return self._run
+
+    @cached_property
+    def _run(self) -> RunRecord:
+        return self._context.metadata.get_run(self.flow_name, self.run_id)
+
     # -- state -------------------------------------------------------------------------
 
     @property
@@ -394,14 +471,6 @@ class Task(RecordObject[TaskRecord]):
     def finished(self) -> bool:
         """Whether the task ended, successfully or not (after its last retry)."""
         return self._record.status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED)
-
-    @property
-    def created_at(self) -> datetime:
-        return self._record.created_at
-
-    @property
-    def finished_at(self) -> datetime | None:
-        return self._record.finished_at
 
     @property
     def attempts(self) -> list[AttemptRecord]:
@@ -473,6 +542,74 @@ class Task(RecordObject[TaskRecord]):
             return ""
         return bytes(self._context.blobs.get(sha)).decode("utf-8", errors="replace")
 
+    def loglines(
+        self, stream: LogStream, as_unicode: bool = True
+    ) -> Iterator[tuple[datetime | None, str | bytes]]:
+        """The latest attempt's log `stream` as `(timestamp, line)` pairs, as Metaflow gives.
+
+        Shipyard stores a task's log whole, not line by line, so every line carries the time
+        its attempt ended (None while it runs); `as_unicode=False` gives the lines as bytes.
+        """
+        record = self._attempt(None)
+        end = record.finished_at if record is not None else None
+        stamp = None if end is None else local_time(end)
+        for line in self.logs(stream).splitlines():
+            yield stamp, line if as_unicode else line.encode("utf-8")
+
+    @property
+    def current_attempt(self) -> int:
+        """The number of the latest attempt (0 for the first; retries count up)."""
+        attempts = self.attempts
+        return attempts[-1].attempt if attempts else 0
+
+    @property
+    def metadata_dict(self) -> dict[str, str]:
+        """What is recorded about the task, as Metaflow's metadata names it: `attempt`,
+        `attempt_ok`, `user`, `ds-type`, `ds-root`, `code-package`, `origin-run-id`,
+        `origin-task-id`, `host`, `exit-code` (each present when known)."""
+        run = self._run_record()
+        root = self._context.datastore_url
+        found: dict[str, str | None] = {
+            "attempt": str(self.current_attempt),
+            "user": run.user,
+            "ds-type": urlparse(root).scheme if "://" in root else "local",
+            "ds-root": root,
+            "code-package": run.code_hash,
+        }
+        latest = self._attempt(None)
+        if latest is not None:
+            if latest.status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED):
+                found["attempt_ok"] = str(latest.status is TaskStatus.SUCCEEDED)
+            found["host"] = latest.host
+            found["exit-code"] = None if latest.exit_code is None else str(latest.exit_code)
+        origin = self._record.origin_pathspec
+        if origin is not None:
+            _, origin_run, _, origin_task = origin.split("/")
+            found["origin-run-id"], found["origin-task-id"] = origin_run, origin_task
+        return {name: value for name, value in found.items() if value is not None}
+
+    @property
+    def code(self) -> CodePackage | None:
+        """The snapshot of the source the task's run executed; None if none was stored."""
+        return Run._from_record(self._run_record(), self._context).code
+
+    @property
+    def parent_tasks(self) -> Iterator[Task]:
+        """The tasks whose outputs this task started from (several for a join)."""
+        for pathspec in self._record.input_paths:
+            flow_name, run_id, step_name, task_id = pathspec.split("/")
+            record = self._context.metadata.get_task(flow_name, run_id, step_name, task_id)
+            yield Task._from_record(record, self._context)
+
+    @property
+    def child_tasks(self) -> Iterator[Task]:
+        """The tasks of this run that started from this task's outputs."""
+        metadata = self._context.metadata
+        for step_name in metadata.list_steps(self.flow_name, self.run_id):
+            for record in metadata.list_tasks(self.flow_name, self.run_id, step_name):
+                if self.pathspec in record.input_paths:
+                    yield Task._from_record(record, self._context)
+
     def _attempt(self, number: int | None) -> AttemptRecord | None:
         attempts = self.attempts
         if number is None:
@@ -486,34 +623,35 @@ class Task(RecordObject[TaskRecord]):
     # -- artifacts ---------------------------------------------------------------------
 
     @cached_property
-    def artifacts(self) -> dict[str, DataArtifact]:
-        """The task's artifacts by name; listing them reads metadata only, never blobs."""
+    def artifacts(self) -> TaskArtifacts:
+        """The task's artifacts, `task.artifacts.model.data` or `task.artifacts["model"]`;
+        listing them reads metadata only, never blobs."""
         records = self._context.metadata.task_artifacts(
             self.flow_name, self.run_id, self.step_name, self.id
         )
-        return {
-            name: DataArtifact.from_record(self.pathspec, records[name], self._context)
-            for name in sorted(records)
-        }
+        return TaskArtifacts(
+            self.pathspec,
+            [
+                DataArtifact.from_record(self.pathspec, records[name], self._context)
+                for name in sorted(records)
+            ],
+        )
 
     @cached_property
     def data(self) -> TaskData:
         """The artifact values as attributes, `task.data.score`, each loaded on first access."""
-        return TaskData(self.pathspec, self.artifacts)
+        return TaskData(self.pathspec, self.artifacts.by_name)
 
     def __getitem__(self, name: str) -> DataArtifact:
         """The artifact `name`; raises `ArtifactNotFound` listing the task's artifacts."""
-        try:
-            return self.artifacts[name]
-        except KeyError:
-            raise missing_artifact(self.pathspec, name, self.artifacts) from None
+        return self.artifacts[name]
 
     def __contains__(self, name: object) -> bool:
         return name in self.artifacts
 
     def __iter__(self) -> Iterator[DataArtifact]:
         """The task's artifacts, sorted by name."""
-        return iter(self.artifacts.values())
+        return iter(self.artifacts)
 
 
 def runs(

@@ -135,6 +135,7 @@ class FlowGraph:
 
     def __init__(self, flow_class: type) -> None:
         self.flow_name = flow_class.__name__
+        self.flow_class = flow_class
         self.file = inspect.getsourcefile(flow_class) or "<unknown>"
         self.nodes: dict[str, Node] = {}
         self._descendants: dict[str, frozenset[str]] = {}

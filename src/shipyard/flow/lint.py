@@ -373,7 +373,18 @@ def check_decorators(graph: FlowGraph) -> Iterator[FlowDefinitionError]:
             )
 
 
+def check_available(graph: FlowGraph) -> Iterator[FlowDefinitionError]:
+    """Metaflow features Shipyard lacks (`@conda`, `S3`, `@project`) are refused at the line
+    using them."""
+    from shipyard.flow.unavailable import missing_in_flow, missing_in_step
+
+    yield from missing_in_flow(graph.flow_class)
+    for node in graph:
+        yield from missing_in_step(node.definition)
+
+
 RULES: tuple[Rule, ...] = (
+    check_available,
     check_start_and_end,
     check_next_calls,
     check_names_resolve,
