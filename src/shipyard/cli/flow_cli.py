@@ -72,20 +72,22 @@ def _linted_graph(flow_class: type[FlowSpec], with_decorators: tuple[str, ...] =
 
 
 def _parameter_option(parameter: Parameter) -> click.Option:
-    names = [f"--{parameter.name}"]
-    if "_" in parameter.name:
-        names.append(f"--{parameter.name.replace('_', '-')}")
     type_name = getattr(parameter.type, "__name__", None) or JSONType.name
-    default = f" [default: {parameter.default!r}]" if parameter.has_default else ""
+    default = ""
+    if parameter.default_is_computed:
+        default = " [default: computed when the run starts]"
+    elif parameter.has_default and parameter.show_default:
+        default = f" [default: {parameter.default!r}]"
     required = " [required]" if parameter.required and not parameter.has_default else ""
+    separated = f" (a list: values separated by {parameter.separator!r})" if parameter.separator else ""
     extra: dict[str, Any] = {}
     if parameter.type is bool:
         extra = {"is_flag": False, "flag_value": "true"}
     return click.Option(
-        [*names, parameter.name],
+        [*parameter.cli_names(), parameter.name],
         default=None,
         metavar=type_name.upper(),
-        help=f"{parameter.help}{default}{required}",
+        help=f"{parameter.help}{separated}{default}{required}",
         **extra,
     )
 
@@ -272,18 +274,27 @@ def _run_command(flow_class: type[FlowSpec]) -> click.Command:
 
 
 def _resume_command(flow_class: type[FlowSpec]) -> click.Command:
-    def resume(run_id: str | None, step: str | None, **values: Any) -> None:
+    def resume(
+        target: str | None, step: str | None, origin_run_id: str | None, **values: Any
+    ) -> None:
         from shipyard.runtime.launch import ResumeRequest
 
         options, _ = _split_options(values)
+        run_id, step = _resume_target(flow_class, target, step, origin_run_id)
         _execute(flow_class, options, {}, resume=ResumeRequest(run_id, step))
 
     params: list[click.Parameter] = [
-        click.Argument(["run_id"], required=False),
+        click.Argument(["target"], required=False, metavar="[STEP|RUN_ID]"),
         click.Option(
             ["--step"],
             default=None,
             help="Run again from this step (and all after it), even if it succeeded.",
+        ),
+        click.Option(
+            ["--origin-run-id"],
+            default=None,
+            metavar="RUN_ID",
+            help="The run to resume (default: your latest run), as in Metaflow.",
         ),
         *_execution_options(),
     ]
@@ -293,9 +304,34 @@ def _resume_command(flow_class: type[FlowSpec]) -> click.Command:
         params=params,
         help=(
             "Run a failed run again, reusing every task that succeeded before the failure "
-            "(default: your latest run). Uses the current code and the run's parameters."
+            "(default: your latest run). Uses the current code and the run's parameters. "
+            "As in Metaflow, `resume STEP --origin-run-id ID` runs again from STEP; "
+            "`resume RUN_ID --step STEP` says the same."
         ),
     )
+
+
+def _resume_target(
+    flow_class: type[FlowSpec], target: str | None, step: str | None, origin_run_id: str | None
+) -> tuple[str | None, str | None]:
+    """(run id, step) from either spelling: the positional is a step when the flow has one of
+    that name (Metaflow's `resume STEP`), else a run id (Shipyard's `resume RUN_ID`)."""
+    run_id = origin_run_id
+    if target is not None:
+        is_step = target in _linted_graph(flow_class).nodes
+        given_twice = step if is_step else run_id
+        if given_twice is not None and given_twice != target:
+            what = "step" if is_step else "run id"
+            _error_console().print(
+                Text(f"error: resume got two {what}s, {target!r} and {given_twice!r}; give one",
+                     style="red")
+            )
+            raise SystemExit(2)
+        if is_step:
+            step = target
+        else:
+            run_id = target
+    return run_id, step
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -355,7 +391,7 @@ def _show_command(flow_class: type[FlowSpec]) -> click.Command:
         if parameters:
             console.print("\n[bold]Parameters[/]")
             for p in parameters.values():
-                console.print(f"  --{p.name}  {p.help}", highlight=False)
+                console.print(f"  --{p.option}  {p.help}", highlight=False)
         console.print()
         for node in graph.topological():
             console.print(_describe_node(graph, node.name))

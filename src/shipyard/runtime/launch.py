@@ -17,7 +17,7 @@ from shipyard.datastore.code import snapshot_code
 from shipyard.exceptions import InfrastructureError, ShipyardError
 from shipyard.flow.decorator_specs import graph_with
 from shipyard.flow.flow_decorators import RunStartContext
-from shipyard.flow.parameters import resolve_parameters
+from shipyard.flow.parameters import ParameterContext, resolve_parameters
 from shipyard.flow.spec import FlowSpec
 from shipyard.metadata.records import RunStatus
 from shipyard.runtime.executors import ExecutorRequest, executor_kind
@@ -80,7 +80,9 @@ class FlowRun:
         self.flow_name = flow_class.__name__
         self.tags = _validate_tags(options.tags)
         if resume is None:  # checked before forking, so a typo costs nothing
-            self.parameters = resolve_parameters(flow_class.parameters(), given_parameters)
+            self.parameters = resolve_parameters(
+                flow_class.parameters(), given_parameters, self._parameter_context
+            )
         _check_datastore_outlives_the_run(self.config.datastore)
         blobs = BlobStore(self.config.datastore)
         self.artifacts = ArtifactStore(blobs)
@@ -123,6 +125,12 @@ class FlowRun:
         except BaseException:
             self.executor.shutdown()
             raise
+
+    def _parameter_context(self, name: str) -> ParameterContext:
+        """What a callable default is given: evaluated here, once, before the run starts."""
+        return ParameterContext(
+            flow_name=self.flow_name, user_name=self.config.user, parameter_name=name
+        )
 
     def _before_run(self, flow_class: type[FlowSpec]) -> None:
         """Let the flow's decorators check the run and add tags before it is recorded."""
