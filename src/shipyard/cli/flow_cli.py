@@ -14,14 +14,10 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
-from shipyard.exceptions import (
-    INFRASTRUCTURE_EXIT_CODE,
-    DecoratorSpecError,
-    FlowLintErrors,
-    InfrastructureError,
-    ShipyardError,
-)
-from shipyard.flow.decorator_specs import STEP_DECORATORS, graph_with
+from shipyard.cli.flow_commands import error_console, flow_commands, linted_graph
+from shipyard.cli.store_choice import apply_store_choice
+from shipyard.exceptions import INFRASTRUCTURE_EXIT_CODE, InfrastructureError, ShipyardError
+from shipyard.flow.decorator_specs import STEP_DECORATORS
 from shipyard.flow.graph import FlowGraph, NodeKind
 from shipyard.flow.parameters import JSONType, Parameter
 from shipyard.flow.spec import FlowSpec
@@ -44,31 +40,32 @@ def build_cli(flow_class: type[FlowSpec]) -> click.Group:
         help=flow_class.__doc__ or f"Commands of the flow {flow_class.__name__}.",
         context_settings=_HELP_OPTIONS,
     )
-    def cli() -> None:
-        pass
+    @click.option(
+        "--datastore",
+        metavar="KIND",
+        help="As in Metaflow (local, s3, gs, azure): checked against SHIPYARD_DATASTORE.",
+    )
+    @click.option(
+        "--datastore-root", metavar="URL", help="The datastore to use (sets SHIPYARD_DATASTORE)."
+    )
+    @click.option(
+        "--metadata",
+        metavar="KIND",
+        help="As in Metaflow (local, service): checked against SHIPYARD_METADATA.",
+    )
+    def cli(datastore: str | None, datastore_root: str | None, metadata: str | None) -> None:
+        try:
+            apply_store_choice(datastore, datastore_root, metadata)
+        except ShipyardError as exc:
+            error_console().print(Text(f"error: {exc}", style="red"), soft_wrap=True)
+            raise SystemExit(2) from None
 
     cli.add_command(_run_command(flow_class))
     cli.add_command(_resume_command(flow_class))
     cli.add_command(_show_command(flow_class))
+    for command in flow_commands(flow_class):
+        cli.add_command(command)
     return cli
-
-
-def _error_console() -> Console:
-    return Console(stderr=True)
-
-
-def _linted_graph(flow_class: type[FlowSpec], with_decorators: tuple[str, ...] = ()) -> FlowGraph:
-    try:
-        return graph_with(flow_class, with_decorators)
-    except DecoratorSpecError as exc:
-        _error_console().print(Text(f"error: {exc}", style="red"), soft_wrap=True)
-        raise SystemExit(2) from None
-    except FlowLintErrors as exc:
-        console = _error_console()
-        console.print(f"[bold red]The flow {flow_class.__name__} is not valid:[/]")
-        for error in exc.errors:
-            console.print(Text(f"  {error.render()}"), soft_wrap=True)
-        raise SystemExit(2) from None
 
 
 def _parameter_option(parameter: Parameter) -> click.Option:
@@ -79,7 +76,9 @@ def _parameter_option(parameter: Parameter) -> click.Option:
     elif parameter.has_default and parameter.show_default:
         default = f" [default: {parameter.default!r}]"
     required = " [required]" if parameter.required and not parameter.has_default else ""
-    separated = f" (a list: values separated by {parameter.separator!r})" if parameter.separator else ""
+    separated = ""
+    if parameter.separator:
+        separated = f" (a list: values separated by {parameter.separator!r})"
     extra: dict[str, Any] = {}
     if parameter.type is bool:
         extra = {"is_flag": False, "flag_value": "true"}
@@ -141,6 +140,13 @@ def _execution_options() -> list[click.Parameter]:
         ),
         click.Option(["--tag"], multiple=True, help="Tag the run (repeat for several tags)."),
         click.Option(
+            ["--max-num-splits"],
+            type=click.IntRange(min=1),
+            default=None,
+            help="Fail a foreach that would start more tasks than this (default: no limit; "
+            "Metaflow's is 100).",
+        ),
+        click.Option(
             ["--with", "with_"],
             multiple=True,
             metavar="DECORATOR[:key=value,...]",
@@ -151,7 +157,12 @@ def _execution_options() -> list[click.Parameter]:
         click.Option(["--quiet"], is_flag=True, help="Print only the final summary."),
         # As in Metaflow: --run-id-file holds the run id alone; --runner-attribute-file holds
         # what `Runner` needs to find the run, as JSON (flow_name, run_id, pathspec).
-        click.Option(["--run-id-file"], default=None, hidden=True),
+        click.Option(
+            ["--run-id-file"],
+            default=None,
+            metavar="FILE",
+            help="Write the run's id to FILE once the run is recorded (as in Metaflow).",
+        ),
         click.Option(["--runner-attribute-file"], default=None, hidden=True),
     ]
 
@@ -168,7 +179,7 @@ def _execute(
     try:
         _run_and_report(flow_class, options, parameters, resume, new_metadata)
     except InfrastructureError as exc:
-        _error_console().print(Text(f"error: {exc}", style="red"), soft_wrap=True)
+        error_console().print(Text(f"error: {exc}", style="red"), soft_wrap=True)
         raise SystemExit(INFRASTRUCTURE_EXIT_CODE) from None
 
 
@@ -181,7 +192,7 @@ def _run_and_report(
 ) -> None:
     from shipyard.runtime.launch import FlowRun, RunOptions
 
-    graph = _linted_graph(flow_class, options["with_"])
+    graph = linted_graph(flow_class, options["with_"])
     run_options = RunOptions(
         max_workers=options["max_workers"],
         tags=options["tag"],
@@ -192,13 +203,14 @@ def _run_and_report(
         ray_address=options["ray_address"],
         with_decorators=options["with_"],
         new_metadata=new_metadata,
+        max_num_splits=options["max_num_splits"],
     )
     try:
         flow_run = FlowRun(flow_class, parameters, run_options, resume=resume)
     except InfrastructureError:
         raise
     except ShipyardError as exc:
-        _error_console().print(Text(f"error: {exc}", style="red"), soft_wrap=True)
+        error_console().print(Text(f"error: {exc}", style="red"), soft_wrap=True)
         raise SystemExit(2) from None
     if options["run_id_file"]:
         _write_atomically(Path(options["run_id_file"]), flow_run.run_id)
@@ -242,6 +254,7 @@ _EXECUTION_KEYS = (
     "executor",
     "ray_address",
     "tag",
+    "max_num_splits",
     "with_",
     "quiet",
     "run_id_file",
@@ -318,13 +331,15 @@ def _resume_target(
     that name (Metaflow's `resume STEP`), else a run id (Shipyard's `resume RUN_ID`)."""
     run_id = origin_run_id
     if target is not None:
-        is_step = target in _linted_graph(flow_class).nodes
+        is_step = target in linted_graph(flow_class).nodes
         given_twice = step if is_step else run_id
         if given_twice is not None and given_twice != target:
             what = "step" if is_step else "run id"
-            _error_console().print(
-                Text(f"error: resume got two {what}s, {target!r} and {given_twice!r}; give one",
-                     style="red")
+            error_console().print(
+                Text(
+                    f"error: resume got two {what}s, {target!r} and {given_twice!r}; give one",
+                    style="red",
+                )
             )
             raise SystemExit(2)
         if is_step:
@@ -342,7 +357,7 @@ def _write_atomically(path: Path, text: str) -> None:
 
 def _report(console: Console, pathspec: str, summary: Any, seconds: float) -> None:
     if summary.failures:
-        errors = _error_console()
+        errors = error_console()
         for spec, result in summary.failures:
             error = Text(result.error or "the task failed", style="red")
             if errors.is_terminal:
@@ -382,7 +397,7 @@ def _counted(summary: Any) -> str:
 
 def _show_command(flow_class: type[FlowSpec]) -> click.Command:
     def show() -> None:
-        graph = _linted_graph(flow_class)
+        graph = linted_graph(flow_class)
         console = Console()
         console.print(Text(flow_class.__name__, style="bold cyan"))
         if flow_class.__doc__:

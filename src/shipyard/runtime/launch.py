@@ -45,6 +45,8 @@ class RunOptions:
     #: Create a new metadata database even though the datastore holds runs' data already
     #: (`--new-metadata`); without it such a run is refused (see `FlowRun`).
     new_metadata: bool = False
+    #: `--max-num-splits`: the widest foreach a run may open (None: no limit).
+    max_num_splits: int | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class FlowRun:
         self.config = config or Config.current()
         self.graph = graph_with(flow_class, options.with_decorators)
         self.with_decorators = options.with_decorators
+        self.max_num_splits = options.max_num_splits
         self.flow_name = flow_class.__name__
         self.tags = _validate_tags(options.tags)
         if resume is None:  # checked before forking, so a typo costs nothing
@@ -161,6 +164,7 @@ class FlowRun:
             origin_run_id=self.plan.origin.run_id if self.plan else None,
             code_hash=self.code_hash,
             with_decorators=self.with_decorators,
+            max_num_splits=self.max_num_splits,
         )
         scheduler = Scheduler(
             self.graph,

@@ -56,6 +56,8 @@ class RunContext:
     code_hash: str | None = None
     #: `--with` decorator specs; each task attaches them to its step too.
     with_decorators: tuple[str, ...] = ()
+    #: `--max-num-splits`: a foreach wider than this fails its task (None: no limit).
+    max_num_splits: int | None = None
 
 
 @dataclass(frozen=True)
@@ -385,6 +387,7 @@ class Scheduler:
         """
         hooks = self._steps[spec.step_name].hooks
         outcome = TaskOutcome.SUCCEEDED
+        result = self._within_split_limit(spec, result)
         if result.outcome is Outcome.FAILED:
             decision = GiveUp() if result.storage_error else None
             match decision or hooks.decide(self._failure_context(spec, result)):
@@ -410,6 +413,18 @@ class Scheduler:
                 result.foreach_num_splits,
             )
         )
+
+    def _within_split_limit(self, spec: TaskSpec, result: TaskResult) -> TaskResult:
+        """A foreach wider than `--max-num-splits` fails the task that opened it, as in
+        Metaflow: a runaway list should not start thousands of tasks by mistake."""
+        limit, splits = self.context.max_num_splits, result.foreach_num_splits
+        if limit is None or splits is None or splits <= limit:
+            return result
+        error = (
+            f"ForeachTooWide: step '{spec.step_name}' would start {splits} foreach tasks, more "
+            f"than --max-num-splits {limit}; raise --max-num-splits or shorten the list\n"
+        )
+        return TaskResult(Outcome.FAILED, error=error)
 
     @staticmethod
     def _failure_context(spec: TaskSpec, result: TaskResult) -> FailureContext:
