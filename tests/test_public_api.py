@@ -8,7 +8,7 @@ import pytest
 
 PUBLIC = {
     "shipyard": [
-        "DataArtifact", "Flow", "FlowSpec", "JSONType", "Parameter", "Run", "Runner",
+        "DataArtifact", "Flow", "FlowSpec", "IncludeFile", "JSONType", "Parameter", "Run", "Runner",
         "ShipyardError", "Step", "StepFailure", "StepTimeout", "Task", "catch", "current",
         "default_namespace", "environment", "facts", "get_namespace", "models", "namespace",
         "resources", "retry", "step", "timeout",

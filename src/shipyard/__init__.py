@@ -23,6 +23,7 @@ from shipyard.flow.decorators import (
     retry,
     timeout,
 )
+from shipyard.flow.include_file import IncludeFile
 from shipyard.flow.parameters import JSONType, Parameter
 from shipyard.flow.spec import FlowSpec, command_line
 from shipyard.flow.steps import step
@@ -47,6 +48,7 @@ __all__ = [
     "DataArtifact",
     "Flow",
     "FlowSpec",
+    "IncludeFile",
     "JSONType",
     "Parameter",
     "Run",

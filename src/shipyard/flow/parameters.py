@@ -23,7 +23,8 @@ class _JSONTypeMarker:
 
 JSONType = _JSONTypeMarker()
 
-_MISSING: Any = object()
+#: The default of a parameter without one (None is a value a default may have).
+MISSING: Any = object()
 
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
@@ -83,7 +84,7 @@ class Parameter:
     def __init__(
         self,
         name: str,
-        default: Any = _MISSING,
+        default: Any = MISSING,
         type: Any = None,
         required: bool = False,
         help: str | None = None,
@@ -117,7 +118,7 @@ class Parameter:
 
     @staticmethod
     def _infer_type(default: Any) -> Any:
-        if default is _MISSING or default is None or callable(default):
+        if default is MISSING or default is None or callable(default):
             return str
         if isinstance(default, bool | int | float | str):
             return type(default)
@@ -125,7 +126,7 @@ class Parameter:
 
     @property
     def has_default(self) -> bool:
-        return self.default is not _MISSING and self.default is not None
+        return self.default is not MISSING and self.default is not None
 
     @property
     def default_is_computed(self) -> bool:
@@ -182,7 +183,7 @@ class Parameter:
                     "run's ParameterContext"
                 )
             default = self.default(context)
-        if default is not _MISSING and default is not None:
+        if default is not MISSING and default is not None:
             return self.convert(default)
         if self.required:
             raise ParameterError(

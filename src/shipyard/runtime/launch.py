@@ -14,9 +14,11 @@ from shipyard.config import Config
 from shipyard.datastore.artifacts import ArtifactStore
 from shipyard.datastore.blobs import BlobStore
 from shipyard.datastore.code import snapshot_code
+from shipyard.datastore.refs import ArtifactRef
 from shipyard.exceptions import InfrastructureError, ShipyardError
 from shipyard.flow.decorator_specs import graph_with
 from shipyard.flow.flow_decorators import RunStartContext
+from shipyard.flow.include_file import IncludeFile
 from shipyard.flow.parameters import ParameterContext, resolve_parameters
 from shipyard.flow.spec import FlowSpec
 from shipyard.metadata.records import RunStatus
@@ -89,6 +91,10 @@ class FlowRun:
         _check_datastore_outlives_the_run(self.config.datastore)
         blobs = BlobStore(self.config.datastore)
         self.artifacts = ArtifactStore(blobs)
+        #: Parameters whose values were stored before the run (included files' content).
+        self.parameter_refs: dict[str, ArtifactRef] = {}
+        if resume is None:  # a missing file is refused before anything starts
+            self._include_files(flow_class)
         self.executor_kind = executor_kind(options.executor or self.config.executor)
         self.executor = self.executor_kind.make(
             ExecutorRequest(flow_class, blobs, options, self.config)
@@ -113,6 +119,7 @@ class FlowRun:
                     known, {k: v for k, v in origin.parameters.items() if k in known}
                 )
                 self.tags = tuple(dict.fromkeys([*origin.tags, *self.tags]))
+                self._include_files(flow_class)
             self._before_run(flow_class)
             self.code_hash = blobs.put_bytes(snapshot_code(Path(self.graph.file)))
             self.run_id = self.metadata.create_run(
@@ -128,6 +135,15 @@ class FlowRun:
         except BaseException:
             self.executor.shutdown()
             raise
+
+    def _include_files(self, flow_class: type[FlowSpec]) -> None:
+        """Store each included file's content once; the run records its descriptor."""
+        for name, parameter in flow_class.parameters().items():
+            value = self.parameters.get(name)
+            if isinstance(parameter, IncludeFile) and value is not None:
+                included = parameter.included(value, self.artifacts.save)
+                self.parameters[name] = included.to_json()
+                self.parameter_refs[name] = included.ref
 
     def _parameter_context(self, name: str) -> ParameterContext:
         """What a callable default is given: evaluated here, once, before the run starts."""
@@ -160,7 +176,8 @@ class FlowRun:
             datastore_url=self.executor.datastore_url,
             username=self.config.user,
             tags=frozenset(self.tags),
-            parameters=self.parameters,
+            parameters={k: v for k, v in self.parameters.items() if k not in self.parameter_refs},
+            parameter_refs=self.parameter_refs,
             origin_run_id=self.plan.origin.run_id if self.plan else None,
             code_hash=self.code_hash,
             with_decorators=self.with_decorators,

@@ -53,6 +53,8 @@ class RunContext:
     tags: frozenset[str]
     parameters: dict[str, Any]
     origin_run_id: str | None = None
+    #: Parameters stored before the run started (included files), by artifact.
+    parameter_refs: dict[str, ArtifactRef] = field(default_factory=dict)
     code_hash: str | None = None
     #: `--with` decorator specs; each task attaches them to its step too.
     with_decorators: tuple[str, ...] = ()
@@ -353,7 +355,8 @@ class Scheduler:
             tags=ctx.tags,
             origin_run_id=ctx.origin_run_id,
             parameters=ctx.parameters if task.step_name == "start" else {},
-            parameter_names=frozenset(ctx.parameters),
+            parameter_refs=ctx.parameter_refs if task.step_name == "start" else {},
+            parameter_names=frozenset(ctx.parameters) | frozenset(ctx.parameter_refs),
             kill_after_seconds=launch.context.kill_after_seconds,
             resources=needed,
             code_hash=ctx.code_hash,
@@ -453,6 +456,7 @@ class Scheduler:
             artifacts = {k: v for k, v in first.items() if k in spec.parameter_names}
         for name, value in spec.parameters.items():
             artifacts[name] = self.artifacts.save(value)
+        artifacts.update(spec.parameter_refs)
         artifacts[var] = self.artifacts.save(StepFailure.from_error(result.error or ""))
         return replace(result, outcome=Outcome.SUCCEEDED, artifacts=artifacts)
 

@@ -163,6 +163,7 @@ def execute_task(flow_class: type[FlowSpec], spec: TaskSpec, store: ArtifactStor
     try:
         for name, value in spec.parameters.items():
             scope.inherited[name] = store.save(value)
+        scope.inherited.update(spec.parameter_refs)
         _call_step(flow, node, spec, store)
         _flush_fact_logs()
         num_splits = _check_transition(flow, node, scope)
