@@ -8,8 +8,8 @@ import pytest
 
 PUBLIC = {
     "shipyard": [
-        "DataArtifact", "Flow", "FlowSpec", "IncludeFile", "JSONType", "Parameter", "Run", "Runner",
-        "ShipyardError", "Step", "StepFailure", "StepTimeout", "Task", "catch", "current",
+        "Config", "DataArtifact", "Flow", "FlowSpec", "IncludeFile", "JSONType", "Parameter", "Run", "Runner",
+        "ShipyardError", "Step", "StepFailure", "StepTimeout", "Task", "catch", "config_expr", "current",
         "default_namespace", "environment", "facts", "get_namespace", "models", "namespace",
         "resources", "retry", "step", "timeout",
     ],

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from shipyard.client.related import models_of_run
 from shipyard.exceptions import ShipyardError
+from shipyard.flow.configs import Config, config_expr
 from shipyard.flow.current import current
 from shipyard.flow.decorators import (
     StepFailure,
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from shipyard.runtime.runner import Runner
 
 __all__ = [
+    "Config",
     "DataArtifact",
     "Flow",
     "FlowSpec",
@@ -59,6 +61,7 @@ __all__ = [
     "StepTimeout",
     "Task",
     "catch",
+    "config_expr",
     "current",
     "default_namespace",
     "environment",

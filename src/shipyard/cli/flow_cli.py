@@ -16,7 +16,9 @@ from rich.text import Text
 
 from shipyard.cli.flow_commands import error_console, flow_commands, linted_graph
 from shipyard.cli.store_choice import apply_store_choice
+from shipyard.config import Config
 from shipyard.exceptions import INFRASTRUCTURE_EXIT_CODE, InfrastructureError, ShipyardError
+from shipyard.flow.configs import bind_configs, configs_of, read_configs
 from shipyard.flow.decorator_specs import STEP_DECORATORS
 from shipyard.flow.graph import FlowGraph, NodeKind
 from shipyard.flow.parameters import JSONType, Parameter
@@ -53,9 +55,36 @@ def build_cli(flow_class: type[FlowSpec]) -> click.Group:
         metavar="KIND",
         help="As in Metaflow (local, service): checked against SHIPYARD_METADATA.",
     )
-    def cli(datastore: str | None, datastore_root: str | None, metadata: str | None) -> None:
+    @click.option(
+        "--config",
+        "config_files",
+        type=(str, str),
+        multiple=True,
+        metavar="NAME PATH",
+        help="Read the flow's Config NAME from PATH (repeatable), as in Metaflow.",
+    )
+    @click.option(
+        "--config-value",
+        "config_values",
+        type=(str, str),
+        multiple=True,
+        metavar="NAME TEXT",
+        help="Give the flow's Config NAME as text (repeatable).",
+    )
+    def cli(
+        datastore: str | None,
+        datastore_root: str | None,
+        metadata: str | None,
+        config_files: tuple[tuple[str, str], ...],
+        config_values: tuple[tuple[str, str], ...],
+    ) -> None:
         try:
             apply_store_choice(datastore, datastore_root, metadata)
+            if configs_of(flow_class):  # read once, before any command builds the graph
+                values = read_configs(
+                    flow_class, Config.current().user, dict(config_files), dict(config_values)
+                )
+                bind_configs(flow_class, values)
         except ShipyardError as exc:
             error_console().print(Text(f"error: {exc}", style="red"), soft_wrap=True)
             raise SystemExit(2) from None
@@ -281,7 +310,11 @@ def _run_command(flow_class: type[FlowSpec]) -> click.Command:
             "datastore holds data of earlier runs (refused without it: run ids would start "
             "from 1 again).",
         ),
-        *[_parameter_option(p) for p in flow_class.parameters().values()],
+        *[
+            _parameter_option(p)
+            for name, p in flow_class.parameters().items()
+            if name not in configs_of(flow_class)
+        ],
     ]
     return click.Command("run", callback=run, params=params, help="Run the flow.")
 

@@ -16,10 +16,11 @@ from shipyard.datastore.blobs import BlobStore
 from shipyard.datastore.code import snapshot_code
 from shipyard.datastore.refs import ArtifactRef
 from shipyard.exceptions import InfrastructureError, ShipyardError
+from shipyard.flow.configs import bound_configs, configs_of
 from shipyard.flow.decorator_specs import graph_with
 from shipyard.flow.flow_decorators import RunStartContext
 from shipyard.flow.include_file import IncludeFile
-from shipyard.flow.parameters import ParameterContext, resolve_parameters
+from shipyard.flow.parameters import Parameter, ParameterContext, resolve_parameters
 from shipyard.flow.spec import FlowSpec
 from shipyard.metadata.records import RunStatus
 from shipyard.runtime.executors import ExecutorRequest, executor_kind
@@ -84,10 +85,13 @@ class FlowRun:
         self.max_num_splits = options.max_num_splits
         self.flow_name = flow_class.__name__
         self.tags = _validate_tags(options.tags)
+        #: Configurations as the graph was built with them: read once, when the run starts.
+        self.configs = bound_configs(flow_class, self.config.user) if configs_of(flow_class) else {}
         if resume is None:  # checked before forking, so a typo costs nothing
             self.parameters = resolve_parameters(
-                flow_class.parameters(), given_parameters, self._parameter_context
+                _plain_parameters(flow_class), given_parameters, self._parameter_context
             )
+            self.parameters.update(self.configs)
         _check_datastore_outlives_the_run(self.config.datastore)
         blobs = BlobStore(self.config.datastore)
         self.artifacts = ArtifactStore(blobs)
@@ -114,10 +118,11 @@ class FlowRun:
                     self.metadata, self.flow_name, self.config.user, resume.run_id, resume.step
                 )
                 self.plan = plan_resume(self.graph, self.metadata, origin, resume.step)
-                known = flow_class.parameters()
+                known = _plain_parameters(flow_class)
                 self.parameters = resolve_parameters(
                     known, {k: v for k, v in origin.parameters.items() if k in known}
                 )
+                self.parameters.update(self.configs)
                 self.tags = tuple(dict.fromkeys([*origin.tags, *self.tags]))
                 self._include_files(flow_class)
             self._before_run(flow_class)
@@ -148,7 +153,10 @@ class FlowRun:
     def _parameter_context(self, name: str) -> ParameterContext:
         """What a callable default is given: evaluated here, once, before the run starts."""
         return ParameterContext(
-            flow_name=self.flow_name, user_name=self.config.user, parameter_name=name
+            flow_name=self.flow_name,
+            user_name=self.config.user,
+            parameter_name=name,
+            configs=self.configs,
         )
 
     def _before_run(self, flow_class: type[FlowSpec]) -> None:
@@ -210,6 +218,12 @@ class FlowRun:
         with contextlib.suppress(InfrastructureError):
             self.metadata.fail_running_tasks(self.flow_name, self.run_id, reason)
             self.metadata.finish_run(self.flow_name, self.run_id, RunStatus.FAILED)
+
+
+def _plain_parameters(flow_class: type[FlowSpec]) -> dict[str, Parameter]:
+    """The parameters given on `run`'s command line: configurations are read before it."""
+    configs = configs_of(flow_class)
+    return {n: p for n, p in flow_class.parameters().items() if n not in configs}
 
 
 def _check_datastore_outlives_the_run(url: str) -> None:
