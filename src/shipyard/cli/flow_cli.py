@@ -264,11 +264,14 @@ def _run_and_report(
     if options["quiet"]:
         summary = flow_run.execute()
     else:
-        from shipyard.cli.progress import RunProgress
+        from shipyard.cli.progress import Listeners, RunProgress, task_output
 
         plain = not console.is_terminal or flow_run.executor_kind.shares_terminal
-        with RunProgress(graph, flow_run.pathspec, console, plain) as live:
-            summary = flow_run.execute(live)
+        with (
+            RunProgress(graph, flow_run.pathspec, console, plain) as live,
+            task_output(flow_run, console) as echo,
+        ):
+            summary = flow_run.execute(Listeners(live, *echo))
     _report(console, flow_run.pathspec, summary, time.monotonic() - started)
     if any(result.storage_error for _, result in summary.failures):
         raise SystemExit(INFRASTRUCTURE_EXIT_CODE)
