@@ -64,7 +64,12 @@ class IncludeFile(Parameter):
         # A path as given, or the descriptor of an earlier run's file (when resuming).
         if isinstance(value, dict):
             return IncludedFile.from_json(value).to_json()
-        return super().convert(value)
+        path = super().convert(value)
+        if not Path(path).expanduser().is_file():  # refused before anything starts
+            raise ParameterError(
+                f"IncludeFile '--{self.option}': no file at {path!r}; pass an existing file"
+            )
+        return path
 
     def included(self, value: Any, save: Callable[[Any], ArtifactRef]) -> IncludedFile:
         """The run's value stored: a path is read and its content saved with `save`; a

@@ -97,8 +97,6 @@ class FlowRun:
         self.artifacts = ArtifactStore(blobs)
         #: Parameters whose values were stored before the run (included files' content).
         self.parameter_refs: dict[str, ArtifactRef] = {}
-        if resume is None:  # a missing file is refused before anything starts
-            self._include_files(flow_class)
         self.executor_kind = executor_kind(options.executor or self.config.executor)
         self.executor = self.executor_kind.make(
             ExecutorRequest(flow_class, blobs, options, self.config)
@@ -124,7 +122,9 @@ class FlowRun:
                 )
                 self.parameters.update(self.configs)
                 self.tags = tuple(dict.fromkeys([*origin.tags, *self.tags]))
-                self._include_files(flow_class)
+            # Stored once the metadata is open: blobs in a datastore without a database
+            # would read as the data of lost runs (see `open_metadata_for_writing`).
+            self._include_files(flow_class)
             self._before_run(flow_class)
             self.code_hash = blobs.put_bytes(snapshot_code(Path(self.graph.file)))
             self.run_id = self.metadata.create_run(

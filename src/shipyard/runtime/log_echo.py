@@ -100,7 +100,9 @@ class LogEcho:
             }
             for stream, digest in stored.items():
                 if digest is not None:
-                    self._echo_rest(tail, stream, digest)
+                    # A failed task's error ends its stderr; the run's report shows it once.
+                    shown_at_the_end = result.error if stream == "stderr" else None
+                    self._echo_rest(tail, stream, digest, shown_at_the_end)
 
     # -- following -------------------------------------------------------------------------
     def _follow(self) -> None:
@@ -123,11 +125,15 @@ class LogEcho:
         for stream, data in grown.items():
             self._echo(tail, stream, data)
 
-    def _echo_rest(self, tail: _Tail, stream: Stream, digest: str) -> None:
+    def _echo_rest(
+        self, tail: _Tail, stream: Stream, digest: str, left_out: str | None = None
+    ) -> None:
         try:
             data = bytes(self._blobs.get(digest))[tail.offsets[stream] :]
         except DatastoreError:
             return  # the log is shown by `shipyard logs`, or its absence reported there
+        if left_out:
+            data = data.removesuffix(left_out.encode())
         if data and not data.endswith(b"\n"):
             data += b"\n"
         self._echo(tail, stream, data)

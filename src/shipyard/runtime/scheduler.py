@@ -427,7 +427,9 @@ class Scheduler:
             f"ForeachTooWide: step '{spec.step_name}' would start {splits} foreach tasks, more "
             f"than --max-num-splits {limit}; raise --max-num-splits or shorten the list\n"
         )
-        return TaskResult(Outcome.FAILED, error=error)
+        return replace(
+            result, outcome=Outcome.FAILED, artifacts={}, foreach_num_splits=None, error=error
+        )
 
     @staticmethod
     def _failure_context(spec: TaskSpec, result: TaskResult) -> FailureContext:
