@@ -71,7 +71,13 @@ def build_cli(flow_class: type[FlowSpec]) -> click.Group:
         metavar="NAME TEXT",
         help="Give the flow's Config NAME as text (repeatable).",
     )
+    @click.option(
+        "--pylint/--no-pylint",
+        default=True,
+        help="Accepted as in Metaflow; Shipyard lints the graph itself and never runs pylint.",
+    )
     def cli(
+        pylint: bool,
         datastore: str | None,
         datastore_root: str | None,
         metadata: str | None,
