@@ -21,6 +21,7 @@ from shipyard.exceptions import INFRASTRUCTURE_EXIT_CODE, InfrastructureError, S
 from shipyard.flow.configs import bind_configs, configs_of, read_configs
 from shipyard.flow.decorator_specs import STEP_DECORATORS
 from shipyard.flow.graph import FlowGraph, NodeKind
+from shipyard.flow.include_file import IncludeFile
 from shipyard.flow.parameters import JSONType, Parameter
 from shipyard.flow.spec import FlowSpec
 from shipyard.runtime.executors import DEFAULT_EXECUTOR, EXECUTORS
@@ -120,7 +121,7 @@ def _parameter_option(parameter: Parameter) -> click.Option:
     return click.Option(
         [*parameter.cli_names(), parameter.name],
         default=None,
-        metavar=type_name.upper(),
+        metavar="PATH" if isinstance(parameter, IncludeFile) else type_name.upper(),
         help=f"{parameter.help}{separated}{default}{required}",
         **extra,
     )
