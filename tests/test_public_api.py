@@ -8,10 +8,11 @@ import pytest
 
 PUBLIC = {
     "shipyard": [
-        "DataArtifact", "Flow", "FlowSpec", "JSONType", "Parameter", "Run", "Runner",
-        "ShipyardError", "Step", "StepFailure", "StepTimeout", "Task", "batch", "catch",
-        "current", "default_namespace", "environment", "experiments", "facts", "get_namespace",
-        "kubernetes", "models", "namespace", "parallel", "resources", "retry", "step", "timeout",
+        "Config", "DataArtifact", "Flow", "FlowSpec", "IncludeFile", "JSONType", "Parameter",
+        "Run", "Runner", "ShipyardError", "Step", "StepFailure", "StepTimeout", "Task", "batch",
+        "catch", "config_expr", "current", "default_namespace", "environment", "experiments",
+        "facts", "get_namespace", "kubernetes", "models", "namespace", "parallel", "resources",
+        "retry", "step", "timeout",
         # Metaflow parity: the Runner API, the client's entry points, and the Metaflow names
         # Shipyard lacks, importable and refused before a run (shipyard.flow.unavailable).
         "ExecutingRun", "NBRunner", "Metaflow", "metadata", "get_metadata", "default_metadata",

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from shipyard.client.related import models_of_run
 from shipyard.exceptions import ShipyardError
+from shipyard.flow.configs import Config, config_expr
 from shipyard.flow.current import client_object, current
 from shipyard.flow.decorators import (
     StepFailure,
@@ -25,6 +26,7 @@ from shipyard.flow.decorators import (
     retry,
     timeout,
 )
+from shipyard.flow.include_file import IncludeFile
 from shipyard.flow.parallel import parallel
 from shipyard.flow.parameters import JSONType, Parameter
 from shipyard.flow.spec import FlowSpec, command_line
@@ -71,12 +73,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "S3",
+    "Config",
     "DataArtifact",
     "DeployedFlow",
     "Deployer",
     "ExecutingRun",
     "Flow",
     "FlowSpec",
+    "IncludeFile",
     "JSONType",
     "Metaflow",
     "NBDeployer",
@@ -94,6 +98,7 @@ __all__ = [
     "catch",
     "conda",
     "conda_base",
+    "config_expr",
     "current",
     "default_metadata",
     "default_namespace",

@@ -84,3 +84,35 @@ def test_assigning_to_a_parameter_inside_a_flow_is_refused():
     flow = Tuned(use_cli=False)
     with pytest.raises(AttributeError, match="parameter 'alpha' is read-only"):
         flow.alpha = 0.9
+
+
+def test_a_dashed_name_is_the_option_and_the_artifact_takes_underscores():
+    batch = Parameter("batch-size", default=8)
+    assert (batch.name, batch.option) == ("batch_size", "batch-size")
+    assert batch.cli_names() == ["--batch-size", "--batch_size"]
+    assert resolve_parameters({"batch_size": batch}, {"batch_size": "16"}) == {"batch_size": 16}
+
+
+def test_a_separator_splits_a_string_value_into_a_list_and_only_a_string_one():
+    genres = Parameter("genres", default="a,b", separator=",")
+    assert resolve_parameters({"genres": genres}, {}) == {"genres": ["a", "b"]}
+    assert resolve_parameters({"genres": genres}, {"genres": "x"}) == {"genres": ["x"]}
+    with pytest.raises(ParameterError, match="separator= is only allowed with type=str"):
+        Parameter("sizes", type=int, separator=",")
+
+
+def test_a_callable_default_is_called_once_with_the_runs_context():
+    from shipyard.flow.parameters import ParameterContext
+
+    calls = []
+
+    def default(context: ParameterContext) -> str:
+        calls.append(context)
+        return f"{context.flow_name}:{context.user_name}:{context.parameter_name}"
+
+    label = Parameter("label", default=default)
+    values = resolve_parameters(
+        {"label": label}, {}, lambda name: ParameterContext("TrainFlow", "ana", name)
+    )
+    assert values == {"label": "TrainFlow:ana:label"} and len(calls) == 1
+    assert resolve_parameters({"label": label}, {"label": "given"}) == {"label": "given"}

@@ -92,6 +92,7 @@ def test_a_foreach_of_200_tasks_runs_on_the_cluster_and_logs_are_kept(
 def test_a_step_can_use_ray_itself_on_the_same_cluster(on_ray: Home, cluster: RayCluster):
     done = on_ray.run_flow("ray_fanout_flow.py", "run", "--width", "4")
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "/work/4] working on 2" in done.stdout  # what steps print is shown, as on local
     data = Flow("RayFanoutFlow").latest_run.data
     assert data.cubes == [x**3 for x in range(10)]
     assert {ray_port_of(evidence) for evidence in data.ray_tasks} == {cluster.port}

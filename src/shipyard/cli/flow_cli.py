@@ -15,15 +15,14 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
-from shipyard.exceptions import (
-    INFRASTRUCTURE_EXIT_CODE,
-    DecoratorSpecError,
-    FlowLintErrors,
-    InfrastructureError,
-    ShipyardError,
-)
-from shipyard.flow.decorator_specs import STEP_DECORATORS, graph_with
+from shipyard.cli.flow_commands import error_console, flow_commands, linted_graph
+from shipyard.cli.store_choice import apply_store_choice
+from shipyard.config import Config
+from shipyard.exceptions import INFRASTRUCTURE_EXIT_CODE, InfrastructureError, ShipyardError
+from shipyard.flow.configs import bind_configs, configs_of, read_configs
+from shipyard.flow.decorator_specs import STEP_DECORATORS
 from shipyard.flow.graph import FlowGraph, NodeKind
+from shipyard.flow.include_file import IncludeFile
 from shipyard.flow.parameters import JSONType, Parameter
 from shipyard.flow.spec import FlowSpec
 from shipyard.runtime.executors import DEFAULT_EXECUTOR, EXECUTORS
@@ -46,48 +45,86 @@ def build_cli(flow_class: type[FlowSpec]) -> click.Group:
         help=flow_class.__doc__ or f"Commands of the flow {flow_class.__name__}.",
         context_settings=_HELP_OPTIONS,
     )
-    def cli() -> None:
-        pass
+    @click.option(
+        "--datastore",
+        metavar="KIND",
+        help="As in Metaflow (local, s3, gs, azure): checked against SHIPYARD_DATASTORE.",
+    )
+    @click.option(
+        "--datastore-root", metavar="URL", help="The datastore to use (sets SHIPYARD_DATASTORE)."
+    )
+    @click.option(
+        "--metadata",
+        metavar="KIND",
+        help="As in Metaflow (local, service): checked against SHIPYARD_METADATA.",
+    )
+    @click.option(
+        "--config",
+        "config_files",
+        type=(str, str),
+        multiple=True,
+        metavar="NAME PATH",
+        help="Read the flow's Config NAME from PATH (repeatable), as in Metaflow.",
+    )
+    @click.option(
+        "--config-value",
+        "config_values",
+        type=(str, str),
+        multiple=True,
+        metavar="NAME TEXT",
+        help="Give the flow's Config NAME as text (repeatable).",
+    )
+    @click.option(
+        "--pylint/--no-pylint",
+        default=True,
+        help="Accepted as in Metaflow; Shipyard lints the graph itself and never runs pylint.",
+    )
+    def cli(
+        pylint: bool,
+        datastore: str | None,
+        datastore_root: str | None,
+        metadata: str | None,
+        config_files: tuple[tuple[str, str], ...],
+        config_values: tuple[tuple[str, str], ...],
+    ) -> None:
+        try:
+            apply_store_choice(datastore, datastore_root, metadata)
+            if configs_of(flow_class):  # read once, before any command builds the graph
+                values = read_configs(
+                    flow_class, Config.current().user, dict(config_files), dict(config_values)
+                )
+                bind_configs(flow_class, values)
+        except ShipyardError as exc:
+            error_console().print(Text(f"error: {exc}", style="red"), soft_wrap=True)
+            raise SystemExit(2) from None
 
     cli.add_command(_run_command(flow_class))
     cli.add_command(_resume_command(flow_class))
     cli.add_command(_show_command(flow_class))
+    for command in flow_commands(flow_class):
+        cli.add_command(command)
     return cli
 
 
-def _error_console() -> Console:
-    return Console(stderr=True)
-
-
-def _linted_graph(flow_class: type[FlowSpec], with_decorators: tuple[str, ...] = ()) -> FlowGraph:
-    try:
-        return graph_with(flow_class, with_decorators)
-    except DecoratorSpecError as exc:
-        _error_console().print(Text(f"error: {exc}", style="red"), soft_wrap=True)
-        raise SystemExit(2) from None
-    except FlowLintErrors as exc:
-        console = _error_console()
-        console.print(f"[bold red]The flow {flow_class.__name__} is not valid:[/]")
-        for error in exc.errors:
-            console.print(Text(f"  {error.render()}"), soft_wrap=True)
-        raise SystemExit(2) from None
-
-
 def _parameter_option(parameter: Parameter) -> click.Option:
-    names = [f"--{parameter.name}"]
-    if "_" in parameter.name:
-        names.append(f"--{parameter.name.replace('_', '-')}")
     type_name = getattr(parameter.type, "__name__", None) or JSONType.name
-    default = f" [default: {parameter.default!r}]" if parameter.has_default else ""
+    default = ""
+    if parameter.default_is_computed:
+        default = " [default: computed when the run starts]"
+    elif parameter.has_default and parameter.show_default:
+        default = f" [default: {parameter.default!r}]"
     required = " [required]" if parameter.required and not parameter.has_default else ""
+    separated = ""
+    if parameter.separator:
+        separated = f" (a list: values separated by {parameter.separator!r})"
     extra: dict[str, Any] = {}
     if parameter.type is bool:
         extra = {"is_flag": False, "flag_value": "true"}
     return click.Option(
-        [*names, parameter.name],
+        [*parameter.cli_names(), parameter.name],
         default=None,
-        metavar=type_name.upper(),
-        help=f"{parameter.help}{default}{required}",
+        metavar="PATH" if isinstance(parameter, IncludeFile) else type_name.upper(),
+        help=f"{parameter.help}{separated}{default}{required}",
         **extra,
     )
 
@@ -147,6 +184,13 @@ def _execution_options() -> list[click.Parameter]:
         ),
         click.Option(["--tag"], multiple=True, help="Tag the run (repeat for several tags)."),
         click.Option(
+            ["--max-num-splits"],
+            type=click.IntRange(min=1),
+            default=None,
+            help="Fail a foreach that would start more tasks than this (default: no limit; "
+            "Metaflow's is 100).",
+        ),
+        click.Option(
             ["--with", "with_"],
             multiple=True,
             metavar="DECORATOR[:key=value,...]",
@@ -157,7 +201,12 @@ def _execution_options() -> list[click.Parameter]:
         click.Option(["--quiet"], is_flag=True, help="Print only the final summary."),
         # As in Metaflow: --run-id-file holds the run id alone; --runner-attribute-file holds
         # what `Runner` needs to find the run, as JSON (flow_name, run_id, pathspec).
-        click.Option(["--run-id-file"], default=None, hidden=True),
+        click.Option(
+            ["--run-id-file"],
+            default=None,
+            metavar="FILE",
+            help="Write the run's id to FILE once the run is recorded (as in Metaflow).",
+        ),
         click.Option(["--runner-attribute-file"], default=None, hidden=True),
     ]
 
@@ -174,7 +223,7 @@ def _execute(
     try:
         _run_and_report(flow_class, options, parameters, resume, new_metadata)
     except InfrastructureError as exc:
-        _error_console().print(Text(f"error: {exc}", style="red"), soft_wrap=True)
+        error_console().print(Text(f"error: {exc}", style="red"), soft_wrap=True)
         raise SystemExit(INFRASTRUCTURE_EXIT_CODE) from None
 
 
@@ -187,7 +236,7 @@ def _run_and_report(
 ) -> None:
     from shipyard.runtime.launch import FlowRun, RunOptions
 
-    graph = _linted_graph(flow_class, options["with_"])
+    graph = linted_graph(flow_class, options["with_"])
     run_options = RunOptions(
         max_workers=options["max_workers"],
         tags=options["tag"],
@@ -199,6 +248,7 @@ def _run_and_report(
         with_decorators=options["with_"],
         new_metadata=new_metadata,
         strict_resources=options["strict_resources"],
+        max_num_splits=options["max_num_splits"],
     )
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -208,7 +258,7 @@ def _run_and_report(
     except InfrastructureError:
         raise
     except ShipyardError as exc:
-        _error_console().print(Text(f"error: {exc}", style="red"), soft_wrap=True)
+        error_console().print(Text(f"error: {exc}", style="red"), soft_wrap=True)
         raise SystemExit(2) from None
     if options["run_id_file"]:
         _write_atomically(Path(options["run_id_file"]), flow_run.run_id)
@@ -233,11 +283,14 @@ def _run_and_report(
     if options["quiet"]:
         summary = flow_run.execute()
     else:
-        from shipyard.cli.progress import RunProgress
+        from shipyard.cli.progress import Listeners, RunProgress, task_output
 
         plain = not console.is_terminal or flow_run.executor_kind.shares_terminal
-        with RunProgress(graph, flow_run.pathspec, console, plain) as live:
-            summary = flow_run.execute(live)
+        with (
+            RunProgress(graph, flow_run.pathspec, console, plain) as live,
+            task_output(flow_run, console) as echo,
+        ):
+            summary = flow_run.execute(Listeners(live, *echo))
     _report(console, flow_run.pathspec, summary, time.monotonic() - started)
     if any(result.storage_error for _, result in summary.failures):
         raise SystemExit(INFRASTRUCTURE_EXIT_CODE)
@@ -248,7 +301,7 @@ def _show_warnings(caught: list[warnings.WarningMessage]) -> None:
     """Shipyard's own warnings as one line each; anything else as Python shows it."""
     for warning in caught:
         if issubclass(warning.category, ResourcesCapped):
-            _error_console().print(
+            error_console().print(
                 Text(f"warning: {warning.message}", style="yellow"), soft_wrap=True
             )
         else:
@@ -266,6 +319,7 @@ _EXECUTION_KEYS = (
     "executor",
     "ray_address",
     "tag",
+    "max_num_splits",
     "with_",
     "quiet",
     "run_id_file",
@@ -292,24 +346,37 @@ def _run_command(flow_class: type[FlowSpec]) -> click.Command:
             "datastore holds data of earlier runs (refused without it: run ids would start "
             "from 1 again).",
         ),
-        *[_parameter_option(p) for p in flow_class.parameters().values()],
+        *[
+            _parameter_option(p)
+            for name, p in flow_class.parameters().items()
+            if name not in configs_of(flow_class)
+        ],
     ]
     return click.Command("run", callback=run, params=params, help="Run the flow.")
 
 
 def _resume_command(flow_class: type[FlowSpec]) -> click.Command:
-    def resume(run_id: str | None, step: str | None, **values: Any) -> None:
+    def resume(
+        target: str | None, step: str | None, origin_run_id: str | None, **values: Any
+    ) -> None:
         from shipyard.runtime.launch import ResumeRequest
 
         options, _ = _split_options(values)
+        run_id, step = _resume_target(flow_class, target, step, origin_run_id)
         _execute(flow_class, options, {}, resume=ResumeRequest(run_id, step))
 
     params: list[click.Parameter] = [
-        click.Argument(["run_id"], required=False),
+        click.Argument(["target"], required=False, metavar="[STEP|RUN_ID]"),
         click.Option(
             ["--step"],
             default=None,
             help="Run again from this step (and all after it), even if it succeeded.",
+        ),
+        click.Option(
+            ["--origin-run-id"],
+            default=None,
+            metavar="RUN_ID",
+            help="The run to resume (default: your latest run), as in Metaflow.",
         ),
         *_execution_options(),
     ]
@@ -319,9 +386,36 @@ def _resume_command(flow_class: type[FlowSpec]) -> click.Command:
         params=params,
         help=(
             "Run a failed run again, reusing every task that succeeded before the failure "
-            "(default: your latest run). Uses the current code and the run's parameters."
+            "(default: your latest run). Uses the current code and the run's parameters. "
+            "As in Metaflow, `resume STEP --origin-run-id ID` runs again from STEP; "
+            "`resume RUN_ID --step STEP` says the same."
         ),
     )
+
+
+def _resume_target(
+    flow_class: type[FlowSpec], target: str | None, step: str | None, origin_run_id: str | None
+) -> tuple[str | None, str | None]:
+    """(run id, step) from either spelling: the positional is a step when the flow has one of
+    that name (Metaflow's `resume STEP`), else a run id (Shipyard's `resume RUN_ID`)."""
+    run_id = origin_run_id
+    if target is not None:
+        is_step = target in linted_graph(flow_class).nodes
+        given_twice = step if is_step else run_id
+        if given_twice is not None and given_twice != target:
+            what = "step" if is_step else "run id"
+            error_console().print(
+                Text(
+                    f"error: resume got two {what}s, {target!r} and {given_twice!r}; give one",
+                    style="red",
+                )
+            )
+            raise SystemExit(2)
+        if is_step:
+            step = target
+        else:
+            run_id = target
+    return run_id, step
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -332,7 +426,7 @@ def _write_atomically(path: Path, text: str) -> None:
 
 def _report(console: Console, pathspec: str, summary: Any, seconds: float) -> None:
     if summary.failures:
-        errors = _error_console()
+        errors = error_console()
         for spec, result in summary.failures:
             error = Text(result.error or "the task failed", style="red")
             if errors.is_terminal:
@@ -372,7 +466,7 @@ def _counted(summary: Any) -> str:
 
 def _show_command(flow_class: type[FlowSpec]) -> click.Command:
     def show() -> None:
-        graph = _linted_graph(flow_class)
+        graph = linted_graph(flow_class)
         console = Console()
         console.print(Text(flow_class.__name__, style="bold cyan"))
         if flow_class.__doc__:
@@ -381,7 +475,7 @@ def _show_command(flow_class: type[FlowSpec]) -> click.Command:
         if parameters:
             console.print("\n[bold]Parameters[/]")
             for p in parameters.values():
-                console.print(f"  --{p.name}  {p.help}", highlight=False)
+                console.print(f"  --{p.option}  {p.help}", highlight=False)
         console.print()
         for node in graph.topological():
             console.print(_describe_node(graph, node.name))

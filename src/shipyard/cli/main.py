@@ -13,7 +13,6 @@ Listings (`runs`, `show FLOW`) keep to the current user's runs unless `--all-use
 from __future__ import annotations
 
 import os
-import reprlib
 import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -33,9 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["cli", "main"]
 
 DEFAULT_RUNS_LIMIT = 25
-# A value preview longer than this many lines is cut: a terminal is for a glance, the client
-# API (`Task(...).data.name`) for the whole value.
-_PREVIEW_MAX_LINES = 60
 
 
 # -- errors ------------------------------------------------------------------------------
@@ -237,7 +233,8 @@ def _show_run(console: Console, run: Run) -> None:
     if run.parameters:
         params = output.table("parameter", "value", title="Parameters")
         for name, value in sorted(run.parameters.items()):
-            params.add_row(output.text(name, "bold"), output.text(_preview(value, max_chars=200)))
+            preview = output.preview(value, max_chars=200)
+            params.add_row(output.text(name, "bold"), output.text(preview))
         console.print(params)
     steps = output.table("step", "tasks", "status", "started", "duration", title="Steps")
     for step in run:
@@ -327,7 +324,7 @@ def _show_artifact(console: Console, artifact: DataArtifact) -> None:
             ]
         )
     )
-    click.echo(_preview(artifact.data))
+    click.echo(output.preview(artifact.data))
 
 
 # -- tasks -------------------------------------------------------------------------------
@@ -407,14 +404,14 @@ def artifacts(pathspec: str, name: str | None) -> None:
 
 def _show_values(found: list[Task], name: str) -> None:
     if len(found) == 1:
-        click.echo(_preview(found[0][name].data))
+        click.echo(output.preview(found[0][name].data))
         return
     having = [task for task in found if name in task]
     if not having:
         output.fail(f"no task of {found[0].flow_name}/{found[0].run_id} has an artifact {name!r}")
     for task in having:
         click.secho(f"==> {task[name].pathspec} <==", bold=True)
-        click.echo(_preview(task[name].data))
+        click.echo(output.preview(task[name].data))
 
 
 def _artifacts_table(listed: Iterable[DataArtifact], *, task_column: bool) -> Table:
@@ -465,27 +462,6 @@ def _foreach_position(task: Task) -> str:
     if not task.foreach_stack:
         return "-"
     return " > ".join(f"{frame.index + 1}/{frame.num_splits}" for frame in task.foreach_stack)
-
-
-def _preview(value: Any, *, max_chars: int = 4000) -> str:
-    """A repr of `value` short enough for a terminal, keeping its beginning and its shape.
-
-    Containers show their first elements and nesting is cut a few levels down (reprlib);
-    whatever is still too long is cut at `_PREVIEW_MAX_LINES` lines with a note.
-    """
-    shortener = reprlib.Repr()
-    shortener.maxlevel = 4
-    for attribute in ("maxlist", "maxtuple", "maxdict", "maxset", "maxfrozenset", "maxdeque"):
-        setattr(shortener, attribute, 20)
-    shortener.maxstring = max_chars // 4
-    shortener.maxlong = 200
-    shortener.maxother = max_chars
-    text = shortener.repr(value)
-    lines = text.splitlines()
-    if len(lines) > _PREVIEW_MAX_LINES:
-        hidden = len(lines) - _PREVIEW_MAX_LINES
-        text = "\n".join([*lines[:_PREVIEW_MAX_LINES], f"... ({hidden} more lines)"])
-    return text
 
 
 # -- gc ----------------------------------------------------------------------------------

@@ -6,10 +6,11 @@ that prints nothing heavy starts fast.
 
 from __future__ import annotations
 
+import reprlib
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -129,3 +130,29 @@ def format_seconds(seconds: float) -> str:
     if hours:
         return f"{hours}h {minutes:02d}m"
     return f"{minutes}m {secs:02d}s"
+
+
+# A value preview longer than this many lines is cut: a terminal is for a glance, the client
+# API (`Task(...).data.name`) for the whole value.
+_PREVIEW_MAX_LINES = 60
+
+
+def preview(value: Any, *, max_chars: int = 4000) -> str:
+    """A repr of `value` short enough for a terminal, keeping its beginning and its shape.
+
+    Containers show their first elements and nesting is cut a few levels down (reprlib);
+    whatever is still too long is cut at `_PREVIEW_MAX_LINES` lines with a note.
+    """
+    shortener = reprlib.Repr()
+    shortener.maxlevel = 4
+    for attribute in ("maxlist", "maxtuple", "maxdict", "maxset", "maxfrozenset", "maxdeque"):
+        setattr(shortener, attribute, 20)
+    shortener.maxstring = max_chars // 4
+    shortener.maxlong = 200
+    shortener.maxother = max_chars
+    text = shortener.repr(value)
+    lines = text.splitlines()
+    if len(lines) > _PREVIEW_MAX_LINES:
+        hidden = len(lines) - _PREVIEW_MAX_LINES
+        text = "\n".join([*lines[:_PREVIEW_MAX_LINES], f"... ({hidden} more lines)"])
+    return text

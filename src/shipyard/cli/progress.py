@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -14,7 +16,12 @@ from rich.table import Table
 from rich.text import Text
 
 from shipyard.flow.graph import FlowGraph
+from shipyard.runtime.log_echo import LiveLogs, LogEcho, Stream
+from shipyard.runtime.scheduler import ProgressListener
 from shipyard.runtime.spec import Outcome, TaskResult, TaskSpec
+
+if TYPE_CHECKING:
+    from shipyard.runtime.launch import FlowRun
 
 
 @dataclass
@@ -135,3 +142,43 @@ class RunProgress:
                 bar if counts.started else Text("waiting", style="dim"),
             )
         return Group(header, table)
+
+
+class Listeners:
+    """Several progress listeners as one, told in the order given."""
+
+    def __init__(self, *listeners: ProgressListener) -> None:
+        self.listeners = listeners
+
+    def task_queued(self, step_name: str) -> None:
+        for listener in self.listeners:
+            listener.task_queued(step_name)
+
+    def task_reused(self, step_name: str, task_id: str, origin: str) -> None:
+        for listener in self.listeners:
+            listener.task_reused(step_name, task_id, origin)
+
+    def task_started(self, spec: TaskSpec) -> None:
+        for listener in self.listeners:
+            listener.task_started(spec)
+
+    def task_finished(self, spec: TaskSpec, result: TaskResult) -> None:
+        for listener in self.listeners:
+            listener.task_finished(spec, result)
+
+
+@contextlib.contextmanager
+def task_output(flow_run: FlowRun, console: Console) -> Iterator[tuple[LogEcho, ...]]:
+    """What tasks print, shown on `console` as it is written, `[Flow/12/train/3] line`
+    (none where tasks already write to this terminal: the inline executor)."""
+    if flow_run.executor_kind.shares_terminal:
+        yield ()
+        return
+
+    def show(pathspec: str, stream: Stream, line: str) -> None:
+        prefix = Text(f"[{pathspec}] ", style="red" if stream == "stderr" else "cyan")
+        console.print(prefix + Text(line), highlight=False, soft_wrap=True)
+
+    live = flow_run.executor if isinstance(flow_run.executor, LiveLogs) else None
+    with LogEcho(flow_run.artifacts.blobs, live, show) as echo:
+        yield (echo,)

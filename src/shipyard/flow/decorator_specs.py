@@ -134,14 +134,15 @@ def graph_with(flow_class: type[FlowSpec], specs: Sequence[str] = ()) -> FlowGra
     if not key:
         return graph
     known = _WITH_GRAPHS.setdefault(flow_class, {})
-    if key not in known:
-        known[key] = _attached(graph, parse_decorator_specs(key), key)
-    return known[key]
+    cached = known.get(key)
+    if cached is None or cached[0] is not graph:  # built anew for another configuration
+        cached = known[key] = (graph, _attached(graph, parse_decorator_specs(key), key))
+    return cached[1]
 
 
-_WITH_GRAPHS: weakref.WeakKeyDictionary[type, dict[tuple[str, ...], FlowGraph]] = (
-    weakref.WeakKeyDictionary()
-)
+_WITH_GRAPHS: weakref.WeakKeyDictionary[
+    type, dict[tuple[str, ...], tuple[FlowGraph, FlowGraph]]
+] = weakref.WeakKeyDictionary()
 
 
 def _attached(

@@ -201,6 +201,22 @@ class StepDecorator:
 
     name: ClassVar[str] = "decorator"
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # An argument taken from a `Config` is known only once the configuration is read:
+        # the decorator's own checks (`__post_init__`) wait for the real values, which the
+        # graph gives it through `dataclasses.replace` (see `flow.configs.configured`).
+        super().__init_subclass__(**kwargs)
+        check = cls.__dict__.get("__post_init__")
+        if check is not None:
+
+            def post_init(self: StepDecorator) -> None:
+                from shipyard.flow.configs import holds_config_expr
+
+                if not holds_config_expr(self):
+                    check(self)
+
+            cls.__post_init__ = post_init  # type: ignore[attr-defined]
+
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         # `@retry` without parentheses hands us the function itself: apply the defaults.
         if len(args) == 1 and not kwargs and inspect.isfunction(args[0]):

@@ -6,8 +6,10 @@ import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from shipyard.config import Config
 from shipyard.datastore.refs import ArtifactRef
 from shipyard.exceptions import ArtifactNotFound, MergeArtifactsError
+from shipyard.flow.configs import bound_configs, configs_of, configured
 from shipyard.flow.flow_decorators import FlowDecorator, flow_decorators_of
 from shipyard.flow.graph import FlowGraph
 from shipyard.flow.lint import lint
@@ -36,12 +38,25 @@ class FlowSpec:
     # -- class-level structure -------------------------------------------------------------
     @classmethod
     def graph(cls) -> FlowGraph:
-        """The linted DAG of this flow; raises `FlowLintErrors` listing every problem."""
-        graph = _GRAPHS.get(cls)
-        if graph is None:
-            graph = FlowGraph(cls)
-            lint(graph)
-            _GRAPHS[cls] = graph
+        """The linted DAG of this flow; raises `FlowLintErrors` listing every problem.
+
+        Decorator arguments taken from a `Config` are evaluated with the configuration bound
+        to the class (`flow.configs`); the graph is built again only if that changes.
+        """
+        configs = bound_configs(cls, Config.current().user) if configs_of(cls) else None
+        cached = _GRAPHS.get(cls)
+        if cached is not None and cached[0] is configs:
+            return cached[1]
+        graph = FlowGraph(cls)
+        if configs is not None:
+            for name, node in graph.nodes.items():
+                definition = node.definition
+                decorators = configured(
+                    definition.own_decorators, configs, name, node.file, node.line
+                )
+                node.definition = definition.with_configured(decorators)
+        lint(graph)
+        _GRAPHS[cls] = (configs, graph)
         return graph
 
     @classmethod
@@ -167,8 +182,10 @@ class FlowSpec:
             )
 
 
-# A flow class's graph never changes once the class exists; lint it once per process.
-_GRAPHS: weakref.WeakKeyDictionary[type, FlowGraph] = weakref.WeakKeyDictionary()
+# A flow class's graph changes only with its configuration; lint it once per configuration.
+_GRAPHS: weakref.WeakKeyDictionary[type, tuple[dict[str, Any] | None, FlowGraph]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class InputView:

@@ -27,19 +27,30 @@ class StepDefinition:
     function: Callable[..., Any]
     #: Decorators a run attached to every step; a kind the step has itself is not added.
     attached: tuple[Any, ...] = ()
+    #: The step's own decorators with their `Config` expressions evaluated, once known.
+    configured: tuple[Any, ...] | None = None
+
+    @property
+    def own_decorators(self) -> list[Any]:
+        """The decorators written on the step, in the order they were applied."""
+        from shipyard.flow.hooks import PENDING_ATTRIBUTE
+
+        return list(getattr(self.function, PENDING_ATTRIBUTE, []))
 
     @property
     def decorators(self) -> list[Any]:
         """Step decorators in the order they were applied, wherever they sit around @step."""
-        from shipyard.flow.hooks import PENDING_ATTRIBUTE
-
-        own: list[Any] = list(getattr(self.function, PENDING_ATTRIBUTE, []))
+        own = list(self.configured) if self.configured is not None else self.own_decorators
         kinds = {type(d) for d in own}
         return own + [d for d in self.attached if type(d) not in kinds]
 
     def with_attached(self, decorators: Sequence[Any]) -> StepDefinition:
         """This step as a run sees it with `decorators` attached (Metaflow's `--with`)."""
         return replace(self, attached=tuple(decorators))
+
+    def with_configured(self, decorators: Sequence[Any]) -> StepDefinition:
+        """This step with its own decorators as a configuration made them (`Config`)."""
+        return replace(self, configured=tuple(decorators))
 
     def decorator(self, kind: type[D]) -> D | None:
         """The decorator of this kind on the step, if any."""

@@ -14,10 +14,13 @@ from shipyard.config import Config
 from shipyard.datastore.artifacts import ArtifactStore
 from shipyard.datastore.blobs import BlobStore
 from shipyard.datastore.code import snapshot_code
+from shipyard.datastore.refs import ArtifactRef
 from shipyard.exceptions import InfrastructureError, ShipyardError
+from shipyard.flow.configs import bound_configs, configs_of
 from shipyard.flow.decorator_specs import graph_with
 from shipyard.flow.flow_decorators import RunStartContext
-from shipyard.flow.parameters import resolve_parameters
+from shipyard.flow.include_file import IncludeFile
+from shipyard.flow.parameters import Parameter, ParameterContext, resolve_parameters
 from shipyard.flow.spec import FlowSpec
 from shipyard.metadata.records import RunStatus
 from shipyard.runtime.executors import ExecutorRequest, executor_kind
@@ -48,6 +51,8 @@ class RunOptions:
     #: Refuse a step that asks for more than the local executor has (`--strict-resources`)
     #: instead of running it with what there is and a `ResourcesCapped` warning.
     strict_resources: bool = False
+    #: `--max-num-splits`: the widest foreach a run may open (None: no limit).
+    max_num_splits: int | None = None
 
 
 @dataclass(frozen=True)
@@ -80,13 +85,21 @@ class FlowRun:
         self.config = config or Config.current()
         self.graph = graph_with(flow_class, options.with_decorators)
         self.with_decorators = options.with_decorators
+        self.max_num_splits = options.max_num_splits
         self.flow_name = flow_class.__name__
         self.tags = _validate_tags(options.tags)
+        #: Configurations as the graph was built with them: read once, when the run starts.
+        self.configs = bound_configs(flow_class, self.config.user) if configs_of(flow_class) else {}
         if resume is None:  # checked before forking, so a typo costs nothing
-            self.parameters = resolve_parameters(flow_class.parameters(), given_parameters)
+            self.parameters = resolve_parameters(
+                _plain_parameters(flow_class), given_parameters, self._parameter_context
+            )
+            self.parameters.update(self.configs)
         _check_datastore_outlives_the_run(self.config.datastore)
         blobs = BlobStore(self.config.datastore)
         self.artifacts = ArtifactStore(blobs)
+        #: Parameters whose values were stored before the run (included files' content).
+        self.parameter_refs: dict[str, ArtifactRef] = {}
         self.executor_kind = executor_kind(options.executor or self.config.executor)
         self.executor = self.executor_kind.make(
             ExecutorRequest(flow_class, blobs, options, self.config)
@@ -106,11 +119,15 @@ class FlowRun:
                     self.metadata, self.flow_name, self.config.user, resume.run_id, resume.step
                 )
                 self.plan = plan_resume(self.graph, self.metadata, origin, resume.step)
-                known = flow_class.parameters()
+                known = _plain_parameters(flow_class)
                 self.parameters = resolve_parameters(
                     known, {k: v for k, v in origin.parameters.items() if k in known}
                 )
+                self.parameters.update(self.configs)
                 self.tags = tuple(dict.fromkeys([*origin.tags, *self.tags]))
+            # Stored once the metadata is open: blobs in a datastore without a database
+            # would read as the data of lost runs (see `open_metadata_for_writing`).
+            self._include_files(flow_class)
             self._before_run(flow_class)
             self.code_hash = blobs.put_bytes(snapshot_code(Path(self.graph.file)))
             self.run_id = self.metadata.create_run(
@@ -126,6 +143,24 @@ class FlowRun:
         except BaseException:
             self.executor.shutdown()
             raise
+
+    def _include_files(self, flow_class: type[FlowSpec]) -> None:
+        """Store each included file's content once; the run records its descriptor."""
+        for name, parameter in flow_class.parameters().items():
+            value = self.parameters.get(name)
+            if isinstance(parameter, IncludeFile) and value is not None:
+                included = parameter.included(value, self.artifacts.save)
+                self.parameters[name] = included.to_json()
+                self.parameter_refs[name] = included.ref
+
+    def _parameter_context(self, name: str) -> ParameterContext:
+        """What a callable default is given: evaluated here, once, before the run starts."""
+        return ParameterContext(
+            flow_name=self.flow_name,
+            user_name=self.config.user,
+            parameter_name=name,
+            configs=self.configs,
+        )
 
     def _before_run(self, flow_class: type[FlowSpec]) -> None:
         """Let the flow's decorators check the run and add tags before it is recorded."""
@@ -152,10 +187,12 @@ class FlowRun:
             datastore_url=self.executor.datastore_url,
             username=self.config.user,
             tags=frozenset(self.tags),
-            parameters=self.parameters,
+            parameters={k: v for k, v in self.parameters.items() if k not in self.parameter_refs},
+            parameter_refs=self.parameter_refs,
             origin_run_id=self.plan.origin.run_id if self.plan else None,
             code_hash=self.code_hash,
             with_decorators=self.with_decorators,
+            max_num_splits=self.max_num_splits,
         )
         scheduler = Scheduler(
             self.graph,
@@ -184,6 +221,12 @@ class FlowRun:
         with contextlib.suppress(InfrastructureError):
             self.metadata.fail_running_tasks(self.flow_name, self.run_id, reason)
             self.metadata.finish_run(self.flow_name, self.run_id, RunStatus.FAILED)
+
+
+def _plain_parameters(flow_class: type[FlowSpec]) -> dict[str, Parameter]:
+    """The parameters given on `run`'s command line: configurations are read before it."""
+    configs = configs_of(flow_class)
+    return {n: p for n, p in flow_class.parameters().items() if n not in configs}
 
 
 def _check_datastore_outlives_the_run(url: str) -> None:

@@ -140,6 +140,9 @@ class LocalExecutor:
 
     def submit(self, spec: TaskSpec) -> None:
         slot = self._free_slots.pop() if self._free_slots else len(self._slots)
+        # Emptied here rather than where the task starts, so that a runner following the
+        # slot's files (`live_logs`) never reads the previous task's output as this one's.
+        _SlotFiles(self._workdir, slot).empty_logs()
         self._slots[spec.key] = slot
         self._running[spec.key] = spec
         if self._requests is not None and not spec.resources.gpu and not spec.fresh_interpreter:
@@ -159,9 +162,12 @@ class LocalExecutor:
         if self._pool is None:
             self._pool = WorkerPool(self._limits.max_tasks)
         gpus = self._take_gpus(spec, self._pool) if spec.resources.gpu else None
-        files = _SlotFiles(self._workdir, slot)
-        files.empty_logs()
-        self._pool.run(spec, files.logs, gpus)
+        self._pool.run(spec, _SlotFiles(self._workdir, slot).logs, gpus)
+
+    def live_logs(self, spec: TaskSpec) -> LogFiles | None:
+        """The files of the task's slot while it runs (see `runtime.log_echo`)."""
+        slot = self._slots.get(spec.key)
+        return None if slot is None else _SlotFiles(self._workdir, slot).logs
 
     def _take_gpus(self, spec: TaskSpec, pool: WorkerPool) -> tuple[str, ...]:
         """Free GPUs for the task: a set an idle worker holds if any (it is warm), else the
@@ -323,8 +329,7 @@ class _SlotFiles:
     """The files of a slot: where the task running in it writes its logs.
 
     A slot is one of the executor's places for a running task; when a task ends, the next
-    task takes its slot and the same files, which are emptied before it starts (by the fork
-    server for a forked task, by the executor for a spawned one).
+    task takes its slot and the same files, which the executor empties when it submits it.
     """
 
     def __init__(self, workdir: Path, slot: int) -> None:
@@ -437,7 +442,6 @@ class _ForkServer:
             return True
         spec, slot = request
         files = _SlotFiles(self.workdir, slot)
-        files.empty_logs()
         result_reader, result_writer = os.pipe()
         pid = os.fork()
         if pid == 0:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from shipyard.config import Config
 from shipyard.exceptions import ShipyardError
 from shipyard.flow.graph import FlowGraph
+from shipyard.runtime.capture import LogFiles
 from shipyard.runtime.process_state import restored_process_state
 from shipyard.runtime.ray_salvage import LogSalvager
 from shipyard.runtime.resources import (
@@ -35,7 +36,7 @@ from shipyard.runtime.resources import (
     unfit_gang,
 )
 from shipyard.runtime.spec import TaskResult, TaskSpec
-from shipyard.runtime.worker import run_task_json
+from shipyard.runtime.worker import run_task_json, task_log_files
 
 if TYPE_CHECKING:
     from ray import ObjectRef
@@ -301,6 +302,11 @@ class RayExecutor:
                 del self._gangs[gang.control_task_id or ""]
                 self._ray.util.remove_placement_group(group)
         return spec
+
+    def live_logs(self, spec: TaskSpec) -> LogFiles | None:
+        """Where the task writes when its worker runs on this machine (`task_log_files`, one
+        pair of files per attempt); from other nodes, its output comes with its result."""
+        return task_log_files(spec)
 
     def wait(self, timeout: float | None) -> list[tuple[TaskSpec, TaskResult]]:
         """Collect ended tasks, and the dead tasks whose output the nodes have answered for.

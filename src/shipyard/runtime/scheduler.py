@@ -54,9 +54,13 @@ class RunContext:
     tags: frozenset[str]
     parameters: dict[str, Any]
     origin_run_id: str | None = None
+    #: Parameters stored before the run started (included files), by artifact.
+    parameter_refs: dict[str, ArtifactRef] = field(default_factory=dict)
     code_hash: str | None = None
     #: `--with` decorator specs; each task attaches them to its step too.
     with_decorators: tuple[str, ...] = ()
+    #: `--max-num-splits`: a foreach wider than this fails its task (None: no limit).
+    max_num_splits: int | None = None
 
 
 @dataclass(frozen=True)
@@ -396,7 +400,8 @@ class Scheduler:
             tags=ctx.tags,
             origin_run_id=ctx.origin_run_id,
             parameters=ctx.parameters if task.step_name == "start" else {},
-            parameter_names=frozenset(ctx.parameters),
+            parameter_refs=ctx.parameter_refs if task.step_name == "start" else {},
+            parameter_names=frozenset(ctx.parameters) | frozenset(ctx.parameter_refs),
             kill_after_seconds=launch.context.kill_after_seconds,
             resources=needed,
             code_hash=ctx.code_hash,
@@ -451,6 +456,7 @@ class Scheduler:
         """
         hooks = self._steps[spec.step_name].hooks
         outcome = TaskOutcome.SUCCEEDED
+        result = self._within_split_limit(spec, result)
         if result.outcome is Outcome.FAILED and spec.parallel is not None:
             self._stop_gang(spec)
         if result.outcome is Outcome.FAILED:
@@ -477,6 +483,20 @@ class Scheduler:
                 spec.foreach_stack,
                 result.foreach_num_splits,
             )
+        )
+
+    def _within_split_limit(self, spec: TaskSpec, result: TaskResult) -> TaskResult:
+        """A foreach wider than `--max-num-splits` fails the task that opened it, as in
+        Metaflow: a runaway list should not start thousands of tasks by mistake."""
+        limit, splits = self.context.max_num_splits, result.foreach_num_splits
+        if limit is None or splits is None or splits <= limit:
+            return result
+        error = (
+            f"ForeachTooWide: step '{spec.step_name}' would start {splits} foreach tasks, more "
+            f"than --max-num-splits {limit}; raise --max-num-splits or shorten the list\n"
+        )
+        return replace(
+            result, outcome=Outcome.FAILED, artifacts={}, foreach_num_splits=None, error=error
         )
 
     @staticmethod
@@ -506,6 +526,7 @@ class Scheduler:
             artifacts = {k: v for k, v in first.items() if k in spec.parameter_names}
         for name, value in spec.parameters.items():
             artifacts[name] = self.artifacts.save(value)
+        artifacts.update(spec.parameter_refs)
         artifacts[var] = self.artifacts.save(StepFailure.from_error(result.error or ""))
         return replace(result, outcome=Outcome.SUCCEEDED, artifacts=artifacts)
 

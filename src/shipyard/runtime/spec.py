@@ -62,6 +62,8 @@ class TaskSpec:
     #: Parameter values, given to the start task only; it stores them as artifacts.
     #: They are JSON values (int, float, str, bool or a JSON document), as the run records them.
     parameters: dict[str, Any] = field(default_factory=dict)
+    #: Parameters stored before the run (included files' content), given to start only.
+    parameter_refs: dict[str, ArtifactRef] = field(default_factory=dict)
     parameter_names: frozenset[str] = frozenset()
     #: After this many seconds the executor kills the task process outright (@timeout).
     kill_after_seconds: float | None = None
@@ -101,6 +103,7 @@ class TaskSpec:
             "tags": sorted(self.tags),
             "origin_run_id": self.origin_run_id,
             "parameters": self.parameters,
+            "parameter_refs": _refs_to_json(self.parameter_refs),
             "parameter_names": sorted(self.parameter_names),
             "kill_after_seconds": self.kill_after_seconds,
             "resources": {
@@ -130,6 +133,7 @@ class TaskSpec:
             tags=frozenset(data["tags"]),
             origin_run_id=data["origin_run_id"],
             parameters=dict(data["parameters"]),
+            parameter_refs=_refs_from_json(data["parameter_refs"]),
             parameter_names=frozenset(data["parameter_names"]),
             kill_after_seconds=data["kill_after_seconds"],
             resources=Resources(needed["cpu"], int(needed["memory"]), int(needed["gpu"])),

@@ -16,6 +16,7 @@ from shipyard.datastore.artifacts import ArtifactStore
 from shipyard.datastore.flow_classes import FlowClasses
 from shipyard.datastore.refs import ArtifactRef
 from shipyard.exceptions import ArtifactNotFound, DatastoreError, StepTransitionError
+from shipyard.flow.configs import bind_configs, configs_of
 from shipyard.flow.current import TaskIdentity, current
 from shipyard.flow.decorator_specs import graph_with
 from shipyard.flow.graph import Node, NodeKind
@@ -147,10 +148,11 @@ class TaskScope:
 
 def execute_task(flow_class: type[FlowSpec], spec: TaskSpec, store: ArtifactStore) -> TaskResult:
     """Run one step for one task and return its outcome; never raises for user errors."""
-    node = graph_with(flow_class, spec.with_decorators)[spec.step_name]
     running = sys.modules.get(flow_class.__module__)
     run = f"{spec.flow_name}/{spec.run_id}"
     store = store.reading_run(FlowClasses(store.blobs, run, lambda: spec.code_hash, running))
+    _bind_run_configs(flow_class, spec, store)
+    node = graph_with(flow_class, spec.with_decorators)[spec.step_name]
     scope = TaskScope(spec, node, store)
     flow = flow_class(use_cli=False)
     bind_scope(flow, scope)
@@ -170,6 +172,7 @@ def execute_task(flow_class: type[FlowSpec], spec: TaskSpec, store: ArtifactStor
     try:
         for name, value in spec.parameters.items():
             scope.inherited[name] = store.save(value)
+        scope.inherited.update(spec.parameter_refs)
         _call_step(flow, node, spec, store)
         _flush_fact_logs()
         num_splits = _check_transition(flow, node, scope)
@@ -187,6 +190,23 @@ def execute_task(flow_class: type[FlowSpec], spec: TaskSpec, store: ArtifactStor
         return TaskResult(Outcome.FAILED, error=error)
     finally:
         current.bind(None)
+
+
+def _bind_run_configs(flow_class: type[FlowSpec], spec: TaskSpec, store: ArtifactStore) -> None:
+    """Give the flow class the run's configurations before its graph is built, so that the
+    step's decorators take the values the runner started the run with: the start task has
+    them in its spec, every later task from its first input's artifacts."""
+    names = configs_of(flow_class)
+    if not names:
+        return
+    inherited = spec.inputs[0].artifacts if spec.inputs else {}
+    bind_configs(
+        flow_class,
+        {
+            name: spec.parameters[name] if name in spec.parameters else store.load(inherited[name])
+            for name in names
+        },
+    )
 
 
 def _call_step(flow: FlowSpec, node: Node, spec: TaskSpec, store: ArtifactStore) -> None:
