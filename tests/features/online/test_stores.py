@@ -69,7 +69,10 @@ def test_version_records_round_trip_with_their_watermark(online_store: OnlineSto
     assert online_store.get_version(RECORD.version) is None
     online_store.put_version(RECORD)
     done = RECORD.completed(
-        datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 1, 0, 5, tzinfo=UTC), full=True, written=7
+        datetime(2026, 3, 1, tzinfo=UTC),
+        datetime(2026, 3, 1, 0, 5, tzinfo=UTC),
+        full=True,
+        written=7,
     )
     online_store.put_version(done)
     other = OnlineVersion("alpha", "v2" * 32, "id", "string", ("t",), ())

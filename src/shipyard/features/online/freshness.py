@@ -43,13 +43,15 @@ class Freshness:
 
 def freshness(store: OnlineStore, facts: FactStore | None = None) -> list[Freshness]:
     """One entry per feature set version the store holds."""
-    if facts is None:
+    records = store.list_versions()
+    if records and facts is None:
         from shipyard.features.facts import store as fact_store
 
         facts = fact_store()
     newest: dict[str, datetime | None] = {}
     found = []
-    for record in store.list_versions():
+    for record in records:
+        assert facts is not None
         for table in record.tables:
             if table not in newest:
                 newest[table] = facts.describe(table).last_recorded
