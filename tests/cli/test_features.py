@@ -80,7 +80,11 @@ def test_status_shows_the_lag_and_fails_past_the_threshold(home: Home) -> None:
 
 
 def test_status_without_materializations_and_a_bad_featureset_say_so(home: Home) -> None:
-    assert "holds no feature set yet" in shipyard("status").stdout
+    empty = shipyard("status")
+    assert empty.exit_code == 0, empty.output
+    assert "there is no online store at" in empty.stdout
+    assert "holds no feature set yet" in empty.stdout
+    assert not (home.root / "store" / "online.db").exists()  # a reader creates nothing
     missing = shipyard("materialize", f"{FEATURESET.split(':')[0]}:NOPE")
     assert missing.exit_code == 1
     assert "has no feature set named 'NOPE' (its feature sets: RANKER)" in missing.output

@@ -91,12 +91,16 @@ def materialize(feature_set: str, full: bool, store_url: str | None) -> None:
 def status(max_lag: str | None, store_url: str | None) -> None:
     """Per feature set version in the online store: the newest fact, the last
     materialization, the lag between them and how many entities it holds."""
-    from shipyard.features.online import freshness
+    from shipyard.features.online import OnlineStoreNotFound, freshness
 
     limit = None if max_lag is None else _duration(max_lag)
-    with _opened(store_url) as store:
-        found = freshness(store)
     console = output.console()
+    try:
+        with _opened(store_url, create=False) as store:
+            found = freshness(store)
+    except OnlineStoreNotFound as exc:
+        found = []
+        console.print(output.text(str(exc), "dim"))
     if not found:
         console.print(output.text("the online store holds no feature set yet", "dim"))
         return
@@ -152,7 +156,7 @@ def check(feature_set: str, sample: int, model_ref: str | None, store_url: str |
                 f"{model_ref} was not trained with {definition.name} {definition.version[:12]} "
                 f"(it names {'no feature set' if fitted is None else fitted.version[:12]})"
             )
-    with _opened(store_url) as store:
+    with _opened(store_url, create=False) as store:
         report = definition.check_online(store, sample=sample, fitted=fitted)
     _print_parity(report)
     if not report.ok:
@@ -181,11 +185,12 @@ def _print_parity(report: ParityReport) -> None:
 
 
 @contextmanager
-def _opened(url: str | None) -> Iterator[OnlineStore]:
-    """The online store `url` names (default: the configured one), closed afterwards."""
+def _opened(url: str | None, *, create: bool = True) -> Iterator[OnlineStore]:
+    """The online store `url` names (default: the configured one), closed afterwards;
+    readers (`create=False`) never create one."""
     from shipyard.features.online import open_online_store
 
-    store = open_online_store(url)
+    store = open_online_store(url, create=create)
     try:
         yield store
     finally:

@@ -6,6 +6,7 @@ from shipyard.features.online.codec import StoredVector, VectorCodec, entity_key
 from shipyard.features.online.errors import (
     NotMaterialized,
     OnlineStoreError,
+    OnlineStoreNotFound,
     OnlineStoreUnavailable,
 )
 from shipyard.features.online.factory import default_online_store_url, open_online_store
@@ -24,6 +25,7 @@ __all__ = [
     "NotMaterialized",
     "OnlineStore",
     "OnlineStoreError",
+    "OnlineStoreNotFound",
     "OnlineStoreUnavailable",
     "OnlineVectors",
     "OnlineVersion",

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from shipyard.exceptions import InfrastructureError, ShipyardError
 
-__all__ = ["NotMaterialized", "OnlineStoreError", "OnlineStoreUnavailable"]
+__all__ = [
+    "NotMaterialized",
+    "OnlineStoreError",
+    "OnlineStoreNotFound",
+    "OnlineStoreUnavailable",
+]
 
 
 class OnlineStoreError(ShipyardError):
@@ -13,6 +18,11 @@ class OnlineStoreError(ShipyardError):
 
 class OnlineStoreUnavailable(OnlineStoreError, InfrastructureError):
     """The online store cannot be reached or opened (Redis down, an unwritable file)."""
+
+
+class OnlineStoreNotFound(OnlineStoreError):
+    """A reader found no online store where the configuration points (readers never create
+    one: nothing was materialized there yet, or the configuration names another place)."""
 
 
 class NotMaterialized(OnlineStoreError):

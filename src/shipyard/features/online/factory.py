@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from shipyard.config import STORE_DIR, Config
-from shipyard.features.online.errors import OnlineStoreError
+from shipyard.features.online.errors import OnlineStoreError, OnlineStoreNotFound
 from shipyard.features.online.store import OnlineStore
 from shipyard.metadata.urls import sqlite_file
 
@@ -30,8 +30,12 @@ def default_online_store_url(config: Config | None = None) -> str:
     return f"{_SQLITE}{folder / 'online.db'}"
 
 
-def open_online_store(url: str | None = None) -> OnlineStore:
-    """The online store `url` names (default: the configuration's, see the module)."""
+def open_online_store(url: str | None = None, *, create: bool = True) -> OnlineStore:
+    """The online store `url` names (default: the configuration's, see the module).
+
+    Readers pass `create=False`: an SQLite file that does not exist yet then raises
+    `OnlineStoreNotFound` instead of being created empty (which would hide that the real
+    one is elsewhere)."""
     url = url or default_online_store_url()
     if url.startswith(("redis://", "rediss://", "unix://")):
         from shipyard.features.online.redis_store import RedisOnlineStore
@@ -40,7 +44,14 @@ def open_online_store(url: str | None = None) -> OnlineStore:
     if url.startswith(_SQLITE) or "://" not in url:
         from shipyard.features.online.sqlite_store import SQLiteOnlineStore
 
-        return SQLiteOnlineStore(Path(url.removeprefix(_SQLITE)))
+        path = Path(url.removeprefix(_SQLITE))
+        if not create and not path.is_file():
+            raise OnlineStoreNotFound(
+                f"there is no online store at {path}: nothing was materialized there yet "
+                "(`shipyard features materialize FEATURESET`), or SHIPYARD_ONLINE_STORE names "
+                "another place"
+            )
+        return SQLiteOnlineStore(path)
     raise OnlineStoreError(
         f"unknown online store URL {url!r}: use sqlite:///path/online.db (or a path) for the "
         "embedded store, or redis://host:port/db for Redis"
