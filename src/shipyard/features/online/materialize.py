@@ -127,7 +127,7 @@ def materialize(
             if progress is not None:
                 progress(written, total)
     if record is None:  # nothing to write, not even a first batch: a version with no facts yet
-        record = _new_record(feature_set, scans, _compute(feature_set, scans, None, moment))
+        record = _new_record(feature_set, scans, _compute(feature_set, scans, entities, moment))
     store.put_version(
         record.completed(moment, datetime.now(UTC), full=since is None, written=written)
     )
@@ -234,16 +234,14 @@ def _batches(entities: pa.Array, size: int) -> list[pa.Array]:
 def _compute(
     feature_set: FeatureSet,
     scans: Mapping[str, FactScan],
-    batch: pa.Array | None,
+    batch: pa.Array,
     moment: datetime,
 ) -> pd.DataFrame:
-    """The feature columns of a training frame with one label per entity of `batch` (no
-    entity: an empty frame), at `moment`, as of `moment`."""
+    """The feature columns of a training frame with one label per entity of `batch`, at
+    `moment`, as of `moment`."""
     import pandas as pd
-    import pyarrow as pa
 
-    entities = batch if batch is not None else pa.array([], type=pa.int64())
-    labels = pd.DataFrame({feature_set.entity: entities.to_pandas()})
+    labels = pd.DataFrame({feature_set.entity: batch.to_pandas()})
     labels[_AT] = pd.Series([moment] * len(labels), dtype="datetime64[us, UTC]")
     frame = feature_set.training_frame(labels, timestamp=_AT, as_of=moment, facts=scans)
     return frame[[feature.name for feature in feature_set.features]]
