@@ -25,6 +25,7 @@ from benchmarks import (
     bench_dedup,
     bench_experiments,
     bench_fanout,
+    bench_online,
     bench_ray,
     bench_serving,
     bench_startup,
@@ -49,6 +50,7 @@ BENCHMARKS: dict[str, ModuleType] = {
         bench_serving,
         bench_ray,
         bench_experiments,
+        bench_online,
     )
 }
 

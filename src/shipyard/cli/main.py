@@ -563,6 +563,10 @@ from shipyard.cli.experiments import experiments as _experiments_group  # noqa: 
 
 cli.add_command(_experiments_group)
 
+from shipyard.cli.features import features as _features_group  # noqa: E402
+
+cli.add_command(_features_group)
+
 
 if __name__ == "__main__":  # last: every command above must be registered first
     main()
