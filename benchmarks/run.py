@@ -24,6 +24,8 @@ from benchmarks import (
     bench_artifacts,
     bench_dedup,
     bench_fanout,
+    bench_features,
+    bench_features_scale,
     bench_ray,
     bench_serving,
     bench_startup,
@@ -47,6 +49,8 @@ BENCHMARKS: dict[str, ModuleType] = {
         bench_startup,
         bench_serving,
         bench_ray,
+        bench_features,
+        bench_features_scale,
     )
 }
 

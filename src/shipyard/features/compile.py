@@ -64,6 +64,9 @@ class TableFeatures:
 
     scan: FactScan
     features: tuple[Feature, ...]
+    #: Whether two of the scan's facts may share an entity and event time
+    #: (`restatements.may_restate`); when not, resolving versions is skipped.
+    restated: bool = True
 
 
 def epoch_micros(moment: datetime) -> int:
@@ -84,7 +87,7 @@ def compile_training_query(tables: Sequence[TableFeatures], as_of: datetime) -> 
     ]
     parts: list[tuple[str, tuple[Feature, ...]]] = []
     for index, group in enumerate(tables):
-        ctes.append(_facts_cte(index, group.scan, epoch_micros(as_of)))
+        ctes.append(_facts_cte(index, group.scan, epoch_micros(as_of), group.restated))
         lasts = [f for f in group.features if f.aggregation is Aggregation.LAST]
         for n, where in enumerate(dict.fromkeys(f.where for f in lasts)):
             same_filter = tuple(f for f in lasts if f.where == where)
@@ -138,7 +141,7 @@ def empty_source(index: int) -> str:
     return f"__empty_facts_{index}"
 
 
-def _facts_cte(index: int, scan: FactScan, as_of_micros: int) -> str:
+def _facts_cte(index: int, scan: FactScan, as_of_micros: int, restated: bool = True) -> str:
     """The visible facts: recorded by `as_of`, one version per (entity, event time).
 
     Restatements are rare, so they are found by a narrow aggregate (entity, time, version)
@@ -162,6 +165,11 @@ def _facts_cte(index: int, scan: FactScan, as_of_micros: int) -> str:
         " + file_row_number"
     )
     source = f"read_parquet([{paths}])"
+    if not restated:  # one version per key already: only the as_of filter applies
+        return (
+            f"facts_{index} AS NOT MATERIALIZED (\n"
+            f"  SELECT {selected} FROM {source} WHERE {visible})"
+        )
     # Each reader of the facts scans the files again (NOT MATERIALIZED): streaming the
     # Parquet twice costs less than holding the whole table in memory.
     return (

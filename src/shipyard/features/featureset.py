@@ -34,6 +34,7 @@ from shipyard.features.filters import check_filters
 from shipyard.features.fitted import FittedFeatureSet
 from shipyard.features.frames import LINEAGE_KEY, FrameLineage
 from shipyard.features.hashing import content_hash
+from shipyard.features.restatements import may_restate
 from shipyard.features.scan import FactScan
 from shipyard.features.types import empty_facts
 from shipyard.features.vectorized import PythonFeature
@@ -280,10 +281,10 @@ def _sql_features(
 ) -> dict[str, pd.Series]:
     """Every SQL feature, from one query."""
     groups = [
-        TableFeatures(scan, tuple(f for f in features if isinstance(f, Feature) and f.table == t))
+        TableFeatures(scan, chosen, restated=may_restate(scan))
         for t, scan in sorted(scans.items())
+        if (chosen := tuple(f for f in features if isinstance(f, Feature) and f.table == t))
     ]
-    groups = [group for group in groups if group.features]
     if not groups:
         return {}
     relations = {LABELS: label_keys}
