@@ -27,10 +27,11 @@ next.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from shipyard.features.definitions import Aggregation, Feature, is_numeric_type
+from shipyard.features.exact_sums import exact_sum
 from shipyard.features.scan import RECORDED_AT, FactScan
 from shipyard.features.sql_text import identifier, literal
 
@@ -67,6 +68,9 @@ class TableFeatures:
     #: Whether two of the scan's facts may share an entity and event time
     #: (`restatements.may_restate`); when not, resolving versions is skipped.
     restated: bool = True
+    #: Floating-point columns whose sums are added exactly, by the power of two that makes
+    #: every value an integer (`exact_sums.exact_scales`); the others add up in time order.
+    exact: Mapping[str, int] = field(default_factory=dict)
 
 
 def epoch_micros(moment: datetime) -> int:
@@ -97,7 +101,7 @@ def compile_training_query(tables: Sequence[TableFeatures], as_of: datetime) -> 
         bounded = tuple(f for f in others if not f.window.is_unbounded)
         if bounded:
             parts.append((f"ranges_{index}", bounded))
-            ctes.append(_range_cte(index, bounded, group.scan.schema))
+            ctes.append(_range_cte(index, bounded, group.scan.schema, group.exact))
         unbounded = tuple(f for f in others if f.window.is_unbounded)
         if unbounded:
             parts.append((f"windows_{index}", unbounded))
@@ -211,15 +215,18 @@ def _in_window(alias: str, micros: int | None, column: str) -> str:
     return f"CASE WHEN {alias}.{_KEY} >= l.{_BEFORE} - {2 * micros} THEN {alias}.{column} END"
 
 
-def _range_cte(index: int, group: tuple[Feature, ...], schema: Mapping[str, str]) -> str:
+def _range_cte(
+    index: int, group: tuple[Feature, ...], schema: Mapping[str, str], exact: Mapping[str, int]
+) -> str:
     """Aggregations over bounded windows: each label joined to its entity's facts inside the
     widest window, grouped by label, each feature filtered to its own window.
 
-    Floating-point sums and means add up in event-time order (`ORDER BY`), so the answer does
-    not depend on how threads split the groups: the frame is byte-identical when rebuilt."""
+    Floating-point sums and means add up exactly (`exact`) or else in event-time order
+    (`ORDER BY`), so the answer does not depend on how threads split the groups: the frame
+    is byte-identical when rebuilt."""
     widest = max(2 * (f.window.micros or 0) for f in group)
     aggregates = ",\n    ".join(
-        f"{_aggregate(f, schema, 'f.', _range_condition(f, widest), ordered=True)}"
+        f"{_aggregate(f, schema, 'f.', _range_condition(f, widest), ordered=True, exact=exact)}"
         f" AS {identifier(f.name)}"
         for f in group
     )
@@ -279,14 +286,27 @@ def _where(condition: str, feature: Feature) -> str:
 
 
 def _aggregate(
-    feature: Feature, schema: Mapping[str, str], prefix: str, condition: str, *, ordered: bool
+    feature: Feature,
+    schema: Mapping[str, str],
+    prefix: str,
+    condition: str,
+    *,
+    ordered: bool,
+    exact: Mapping[str, int] | None = None,
 ) -> str:
     """One feature's aggregate over the facts matching `condition`. `prefix` qualifies the
-    fact columns; `ordered` adds floating-point numbers in event-time order."""
+    fact columns; `ordered` adds floating-point numbers in event-time order, except those of
+    the columns in `exact`, which add up exactly (in any order) on their scale."""
     column_type = schema.get(feature.column or "", "")
     column = (
         f"{prefix}{_KEY}" if feature.column is None else f"{prefix}{identifier(feature.column)}"
     )
+    scale = (exact or {}).get(feature.column or "")
+    if ordered and scale is not None and feature.aggregation in (Aggregation.SUM, Aggregation.MEAN):
+        total = exact_sum(column, scale, condition)
+        if feature.aggregation is Aggregation.SUM:
+            return total
+        return f"({total} / count({column}) FILTER (WHERE {condition}))"
     in_order = f" ORDER BY {prefix}{_KEY}" if ordered and not _is_integer(column_type) else ""
     kind = feature.aggregation
     expression = {

@@ -238,6 +238,7 @@ class FactStore:
                 entity=declared.entity,
                 sort_by=[declared.entity, declared.event_time, RECORDED_AT],
                 stamp=batch.recorded_at,
+                one_version_per_key=True,  # `_refuse_duplicates` checked it
             )
             times = stamped.column(declared.event_time)
             return self.catalogue.commit_batch(

@@ -13,6 +13,7 @@ import re
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ from shipyard.features.compile import (
 from shipyard.features.definitions import Feature
 from shipyard.features.encoders import Encoder, State
 from shipyard.features.errors import EncoderError, FeatureDefinitionError, TrainingFrameError
+from shipyard.features.exact_sums import exact_scales
 from shipyard.features.filters import check_filters
 from shipyard.features.fitted import FittedFeatureSet
 from shipyard.features.frames import LINEAGE_KEY, FrameLineage
@@ -292,6 +294,10 @@ def _sql_features(
         if not group.scan.files:
             relations[empty_source(index)] = empty_facts(group.scan.schema)
     with _connection(relations, memory_limit) as connection:
+        groups = [
+            replace(group, exact=exact_scales(connection, group.scan, group.features))
+            for group in groups
+        ]
         values = _query(connection, compile_training_query(groups, as_of))
     return dict(values.drop_columns([ROW]).to_pandas().items())
 

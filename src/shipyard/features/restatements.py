@@ -5,18 +5,20 @@ a pass over every fact, and most tables never restate anything: each write appen
 events. A fact can only be restated by another fact of the same entity and event time, so
 two files can only restate each other where both their entity ranges and their event-time
 ranges overlap; and one file written by one `ingest` (a single `recorded_at`) never holds
-two versions, because a write with two is refused. Files in different entity-hash buckets
-(`fact_files`) never share an entity at all. The min/max statistics every stored file
-has in its footer are enough to prove that no two facts of a scan share a key; where they are
-not (a compacted file, which keeps every version, an external file, a missing statistic, or
-overlapping ranges), the readers resolve restatements as always.
+two versions, because a write with two is refused: its files say so in their footers
+(`fact_files.ONE_VERSION_PER_KEY`). Files in different entity-hash buckets never share an
+entity at all. That mark and the min/max statistics in every stored file's footer are enough
+to prove that no two facts of a scan share a key; where they are not (a compacted file, which
+keeps every version, an external file, a missing statistic, or overlapping ranges), the
+readers resolve restatements as always.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from shipyard.features.scan import RECORDED_AT, FactScan
+from shipyard.features.fact_files import ONE_VERSION_PER_KEY
+from shipyard.features.scan import FactScan
 
 __all__ = ["MAX_FILES", "may_restate"]
 
@@ -42,23 +44,20 @@ def may_restate(scan: FactScan) -> bool:
 
 
 def _box(path: str, entity: str, event_time: str) -> _Box | None:
-    """The ranges of one file written by a single write; None when that is not certain."""
+    """The entity and event-time ranges of a file marked as holding one version per key;
+    None for a file without the mark or without statistics."""
     import fsspec.core
     import pyarrow.parquet as pq
 
     fs, local = fsspec.core.url_to_fs(path)
     with fs.open(local, "rb") as source:
         metadata = pq.ParquetFile(source).metadata
-    ranges = {}
-    for name in (entity, event_time, RECORDED_AT):
-        found = _range(metadata, name)
-        if found is None:
-            return None
-        ranges[name] = found
-    first_recorded, last_recorded = ranges[RECORDED_AT]
-    if first_recorded != last_recorded:
-        return None  # several writes' facts in one file: a compaction's output
-    return (*ranges[entity], *ranges[event_time])
+    if (metadata.metadata or {}).get(ONE_VERSION_PER_KEY) != b"true":
+        return None  # maybe several versions in the file itself: a compaction's output
+    entities, times = _range(metadata, entity), _range(metadata, event_time)
+    if entities is None or times is None:
+        return None
+    return (*entities, *times)
 
 
 def _range(metadata: Any, column: str) -> tuple[Any, Any] | None:
