@@ -111,7 +111,9 @@ class FactFiles:
         self._fs.makedirs(folder, exist_ok=True)
         try:
             with self._fs.open(temp, "wb") as sink:
-                pq.write_table(data, sink, row_group_size=128 * 1024)
+                pq.write_table(
+                    data, sink, row_group_size=128 * 1024, use_dictionary=_dictionary_columns(data)
+                )
             self._fs.mv(temp, final)
         except BaseException:
             if self._fs.exists(temp):
@@ -151,6 +153,18 @@ class FactFiles:
             if modified < cutoff:
                 stale.append(relative)
         return stale
+
+
+def _dictionary_columns(data: pa.Table) -> list[str]:
+    """The columns worth dictionary-encoding: not measurements and times, whose values rarely
+    repeat (encoding them tries a dictionary, gives up, and more than doubles write time)."""
+    import pyarrow as pa
+
+    return [
+        field.name
+        for field in data.schema
+        if not (pa.types.is_floating(field.type) or pa.types.is_timestamp(field.type))
+    ]
 
 
 def _is_local(fs: AbstractFileSystem) -> bool:
