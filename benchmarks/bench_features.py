@@ -202,6 +202,7 @@ class Checks:
     shipyard_rows: int = 0
     feast_rows: int = 0
     feast_dropped_before_first_fact: int = 0
+    feast_dropped_outside_ttl: int = 0
     feast_dropped_other: int = 0
     fact_at_label_time: int = 0
     feast_differs_at_label_time: int = 0
@@ -212,7 +213,9 @@ class Checks:
             f"Answers: Shipyard kept all {self.shipyard_rows:,} of {self.label_rows:,} label "
             f"rows; Feast returned {self.feast_rows:,} (dropped "
             f"{self.feast_dropped_before_first_fact:,} labels earlier than their entity's "
-            f"first fact and {self.feast_dropped_other:,} others). Values are identical on "
+            f"first fact, {self.feast_dropped_outside_ttl:,} whose entity had no fact in the "
+            f"30 days before, and {self.feast_dropped_other:,} others; Shipyard gives those "
+            "rows nulls and a count of 0). Values are identical on "
             f"every row Feast returns except {self.feast_differs_at_label_time:,} row(s) with "
             f"a fact stamped exactly at the label's time ({self.fact_at_label_time:,} such "
             "label rows): Feast includes that fact, Shipyard does not. Shipyard's whole "
@@ -283,6 +286,12 @@ def compare(frames: Frames, facts: Path, labels: Path) -> Checks:
         f"SELECT count(*) FROM labels l LEFT JOIN ({first_fact}) f USING ({ENTITY}) "
         f"WHERE l.label_row IN ({dropped}) AND (f.first IS NULL OR l.{EVENT_TIME} < f.first)"
     )
+    outside_ttl = one(
+        f"SELECT count(*) FROM labels l JOIN ({first_fact}) f USING ({ENTITY}) "
+        f"WHERE l.label_row IN ({dropped}) AND l.{EVENT_TIME} >= f.first AND NOT EXISTS ("
+        f"SELECT 1 FROM facts x WHERE x.{ENTITY} = l.{ENTITY} AND x.{EVENT_TIME} <= l.{EVENT_TIME}"
+        f" AND x.{EVENT_TIME} >= l.{EVENT_TIME} - INTERVAL 30 DAY)"
+    )
     dropped_count = one(f"SELECT count(*) FROM ({dropped})")
     shipyard_rows = one('SELECT count(*) FROM "Shipyard full"')
     label_rows = one("SELECT count(*) FROM labels")
@@ -293,7 +302,8 @@ def compare(frames: Frames, facts: Path, labels: Path) -> Checks:
         shipyard_rows=shipyard_rows,
         feast_rows=one('SELECT count(*) FROM "Feast last"'),
         feast_dropped_before_first_fact=before_first,
-        feast_dropped_other=dropped_count - before_first,
+        feast_dropped_outside_ttl=outside_ttl,
+        feast_dropped_other=dropped_count - before_first - outside_ttl,
         fact_at_label_time=one(f"SELECT count(*) FROM ({at_label_time})"),
         feast_differs_at_label_time=one(f"SELECT count(*) FROM ({differing})") - unexplained,
         failures=tuple(failures),
