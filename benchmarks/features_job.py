@@ -8,6 +8,7 @@ sees each one's peak memory alone:
     features_job.py log COUNT                     time facts.log of COUNT facts, then flush
     features_job.py frame full|last LABELS OUT    time FeatureSet.training_frame
     features_job.py duckdb full|last LABELS OUT   time the hand-written query on the same files
+                                                  (both: --memory-limit 512MB caps DuckDB's)
 
 Each prints one line `{"seconds": ...}` (plus what else it measured): the time of the work
 alone, without interpreter start-up, reading its inputs, importing DuckDB or opening the
@@ -103,12 +104,14 @@ def _warm_up() -> None:
     facts.describe(TABLE)
 
 
-def frame(kind: str, labels_path: Path, out: Path) -> dict[str, float]:
+def frame(
+    kind: str, labels_path: Path, out: Path, memory_limit: str | None = None
+) -> dict[str, float]:
     labels = pd.read_parquet(labels_path)
     chosen = feature_set(kind)
     _warm_up()
     started = time.perf_counter()
-    built = chosen.training_frame(labels, timestamp=EVENT_TIME)
+    built = chosen.training_frame(labels, timestamp=EVENT_TIME, memory_limit=memory_limit)
     seconds = time.perf_counter() - started
     names = [f.name for f in chosen.features]
     result = built[names].reset_index(drop=True)
@@ -147,7 +150,9 @@ def hand_query(kind: str, files: list[str]) -> str:
     )
 
 
-def duckdb_frame(kind: str, labels_path: Path, out: Path) -> dict[str, float]:
+def duckdb_frame(
+    kind: str, labels_path: Path, out: Path, memory_limit: str | None = None
+) -> dict[str, float]:
     import duckdb
 
     from shipyard import facts
@@ -159,6 +164,8 @@ def duckdb_frame(kind: str, labels_path: Path, out: Path) -> dict[str, float]:
     started = time.perf_counter()
     connection = duckdb.connect()
     connection.execute("SET TimeZone = 'UTC'")  # 30 days are 30 x 24 hours, as Shipyard's
+    if memory_limit is not None:
+        connection.execute("SET memory_limit = ?", [memory_limit])
     connection.register("labels", labels)
     result = connection.sql(hand_query(kind, files)).to_arrow_table()
     connection.close()
@@ -178,6 +185,7 @@ def main(argv: list[str]) -> None:
         command.add_argument("kind", choices=("full", "last"))
         command.add_argument("labels", type=Path)
         command.add_argument("out", type=Path)
+        command.add_argument("--memory-limit", help="DuckDB's memory limit, e.g. 512MB")
     args = parser.parse_args(argv)
     if args.command == "store":
         figures = store(args.facts)
@@ -186,9 +194,9 @@ def main(argv: list[str]) -> None:
     elif args.command == "log":
         figures = log(args.count)
     elif args.command == "frame":
-        figures = frame(args.kind, args.labels, args.out)
+        figures = frame(args.kind, args.labels, args.out, args.memory_limit)
     else:
-        figures = duckdb_frame(args.kind, args.labels, args.out)
+        figures = duckdb_frame(args.kind, args.labels, args.out, args.memory_limit)
     print(json.dumps(figures), flush=True)
 
 
