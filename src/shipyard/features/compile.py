@@ -13,8 +13,8 @@ later file of the scan, then the later row, so the choice is deterministic). The
   before the label (a join there would grow with each entity's whole history).
 
 All of it is deterministic whatever the number of threads: floating-point sums over a join
-add up in event-time order, and the streams' row order is total (below), so a rebuilt frame
-is byte-identical.
+add up exactly where the column allows (`exact_sums`), else in event-time order, and the
+streams' row order is total (below), so a rebuilt frame is byte-identical.
 
 Time is an integer key: `2 * epoch_us` for a fact, `2 * epoch_us + 1` for a label. A label at
 microsecond `t` and window `w` then sees the facts with keys in `[2t - 2w, 2t - 1]`, i.e.
