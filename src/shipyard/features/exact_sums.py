@@ -31,8 +31,8 @@ __all__ = ["exact_scales", "exact_sum"]
 
 # Bits an exact sum may use: HUGEINT is a signed 128-bit integer; one bit spare for rounding.
 _BITS = 126
-# The exponent of the unit in the last place of the smallest normal double.
-_SMALLEST_ULP = -1022 - 52
+# The smallest exponent of a normal double, and the largest of any.
+_SMALLEST_EXPONENT = -1022
 _LARGEST_EXPONENT = 1023
 _FLOATS = ("double", "float")
 
@@ -77,8 +77,9 @@ def _scale(
         return None
     if smallest is None or largest is None:  # no nonzero value at all
         return 0
-    ulp = max(math.frexp(smallest)[1] - 1, -1022) - 52  # every value is a multiple of 2**ulp
-    ulp = max(ulp, _SMALLEST_ULP)
+    # Every value is a multiple of 2**ulp, the unit in the last place of the smallest one
+    # (of a subnormal one: of the smallest normal double).
+    ulp = max(math.frexp(smallest)[1] - 1, _SMALLEST_EXPONENT) - 52
     bits = math.frexp(largest)[1] - ulp + max(rows, 1).bit_length()
     # Past 2**1023 the scale itself is no double (values all below 2**-950 or so).
     return -ulp if bits <= _BITS and -ulp <= _LARGEST_EXPONENT else None
