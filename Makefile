@@ -31,13 +31,16 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 
 MLFLOW_VENV := .venv-mlflow
+FEAST_VENV := .venv-feast
 
-$(BENCH_STAMP): pyproject.toml benchmarks/requirements.txt benchmarks/requirements-mlflow.txt
+$(BENCH_STAMP): pyproject.toml benchmarks/requirements.txt benchmarks/requirements-mlflow.txt benchmarks/requirements-feast.txt
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
 	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[data,experiments,features,serving,ray]' -r benchmarks/requirements.txt
 	$(PYTHON) -m venv $(MLFLOW_VENV)
 	$(MLFLOW_VENV)/bin/python -m pip install -q --disable-pip-version-check -r benchmarks/requirements-mlflow.txt
+	$(PYTHON) -m venv $(FEAST_VENV)
+	$(FEAST_VENV)/bin/python -m pip install -q --disable-pip-version-check -r benchmarks/requirements-feast.txt
 	touch $@
 
 # The serving benchmark's load generator, wrk, is a system package, not a pip one:
@@ -46,4 +49,4 @@ bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) $(MLFLOW_VENV) .shipyard
+	rm -rf $(VENV) $(BENCH_VENV) $(MLFLOW_VENV) $(FEAST_VENV) .shipyard

@@ -150,7 +150,7 @@ class Results:
     left_out: list[dict[str, Any]]
 
 
-_ORDER = ["fanout", "artifacts", "dedup", "startup", "serving", "ray"]
+_ORDER = ["fanout", "artifacts", "dedup", "startup", "serving", "ray", "features", "features_scale"]
 
 
 def select_results(found: list[dict[str, Any]], commit: str | None) -> Results:

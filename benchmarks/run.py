@@ -25,6 +25,8 @@ from benchmarks import (
     bench_dedup,
     bench_experiments,
     bench_fanout,
+    bench_features,
+    bench_features_scale,
     bench_online,
     bench_ray,
     bench_serving,
@@ -50,6 +52,8 @@ BENCHMARKS: dict[str, ModuleType] = {
         bench_serving,
         bench_ray,
         bench_experiments,
+        bench_features,
+        bench_features_scale,
         bench_online,
     )
 }

@@ -15,8 +15,8 @@ later file of the scan, then the later row, so the choice is deterministic). The
   before the label (a join there would grow with each entity's whole history).
 
 All of it is deterministic whatever the number of threads: floating-point sums over a join
-add up in event-time order, and the streams' row order is total (below), so a rebuilt frame
-is byte-identical.
+add up exactly where the column allows (`exact_sums`), else in event-time order, and the
+streams' row order is total (below), so a rebuilt frame is byte-identical.
 
 Time is an integer key: `2 * epoch_us` for a fact, `2 * epoch_us + 1` for a label. A label at
 microsecond `t` and window `w` then sees the facts with keys in `[2t - 2w, 2t - 1]`, i.e.
@@ -29,10 +29,11 @@ next.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from shipyard.features.definitions import Aggregation, Feature, is_numeric_type
+from shipyard.features.exact_sums import exact_sum
 from shipyard.features.fact_read import facts_source
 from shipyard.features.scan import RECORDED_AT, FactScan
 from shipyard.features.sql_text import identifier, literal
@@ -67,6 +68,12 @@ class TableFeatures:
 
     scan: FactScan
     features: tuple[Feature, ...]
+    #: Whether two of the scan's facts may share an entity and event time
+    #: (`restatements.may_restate`); when not, resolving versions is skipped.
+    restated: bool = True
+    #: Floating-point columns whose sums are added exactly, by the power of two that makes
+    #: every value an integer (`exact_sums.exact_scales`); the others add up in time order.
+    exact: Mapping[str, int] = field(default_factory=dict)
 
 
 def epoch_micros(moment: datetime) -> int:
@@ -87,7 +94,7 @@ def compile_training_query(tables: Sequence[TableFeatures], as_of: datetime) -> 
     ]
     parts: list[tuple[str, tuple[Feature, ...]]] = []
     for index, group in enumerate(tables):
-        ctes.append(_facts_cte(index, group.scan, epoch_micros(as_of)))
+        ctes.append(_facts_cte(index, group.scan, epoch_micros(as_of), group.restated))
         lasts = [f for f in group.features if f.aggregation is Aggregation.LAST]
         for n, where in enumerate(dict.fromkeys(f.where for f in lasts)):
             same_filter = tuple(f for f in lasts if f.where == where)
@@ -97,7 +104,7 @@ def compile_training_query(tables: Sequence[TableFeatures], as_of: datetime) -> 
         bounded = tuple(f for f in others if not f.window.is_unbounded)
         if bounded:
             parts.append((f"ranges_{index}", bounded))
-            ctes.append(_range_cte(parts[-1][0], index, bounded, group.scan.schema))
+            ctes.append(_range_cte(parts[-1][0], index, bounded, group.scan.schema, group.exact))
         # Floating-point sums over all history are joined too: a window aggregate adds them in
         # an order that depends on the other entities DuckDB partitions with the entity, so a
         # frame built in entity partitions (`partitioned.py`) would differ in the last bits.
@@ -106,7 +113,7 @@ def compile_training_query(tables: Sequence[TableFeatures], as_of: datetime) -> 
         )
         if history:
             parts.append((f"history_{index}", history))
-            ctes.append(_range_cte(parts[-1][0], index, history, group.scan.schema))
+            ctes.append(_range_cte(parts[-1][0], index, history, group.scan.schema, group.exact))
         unbounded = tuple(f for f in others if f.window.is_unbounded and f not in history)
         if unbounded:
             parts.append((f"windows_{index}", unbounded))
@@ -150,7 +157,7 @@ def empty_source(index: int) -> str:
     return f"__empty_facts_{index}"
 
 
-def _facts_cte(index: int, scan: FactScan, as_of_micros: int) -> str:
+def _facts_cte(index: int, scan: FactScan, as_of_micros: int, restated: bool = True) -> str:
     """The visible facts: recorded by `as_of`, one version per (entity, event time).
 
     Restatements are rare, so they are found by a narrow aggregate (entity, time, version)
@@ -180,6 +187,11 @@ def _facts_cte(index: int, scan: FactScan, as_of_micros: int) -> str:
         # partitioned build reads every such file).
         source = facts_source(scan, positions=True)
         visible += f" AND {identifier(scan.entity)} IN (SELECT {ENTITY} FROM {LABELS})"
+    if not restated:  # one version per key already: only the as_of filter applies
+        return (
+            f"facts_{index} AS NOT MATERIALIZED (\n"
+            f"  SELECT {selected} FROM {source} WHERE {visible})"
+        )
     # Each reader of the facts scans the files again (NOT MATERIALIZED): streaming the
     # Parquet twice costs less than holding the whole table in memory.
     return (
@@ -221,18 +233,25 @@ def _in_window(alias: str, micros: int | None, column: str) -> str:
     return f"CASE WHEN {alias}.{_KEY} >= l.{_BEFORE} - {2 * micros} THEN {alias}.{column} END"
 
 
-def _range_cte(name: str, index: int, group: tuple[Feature, ...], schema: Mapping[str, str]) -> str:
+def _range_cte(
+    name: str,
+    index: int,
+    group: tuple[Feature, ...],
+    schema: Mapping[str, str],
+    exact: Mapping[str, int],
+) -> str:
     """Aggregations over windows: each label joined to its entity's facts inside the widest
     window (all its facts if one is unbounded), grouped by label, each feature filtered to its
     own window.
 
-    Floating-point sums and means add up in event-time order (`ORDER BY`), so the answer does
-    not depend on how threads split the groups: the frame is byte-identical when rebuilt."""
+    Floating-point sums and means add up exactly (`exact`) or else in event-time order
+    (`ORDER BY`), so the answer does not depend on how threads split the groups: the frame
+    is byte-identical when rebuilt."""
     micros = [f.window.micros for f in group]
     widest = None if None in micros else max(2 * (m or 0) for m in micros)
     lower = "" if widest is None else f" AND f.{_KEY} >= l.{_BEFORE} - {widest}"
     aggregates = ",\n    ".join(
-        f"{_aggregate(f, schema, 'f.', _range_condition(f, widest), ordered=True)}"
+        f"{_aggregate(f, schema, 'f.', _range_condition(f, widest), ordered=True, exact=exact)}"
         f" AS {identifier(f.name)}"
         for f in group
     )
@@ -291,14 +310,27 @@ def _where(condition: str, feature: Feature) -> str:
 
 
 def _aggregate(
-    feature: Feature, schema: Mapping[str, str], prefix: str, condition: str, *, ordered: bool
+    feature: Feature,
+    schema: Mapping[str, str],
+    prefix: str,
+    condition: str,
+    *,
+    ordered: bool,
+    exact: Mapping[str, int] | None = None,
 ) -> str:
     """One feature's aggregate over the facts matching `condition`. `prefix` qualifies the
-    fact columns; `ordered` adds floating-point numbers in event-time order."""
+    fact columns; `ordered` adds floating-point numbers in event-time order, except those of
+    the columns in `exact`, which add up exactly (in any order) on their scale."""
     column_type = schema.get(feature.column or "", "")
     column = (
         f"{prefix}{_KEY}" if feature.column is None else f"{prefix}{identifier(feature.column)}"
     )
+    scale = (exact or {}).get(feature.column or "")
+    if ordered and scale is not None and feature.aggregation in (Aggregation.SUM, Aggregation.MEAN):
+        total = exact_sum(column, scale, condition)
+        if feature.aggregation is Aggregation.SUM:
+            return total
+        return f"({total} / count({column}) FILTER (WHERE {condition}))"
     in_order = f" ORDER BY {prefix}{_KEY}" if ordered and not _is_integer(column_type) else ""
     kind = feature.aggregation
     expression = {

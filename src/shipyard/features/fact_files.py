@@ -25,10 +25,14 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from fsspec import AbstractFileSystem
 
-__all__ = ["BUCKETS", "FactFiles", "buckets_of"]
+__all__ = ["BUCKETS", "ONE_VERSION_PER_KEY", "FactFiles", "buckets_of"]
 
 #: How many entity-hash folders a stored table is split into.
 BUCKETS = 16
+#: The footer key (Parquet key-value metadata) of a file holding at most one fact per
+#: (entity, event time): the files of one ingest, whose duplicates are refused. Readers may
+#: skip resolving versions between files that carry it (`restatements.may_restate`).
+ONE_VERSION_PER_KEY = b"shipyard.one_version_per_key"
 _TEMP_PREFIX = ".tmp-"
 
 
@@ -61,15 +65,29 @@ class FactFiles:
         return path if _is_local(self._fs) else str(self._fs.unstrip_protocol(path))
 
     def write(
-        self, table: str, data: pa.Table, *, entity: str, sort_by: list[str], stamp: datetime
+        self,
+        table: str,
+        data: pa.Table,
+        *,
+        entity: str,
+        sort_by: list[str],
+        stamp: datetime,
+        one_version_per_key: bool = False,
     ) -> list[str]:
         """Write `data` as one sorted file per bucket it touches; return their relative paths.
+        `one_version_per_key` marks the files (`ONE_VERSION_PER_KEY`): the caller checked it.
 
         On failure the files already written are removed before the error propagates.
         """
         import pyarrow.compute as pc
 
         data = data.sort_by([(name, "ascending") for name in sort_by])
+        # Facts read back from marked files carry the mark: only the caller's word counts.
+        metadata = dict(data.schema.metadata or {})
+        metadata.pop(ONE_VERSION_PER_KEY, None)
+        if one_version_per_key:
+            metadata[ONE_VERSION_PER_KEY] = b"true"
+        data = data.replace_schema_metadata(metadata)
         buckets = buckets_of(data.column(entity))
         name = f"{_stamp_prefix(stamp)}{secrets.token_hex(4)}.parquet"
         written: list[str] = []
@@ -93,7 +111,9 @@ class FactFiles:
         self._fs.makedirs(folder, exist_ok=True)
         try:
             with self._fs.open(temp, "wb") as sink:
-                pq.write_table(data, sink, row_group_size=128 * 1024)
+                pq.write_table(
+                    data, sink, row_group_size=128 * 1024, use_dictionary=_dictionary_columns(data)
+                )
             self._fs.mv(temp, final)
         except BaseException:
             if self._fs.exists(temp):
@@ -150,6 +170,18 @@ class FactFiles:
 def _stamp_prefix(stamp: datetime) -> str:
     """How the names of the files written with `stamp` (a batch's recorded_at, UTC) begin."""
     return f"{stamp:%Y%m%dT%H%M%S%f}-"
+
+
+def _dictionary_columns(data: pa.Table) -> list[str]:
+    """The columns worth dictionary-encoding: not measurements and times, whose values rarely
+    repeat (encoding them tries a dictionary, gives up, and more than doubles write time)."""
+    import pyarrow as pa
+
+    return [
+        field.name
+        for field in data.schema
+        if not (pa.types.is_floating(field.type) or pa.types.is_timestamp(field.type))
+    ]
 
 
 def _is_local(fs: AbstractFileSystem) -> bool:

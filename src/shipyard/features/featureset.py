@@ -13,7 +13,7 @@ import re
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -31,10 +31,12 @@ from shipyard.features.compile import (
 from shipyard.features.definitions import Feature
 from shipyard.features.encoders import Encoder, State
 from shipyard.features.errors import EncoderError, FeatureDefinitionError, TrainingFrameError
+from shipyard.features.exact_sums import exact_scales
 from shipyard.features.filters import check_filters
 from shipyard.features.fitted import FittedFeatureSet
 from shipyard.features.frames import LINEAGE_KEY, FrameLineage
 from shipyard.features.hashing import content_hash
+from shipyard.features.restatements import may_restate
 from shipyard.features.scan import FactScan
 from shipyard.features.types import empty_facts
 from shipyard.features.vectorized import PythonFeature
@@ -304,6 +306,7 @@ def _scan_of(facts: Mapping[str, FactScan] | ScanResolver, table: str, as_of: da
 
 def _label_keys(labels: pd.DataFrame, entity: str, timestamp: str) -> pa.Table:
     """The labels as DuckDB needs them: position, entity and timestamp (microseconds)."""
+    import numpy as np
     import pyarrow as pa
 
     times = pa.array(labels[timestamp])
@@ -315,7 +318,7 @@ def _label_keys(labels: pd.DataFrame, entity: str, timestamp: str) -> pa.Table:
     unit = pa.timestamp("us", tz=times.type.tz or "UTC")
     return pa.table(
         {
-            ROW: pa.array(range(len(labels)), pa.int64()),
+            ROW: pa.array(np.arange(len(labels), dtype=np.int64)),  # not 200,000 Python ints
             ENTITY: pa.array(labels[entity]),
             TIME: times.cast(unit, safe=False),
         }
@@ -365,10 +368,10 @@ def _sql_features(
 ) -> pa.Table:
     """Every SQL feature, from one query."""
     groups = [
-        TableFeatures(scan, tuple(f for f in features if isinstance(f, Feature) and f.table == t))
+        TableFeatures(scan, chosen, restated=may_restate(scan))
         for t, scan in sorted(scans.items())
+        if (chosen := tuple(f for f in features if isinstance(f, Feature) and f.table == t))
     ]
-    groups = [group for group in groups if group.features]
     if not groups:
         return label_keys.select([ROW])
     relations = {LABELS: label_keys}
@@ -376,6 +379,10 @@ def _sql_features(
         if not group.scan.files:
             relations[empty_source(index)] = empty_facts(group.scan.schema)
     with _connection(relations, memory_limit) as connection:
+        groups = [
+            replace(group, exact=exact_scales(connection, group.scan, group.features))
+            for group in groups
+        ]
         return _query(connection, compile_training_query(groups, as_of))
 
 
