@@ -42,5 +42,5 @@ def test_a_fitted_state_read_back_from_json_registers_without_a_snapshot(
     registry.register("ranker", trained(fitted), feature_set=fitted)
 
     assert registry.load("ranker").training_snapshot is None
-    with pytest.raises(ShipyardError, match="without a training snapshot.*feature_set.fit"):
+    with pytest.raises(ShipyardError, match=r"without a training snapshot.*feature_set\.fit"):
         registry.training_snapshot_of("ranker")

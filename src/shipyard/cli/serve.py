@@ -80,6 +80,14 @@ __all__ = ["score", "serve"]
     help="Close a connection whose request (headers and body) is not read in full in time.",
 )
 @click.option(
+    "--log-vectors",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.01,
+    show_default=True,
+    help="Share of served rows logged as facts (served.MODEL.VERSION) for "
+    "`shipyard features drift`; models registered with a feature set only. 0: none.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -98,6 +106,7 @@ def serve(
     wait_for_models: bool,
     keep_alive_seconds: int,
     read_timeout_seconds: float,
+    log_vectors: float,
     log_level: str,
 ) -> None:
     """Serve models over HTTP: POST /v1/models/NAME/predict.
@@ -137,6 +146,7 @@ def serve(
         keep_alive_seconds=keep_alive_seconds,
         read_timeout_seconds=read_timeout_seconds,
         on_start=announce,
+        log_vectors=log_vectors,
     )
 
 

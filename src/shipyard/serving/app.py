@@ -36,6 +36,7 @@ from shipyard.serving.schemas import (
 )
 from shipyard.serving.slots import ModelSlot
 from shipyard.serving.types import ModelSource, ServableModel
+from shipyard.serving.vector_log import DEFAULT_INTERVAL, DEFAULT_RATE, VectorLog
 
 logger = logging.getLogger("shipyard.serving")
 
@@ -88,6 +89,8 @@ def create_app(
     device: str | None = None,
     freeze_heap: bool = False,
     wait_for_models: bool = True,
+    log_vectors: float = DEFAULT_RATE,
+    log_interval: float = DEFAULT_INTERVAL,
 ) -> FastAPI:
     """An ASGI app serving the models `refs` name (`ranker@production`, `ranker/3`, ...).
 
@@ -98,6 +101,9 @@ def create_app(
     process that is the server, not for an app embedded in a process whose heap belongs to
     someone else. With `wait_for_models=False` a reference that names no model (yet) is
     refused here, with `ObjectNotFound`, instead of answering 503 until it exists.
+    `log_vectors` is the share of served rows logged as facts for drift, for the versions
+    registered with a training snapshot (see `vector_log.py`; 0 logs nothing), written
+    every `log_interval` seconds and when the app stops.
     """
     if not refs:
         raise ValueError("give at least one model reference to serve")
@@ -109,7 +115,12 @@ def create_app(
         opened = ModelRegistry.from_config(create=wait_for_models)
         registry, close_source = opened, opened.metadata.close
     source = registry
-    load = source.load_version if device is None else partial(source.load_version, device=device)
+    loader = source.load_version if device is None else partial(source.load_version, device=device)
+    vectors = VectorLog(log_vectors, interval=log_interval)
+
+    def load(version: Any) -> Any:
+        return vectors.wrap(loader(version))
+
     metrics = ServingMetrics()
 
     def on_load(slot: ModelSlot, loaded: bool) -> None:
@@ -175,6 +186,7 @@ def create_app(
             # shutdown must not hang on a slow download.
             store_executor.shutdown(wait=False, cancel_futures=True)
             predict_executor.shutdown(wait=True, cancel_futures=True)
+            vectors.close()  # after the last prediction: everything it logged is written
             if close_source is not None:
                 close_source()
 

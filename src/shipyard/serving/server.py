@@ -20,6 +20,7 @@ import uvicorn
 from shipyard.serving.app import DEFAULT_MAX_BODY_BYTES, create_app
 from shipyard.serving.timeouts import read_timeout_protocol
 from shipyard.serving.types import ModelSource
+from shipyard.serving.vector_log import DEFAULT_RATE
 
 __all__ = ["serve", "server_config"]
 
@@ -71,6 +72,7 @@ def serve(
     keep_alive_seconds: int = DEFAULT_KEEP_ALIVE_SECONDS,
     read_timeout_seconds: float = DEFAULT_READ_TIMEOUT_SECONDS,
     on_start: Callable[[], None] | None = None,
+    log_vectors: float = DEFAULT_RATE,
 ) -> None:
     """Serve the models `refs` name on `host:port` until SIGINT or SIGTERM.
 
@@ -78,7 +80,8 @@ def serve(
     to make explicitly (`host="0.0.0.0"`). Models load onto `device` (the CPU by default).
     A reference that names no model fails here, before the server starts, unless
     `wait_for_models` says to answer 503 until it exists. `on_start` is called once the
-    references have been checked, just before the server binds its port.
+    references have been checked, just before the server binds its port. `log_vectors`
+    is the share of served rows logged for drift (see `create_app`).
     """
     app = create_app(
         refs,
@@ -90,6 +93,7 @@ def serve(
         device=device,
         freeze_heap=True,
         wait_for_models=wait_for_models,
+        log_vectors=log_vectors,
     )
     config = server_config(
         app,
