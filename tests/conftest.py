@@ -57,6 +57,19 @@ def postgres_server() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    """The `redis://` URL of a real Redis server started here on 127.0.0.1 (nothing persisted;
+    it stops with the session). Under CI a missing binary is a failure: .ci/run installs it."""
+    from .redis_server import find_binary, temporary_server
+
+    binary = find_binary()
+    if binary is None:
+        missing_service("redis-server is not installed: `apt-get install redis-server`")
+    with temporary_server(binary) as url:
+        yield url
+
+
 @dataclass
 class Home:
     """Where a test's runs are stored; `run_flow` runs a flow file for real, in a subprocess."""

@@ -118,6 +118,9 @@ class Config:
     gpus: int | None = None
     #: How the local executor starts tasks: `fork` or `spawn`; None: spawn on macOS, else fork.
     start_method: str | None = None
+    #: The online feature store: `sqlite:///path` or `redis://host:port/db`; None: an
+    #: `online.db` beside the metadata database (`features.online.open_online_store`).
+    online_store: str | None = None
 
     @classmethod
     def current(cls) -> Config:

@@ -583,6 +583,10 @@ from shipyard.cli.facts import facts as _facts_group  # noqa: E402
 
 cli.add_command(_facts_group)
 
+from shipyard.cli.features import features as _features_group  # noqa: E402
+
+cli.add_command(_features_group)
+
 
 if __name__ == "__main__":  # last: every command above must be registered first
     main()

@@ -45,6 +45,10 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+    from shipyard.features.online.materialize import Materialization, Progress
+    from shipyard.features.online.parity import ParityReport
+    from shipyard.features.online.store import OnlineStore
+
 __all__ = ["FeatureSet", "ScanResolver"]
 
 #: Where a training frame finds a table's facts: called with the table and the frame's
@@ -186,6 +190,38 @@ class FeatureSet:
         lineage = FrameLineage(self.name, self.version, as_of, self.tables, self.entity, timestamp)
         frame.attrs[LINEAGE_KEY] = lineage.to_json()
         return frame
+
+    def materialize(
+        self,
+        store: OnlineStore,
+        *,
+        full: bool = False,
+        at: datetime | None = None,
+        facts: ScanResolver | None = None,
+        progress: Progress | None = None,
+    ) -> Materialization:
+        """Write every entity's feature values as of `at` (default now) to the online
+        `store`, computed as `training_frame` computes a label at that moment: incrementally,
+        only the entities whose values may have changed since the last complete run, unless
+        `full` (see `shipyard.features.online.materialize`). `progress(done, total)` is
+        called after each batch of entities."""
+        from shipyard.features.online.materialize import materialize
+
+        return materialize(self, store, full=full, at=at, facts=facts, progress=progress)
+
+    def check_online(
+        self,
+        store: OnlineStore,
+        *,
+        sample: int = 1_000,
+        fitted: FittedFeatureSet | None = None,
+        facts: ScanResolver | None = None,
+    ) -> ParityReport:
+        """Recompute `sample` of the store's vectors offline, as of their materialization
+        time, and report every value that differs (also encoded, given `fitted`)."""
+        from shipyard.features.online.parity import check_parity
+
+        return check_parity(self, store, sample=sample, fitted=fitted, facts=facts)
 
 
 def _encoder_chains(

@@ -19,7 +19,11 @@ from shipyard.features.hashing import canonical_json, content_hash
 from shipyard.features.snapshot import TrainingSnapshot
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pandas as pd
+
+    from shipyard.features.online.store import OnlineStore
 
 __all__ = ["FittedFeatureSet"]
 
@@ -90,3 +94,23 @@ class FittedFeatureSet:
         result = pd.concat(pieces, axis=1)
         result.attrs = dict(frame.attrs)
         return result
+
+    def online_vectors(self, ids: Sequence[Any], store: OnlineStore | None = None) -> pd.DataFrame:
+        """The encoded vectors of entities `ids` from the online `store` (default: the
+        configured one), ready for `model.predict`: one row per id, in order, indexed by the
+        ids. An entity the store does not hold gets the values a training frame gives a label
+        without facts, encoded. `NotMaterialized` if the store never held this version."""
+        from shipyard.features.online.factory import open_online_store
+        from shipyard.features.online.vectors import OnlineVectors
+
+        opened = store or open_online_store()
+        try:
+            raw = OnlineVectors(opened, self.version, feature_set=self.feature_set).frame(ids)
+        finally:
+            if store is None:
+                opened.close()
+        return self.transform(raw)
+
+    def online_vector(self, entity: Any, store: OnlineStore | None = None) -> pd.DataFrame:
+        """One entity's encoded vector: a one-row frame (see `online_vectors`)."""
+        return self.online_vectors([entity], store)

@@ -1,0 +1,242 @@
+"""Materialization: each entity's feature vector as of a moment, written to an online store.
+
+A run at moment `T` computes, for the chosen entities, exactly what `training_frame` gives a
+label row (entity, `T`) with `as_of=T`: the same compiled definitions, the same facts. Which
+entities:
+
+- **full** (the first run of a version, or asked for): every entity with a fact recorded by `T`;
+- **incremental** (from the version's watermark `W`, the moment of the last complete run):
+  only entities whose values may differ between `W` and `T`, i.e. that have a fact
+    * recorded after `W` (new, late or restated facts),
+    * with an event time in `[W, T)`, recorded earlier but in the future as of `W`, or
+    * with an event time in `[W - w, T - w)` for a bounded window `w` of one of the table's
+      features: the window's start moved past it.
+  Every other entity's value as of `T` equals its value as of `W`, so its vector stays.
+
+Entities go in batches (sorted by fact bucket, so a batch reads few files), each batch one
+`write_vectors` call; the watermark moves to `T` only after the last batch. A killed run
+therefore leaves every vector whole (old or new, `codec` packs values and time together)
+and the watermark at `W`; the next run starts from `W` again, and since its entity set
+(relative to `W`) contains the killed run's, it rewrites everything the killed run touched.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from shipyard.features.compile import epoch_micros
+from shipyard.features.fact_files import buckets_of
+from shipyard.features.fact_read import facts_source, for_entities
+from shipyard.features.online.codec import VectorCodec, entity_key
+from shipyard.features.online.columns import feature_columns
+from shipyard.features.online.errors import OnlineStoreError
+from shipyard.features.online.records import OnlineVersion
+from shipyard.features.online.store import OnlineStore
+from shipyard.features.scan import RECORDED_AT, FactScan
+from shipyard.features.sql_text import identifier
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from shipyard.features.featureset import FeatureSet, ScanResolver
+
+__all__ = ["DEFAULT_BATCH", "Materialization", "Progress", "materialize"]
+
+#: Entities per batch: one training-frame query and one store write each.
+DEFAULT_BATCH = 5_000
+#: The label column a materialization's training frames use (feature names never start "__").
+_AT = "__materialized_at"
+
+#: Called after each batch with (entities written so far, entities to write).
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Materialization:
+    """What a run did."""
+
+    feature_set: str
+    version: str
+    #: The moment every written vector was computed as of (the new watermark).
+    as_of: datetime
+    full: bool
+    #: The previous watermark an incremental run started from (None for a full run).
+    since: datetime | None
+    written: int
+    seconds: float
+
+
+def materialize(
+    feature_set: FeatureSet,
+    store: OnlineStore,
+    *,
+    full: bool = False,
+    at: datetime | None = None,
+    facts: ScanResolver | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    progress: Progress | None = None,
+) -> Materialization:
+    """Compute the vectors of `feature_set` as of `at` (default now) and write them to
+    `store`: incrementally from the last complete run unless `full` (see the module)."""
+    started = time.monotonic()
+    if facts is None:
+        from shipyard.features import facts as fact_store
+
+        facts = fact_store.scan
+    moment = _moment(at)
+    record = store.get_version(feature_set.version)
+    watermark = None if record is None else record.watermark
+    if watermark is not None and moment < watermark:
+        raise OnlineStoreError(
+            f"cannot materialize {feature_set.name!r} as of {moment.isoformat()}: the online "
+            f"store holds it as of {watermark.isoformat()} already (a watermark never goes back)"
+        )
+    since = None if full or watermark is None else watermark
+    scans = {table: facts(table, moment) for table in feature_set.tables}
+    entities = _changed_entities(feature_set, scans, moment, since)
+    total = len(entities)
+    codec = None if record is None else VectorCodec(record.columns)
+    written = 0
+    if progress is not None:
+        progress(0, total)
+    for batch in _batches(entities, batch_size):
+        frame = _compute(feature_set, scans, batch, moment)
+        if record is None:
+            record = _new_record(feature_set, scans, frame)
+            store.put_version(record)
+            codec = VectorCodec(record.columns)
+        assert codec is not None
+        keys = [entity_key(value, record.entity_type) for value in batch.to_pylist()]
+        store.write_vectors(
+            feature_set.version, dict(zip(keys, codec.encode_frame(frame, moment), strict=True))
+        )
+        written += len(keys)
+        if progress is not None:
+            progress(written, total)
+    if record is None:  # nothing to write, not even a first batch: a version with no facts yet
+        record = _new_record(feature_set, scans, _compute(feature_set, scans, None, moment))
+    store.put_version(
+        record.completed(moment, datetime.now(UTC), full=since is None, written=written)
+    )
+    return Materialization(
+        feature_set.name,
+        feature_set.version,
+        moment,
+        since is None,
+        since,
+        written,
+        time.monotonic() - started,
+    )
+
+
+def _moment(at: datetime | None) -> datetime:
+    now = datetime.now(UTC)
+    if at is None:
+        return now
+    moment = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    if moment > now:
+        # Facts recorded between now and `at` would be after no watermark and before this one:
+        # the next incremental run would never see them.
+        raise OnlineStoreError(
+            f"cannot materialize as of {moment.isoformat()}, which is in the future; "
+            "give a past moment or none (now)"
+        )
+    return moment
+
+
+def _new_record(
+    feature_set: FeatureSet, scans: Mapping[str, FactScan], frame: pd.DataFrame
+) -> OnlineVersion:
+    first = scans[feature_set.tables[0]]
+    return OnlineVersion(
+        feature_set=feature_set.name,
+        version=feature_set.version,
+        entity=feature_set.entity,
+        entity_type=first.schema[first.entity],
+        tables=feature_set.tables,
+        columns=feature_columns(feature_set, scans, frame),
+    )
+
+
+def _changed_entities(
+    feature_set: FeatureSet,
+    scans: Mapping[str, FactScan],
+    moment: datetime,
+    since: datetime | None,
+) -> pa.Array:
+    """The distinct entities to compute (see the module), of every table with facts."""
+    import duckdb
+    import pyarrow as pa
+
+    now = epoch_micros(moment)
+    selects = []
+    for table, scan in sorted(scans.items()):
+        if not scan.files:
+            continue
+        event = f"epoch_us({identifier(scan.event_time)})"
+        recorded = f"epoch_us({identifier(RECORDED_AT)})"
+        conditions = [
+            f"{recorded} <= {now}",
+            f"{identifier(scan.entity)} IS NOT NULL",
+            f"{event} IS NOT NULL",
+        ]
+        if since is not None:
+            last = epoch_micros(since)
+            windows = sorted(
+                {
+                    f.window.micros
+                    for f in feature_set.features
+                    if f.table == table and f.window.micros is not None
+                }
+            )
+            changed = [f"{recorded} > {last}", f"({event} >= {last} AND {event} < {now})"]
+            changed += [f"({event} >= {last - w} AND {event} < {now - w})" for w in windows]
+            conditions.append("(" + " OR ".join(changed) + ")")
+        selects.append(
+            f"SELECT DISTINCT {identifier(scan.entity)} AS entity FROM {facts_source(scan)} "
+            f"WHERE {' AND '.join(conditions)}"
+        )
+    first = scans[feature_set.tables[0]]
+    if not selects:
+        from shipyard.features.types import arrow_type
+
+        return pa.array([], type=arrow_type(first.schema[first.entity]))
+    with duckdb.connect() as connection:
+        found = connection.sql(" UNION ".join(selects)).to_arrow_table().column("entity")
+    return found.combine_chunks()
+
+
+def _batches(entities: pa.Array, size: int) -> list[pa.Array]:
+    """`entities` in batches of at most `size`, sorted by fact bucket so each batch's query
+    opens only a few buckets' files."""
+    import numpy as np
+
+    if len(entities) == 0:
+        return []
+    order = np.argsort(buckets_of(entities), kind="stable")
+    ordered = entities.take(order)
+    return [ordered.slice(start, size) for start in range(0, len(ordered), size)]
+
+
+def _compute(
+    feature_set: FeatureSet,
+    scans: Mapping[str, FactScan],
+    batch: pa.Array | None,
+    moment: datetime,
+) -> pd.DataFrame:
+    """The feature columns of a training frame with one label per entity of `batch` (no
+    entity: an empty frame), at `moment`, as of `moment`."""
+    import pandas as pd
+    import pyarrow as pa
+
+    entities = batch if batch is not None else pa.array([], type=pa.int64())
+    labels = pd.DataFrame({feature_set.entity: entities.to_pandas()})
+    labels[_AT] = pd.Series([moment] * len(labels), dtype="datetime64[us, UTC]")
+    narrowed = scans if batch is None else {t: for_entities(s, batch) for t, s in scans.items()}
+    frame = feature_set.training_frame(labels, timestamp=_AT, as_of=moment, facts=narrowed)
+    return frame[[feature.name for feature in feature_set.features]]
