@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from shipyard import facts
-from shipyard.cli.drift import drift
+from shipyard.cli.main import cli
 from shipyard.features.served import SERVED_AT, SERVED_ID
 from shipyard.registry import ModelRegistry
 from shipyard.serving import create_app
@@ -88,12 +88,11 @@ def test_drift_flags_the_shifted_column_of_the_served_vectors(
     served["minutes"] = served["minutes"] + 1.5  # a shift of 1.5 training standard deviations
     serve_and_stop(live_server, registry, served, log_vectors=1.0)
 
-    result = CliRunner().invoke(
-        drift, ["churn_features", "--model", "churn/1", "--since", "1d"], env={"COLUMNS": "200"}
-    )
+    drift = ["features", "drift", "churn_features", "--model", "churn/1"]
+    result = CliRunner().invoke(cli, [*drift, "--since", "1d"], env={"COLUMNS": "200"})
 
     assert result.exit_code == 1, result.output
     assert "1 of" in result.output and "columns drifted: minutes" in result.output
-    as_json = CliRunner().invoke(drift, ["churn_features", "--model", "churn/1", "--json"])
+    as_json = CliRunner().invoke(cli, [*drift, "--json"])
     report = json.loads(as_json.output)
     assert report["flagged"] == ["minutes"] and report["served"] == 1_000

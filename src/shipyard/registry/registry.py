@@ -12,7 +12,7 @@ that opens them from the configuration.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from shipyard.client import Run
     from shipyard.datastore import ArtifactStore, FlowClasses
     from shipyard.features.fitted import FittedFeatureSet
+    from shipyard.features.online import OnlineStore
     from shipyard.features.snapshot import TrainingSnapshot
     from shipyard.metadata.contract import MetadataBackend
 
@@ -227,6 +228,35 @@ class LoadedModel:
                 raise InputRefused(f"{self.name}/{self.version} refused the input: {exc}") from exc
             raise
         return to_json_list(output)
+
+    def predict_entities(self, ids: Sequence[Any], store: OnlineStore | None = None) -> list[Any]:
+        """Predictions for the entities `ids` (`[42, 7]`), one per id, in order, from their
+        vectors in the online `store` (default: the configured one) encoded with the
+        version's fitted feature set: what `POST .../predict` with `{"entities": [...]}`
+        answers. An id the store does not hold is scored on the empty values a training
+        frame gives (0 for counts, else null); a feature set version the store does not
+        hold raises `NotMaterialized`, naming what to materialize."""
+        return self.predict(self.entity_vectors(ids, store))
+
+    def entity_vectors(
+        self, ids: Sequence[Any], store: OnlineStore | None = None
+    ) -> pandas.DataFrame:
+        """The encoded vectors `predict_entities` scores (see there), one row per id."""
+        if self._feature_set is None:
+            raise ShipyardError(
+                f"{self.name}/{self.version} was not trained on a feature set, so it cannot "
+                "score entities: register it with `feature_set=feature_set.fit(frame)`, or "
+                "score rows with `predict`"
+            )
+        if store is not None:
+            return self._feature_set.online_vectors(ids, store)
+        from shipyard.features.online import open_online_store
+
+        opened = open_online_store(create=False)
+        try:
+            return self._feature_set.online_vectors(ids, opened)
+        finally:
+            opened.close()
 
     def __repr__(self) -> str:
         return f"<LoadedModel {self.name}/{self.version} ({self.flavor})>"

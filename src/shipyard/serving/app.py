@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 
 from shipyard.exceptions import ObjectNotFound
 from shipyard.serving.batching import MicroBatcher, Rows
+from shipyard.serving.entities import OnlineLookup
 from shipyard.serving.errors import ModelNotServed, install_error_handlers
 from shipyard.serving.heap import freeze_long_lived
 from shipyard.serving.metrics import ServingMetrics
@@ -47,11 +48,13 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     for code, text in {
         400: "The body is not valid JSON.",
         404: "No model of that name is served here.",
+        409: "Entities were sent, but the online store holds no vectors of the model's "
+        "feature set version: materialize it (the message says which).",
         413: "The body is larger than the server accepts.",
         422: "Wrong shape, columns, types or values, no rows, or rows the model's own checks "
         "refused; the message names what is wrong.",
         500: "The server, or the model on valid input, failed.",
-        503: "The model has not loaded yet.",
+        503: "The model has not loaded yet, or the online store cannot be reached.",
     }.items()
 }
 
@@ -91,6 +94,7 @@ def create_app(
     wait_for_models: bool = True,
     log_vectors: float = DEFAULT_RATE,
     log_interval: float = DEFAULT_INTERVAL,
+    online_store: str | None = None,
 ) -> FastAPI:
     """An ASGI app serving the models `refs` name (`ranker@production`, `ranker/3`, ...).
 
@@ -103,7 +107,9 @@ def create_app(
     refused here, with `ObjectNotFound`, instead of answering 503 until it exists.
     `log_vectors` is the share of served rows logged as facts for drift, for the versions
     registered with a training snapshot (see `vector_log.py`; 0 logs nothing), written
-    every `log_interval` seconds and when the app stops.
+    every `log_interval` seconds and when the app stops. A version trained on a feature set
+    can also be scored by entity id, from the online store `online_store` names (a URL;
+    default: the configured one), opened at the first such request.
     """
     if not refs:
         raise ValueError("give at least one model reference to serve")
@@ -117,9 +123,10 @@ def create_app(
     source = registry
     loader = source.load_version if device is None else partial(source.load_version, device=device)
     vectors = VectorLog(log_vectors, interval=log_interval)
+    lookup = OnlineLookup(online_store)
 
     def load(version: Any) -> Any:
-        return vectors.wrap(loader(version))
+        return vectors.prepare(loader(version))
 
     metrics = ServingMetrics()
 
@@ -158,6 +165,8 @@ def create_app(
             max_batch=max_batch,
             max_wait_ms=max_wait_ms,
             observe=observe,
+            entities=lookup,
+            served=vectors.offer,
         )
         for slot in slots
     }
@@ -187,6 +196,7 @@ def create_app(
             store_executor.shutdown(wait=False, cancel_futures=True)
             predict_executor.shutdown(wait=True, cancel_futures=True)
             vectors.close()  # after the last prediction: everything it logged is written
+            lookup.close()
             if close_source is not None:
                 close_source()
 
@@ -273,9 +283,11 @@ def _add_routes(app: FastAPI, served: _Served, metrics: ServingMetrics) -> None:
         tags=["predict"],
     )
     async def predict(name: str, body: PredictRequest, request: Request) -> Response:
-        """Score rows with the model `name`; concurrent requests share one model call."""
+        """Score rows with the model `name`, or the entities a model trained on a feature
+        set names (their vectors from the online store); concurrent requests share one
+        model call and one lookup."""
         served.slot(name)
-        rows = Rows(records=body.records, columns=body.columns)
+        rows = Rows(records=body.records, columns=body.columns, entities=body.entities)
         scored = await served.batchers[name].submit(rows)
         request.scope.setdefault("state", {})[VERSION_KEY] = scored.version
         return _prediction_response(name, scored.version, scored.predictions)

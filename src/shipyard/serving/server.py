@@ -73,6 +73,7 @@ def serve(
     read_timeout_seconds: float = DEFAULT_READ_TIMEOUT_SECONDS,
     on_start: Callable[[], None] | None = None,
     log_vectors: float = DEFAULT_RATE,
+    online_store: str | None = None,
 ) -> None:
     """Serve the models `refs` name on `host:port` until SIGINT or SIGTERM.
 
@@ -81,7 +82,8 @@ def serve(
     A reference that names no model fails here, before the server starts, unless
     `wait_for_models` says to answer 503 until it exists. `on_start` is called once the
     references have been checked, just before the server binds its port. `log_vectors`
-    is the share of served rows logged for drift (see `create_app`).
+    is the share of served rows logged for drift, `online_store` the URL of the online
+    store entities are scored from (see `create_app`).
     """
     app = create_app(
         refs,
@@ -94,6 +96,7 @@ def serve(
         freeze_heap=True,
         wait_for_models=wait_for_models,
         log_vectors=log_vectors,
+        online_store=online_store,
     )
     config = server_config(
         app,
