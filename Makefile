@@ -34,7 +34,7 @@ MLFLOW_VENV := .venv-mlflow
 $(BENCH_STAMP): pyproject.toml benchmarks/requirements.txt benchmarks/requirements-mlflow.txt
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[data,serving,ray]' -r benchmarks/requirements.txt
+	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[data,features,serving,ray]' -r benchmarks/requirements.txt
 	$(PYTHON) -m venv $(MLFLOW_VENV)
 	$(MLFLOW_VENV)/bin/python -m pip install -q --disable-pip-version-check -r benchmarks/requirements-mlflow.txt
 	touch $@

@@ -24,6 +24,7 @@ from benchmarks import (
     bench_artifacts,
     bench_dedup,
     bench_fanout,
+    bench_online,
     bench_ray,
     bench_serving,
     bench_startup,
@@ -47,6 +48,7 @@ BENCHMARKS: dict[str, ModuleType] = {
         bench_startup,
         bench_serving,
         bench_ray,
+        bench_online,
     )
 }
 

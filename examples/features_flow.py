@@ -10,6 +10,12 @@ later encodes its inputs exactly as training did:
 
     shipyard models show member-churn                 # names the feature set and its version
     models.registry().feature_set_of("member-churn")  # the fitted encoders, ready to transform
+
+Then it materializes the feature set into the online store, proves that the stored vectors
+equal their offline recomputation (`features check`), and scores members by id from it:
+
+    shipyard features status
+    shipyard features check examples/features_flow.py:CHURN_FEATURES
 """
 
 from datetime import UTC, datetime, timedelta
@@ -102,6 +108,27 @@ class FeaturesFlow(FlowSpec):
         self.registered_version = version.version
         self.feature_set_digest = fitted.digest
         print(f"registered {version.ref}: accuracy {self.accuracy:.3f} on the later labels")
+        self.next(self.online)
+
+    @step
+    def online(self):
+        """Materialize the features as of now, check parity, and score members by id."""
+        from shipyard.features.online import open_online_store
+
+        store = open_online_store()
+        done = CHURN_FEATURES.materialize(store)
+        ref = f"{MODEL_NAME}/{self.registered_version}"
+        fitted = models.feature_set_of(ref)
+        report = CHURN_FEATURES.check_online(store, fitted=fitted)
+        self.online_mismatches = len(report.mismatches)
+        members = [0, 1, 2, 10_000]  # 10,000 has no facts: it gets a training frame's empty values
+        scores = models.load(ref).predict(fitted.online_vectors(members, store))
+        store.close()
+        print(
+            f"materialized {done.written} members as of {done.as_of:%Y-%m-%d %H:%M:%S}; "
+            f"parity: {report.checked} checked, {self.online_mismatches} mismatches; "
+            f"scores of members {members}: {list(scores)}"
+        )
         self.next(self.end)
 
     @step

@@ -148,3 +148,5 @@ def test_features_flow_registers_a_model_with_its_fitted_feature_set(home: Home)
     predicted = models.load("member-churn").predict(fitted.transform(frame[columns]))
     assert len(predicted) == 400 and set(predicted) <= {0, 1}
     assert version.metrics["accuracy"] > 0.7
+    assert run["online"].task.data.online_mismatches == 0
+    assert "materialized 200 members as of" in run["online"].task.stdout

@@ -198,17 +198,33 @@ class VectorCodec:
 
     def frame(self, rows: Sequence[Sequence[Any]], index: pd.Index) -> pd.DataFrame:
         """A frame of decoded value rows, one column per feature, with a training frame's
-        dtypes (built through Arrow as a training frame is)."""
-        import pyarrow as pa
+        dtypes: those Arrow's `to_pandas` gives the frame (integers with a null become
+        floats, text and times convert through Arrow itself). Numbers are built with NumPy
+        directly: a scorer builds a frame per request, and Arrow's conversion costs more
+        than the lookup."""
+        import pandas as pd
 
-        arrays = [
-            pa.array([row[position] for row in rows], type=kind.arrow_type)
-            for position, kind in enumerate(self.kinds)
-        ]
-        table = pa.table(arrays, names=[column.name for column in self.columns])
-        result = table.to_pandas()
-        result.index = index
-        return result
+        columns = {
+            column.name: _column([row[position] for row in rows], kind)
+            for position, (column, kind) in enumerate(zip(self.columns, self.kinds, strict=True))
+        }
+        return pd.DataFrame(columns, index=index, copy=False)
+
+
+def _column(values: list[Any], kind: Kind) -> Any:
+    """One feature's values as Arrow's `to_pandas` would hand them to a training frame."""
+    import numpy as np
+
+    has_null = any(value is None for value in values)
+    if kind is Kind.FLOAT or (kind is Kind.INT and has_null):
+        return np.array([np.nan if v is None else v for v in values], dtype="float64")
+    if kind is Kind.INT:
+        return np.array(values, dtype="int64")
+    if kind is Kind.BOOL and not has_null:
+        return np.array(values, dtype="bool")
+    import pyarrow as pa
+
+    return pa.array(values, type=kind.arrow_type).to_pandas().array  # no index to align
 
 
 def _micros(moment: datetime) -> int:

@@ -14,7 +14,11 @@ entities:
   Every other entity's value as of `T` equals its value as of `W`, so its vector stays.
 
 Entities go in batches (sorted by fact bucket, so a batch reads few files), each batch one
-`write_vectors` call; the watermark moves to `T` only after the last batch. A killed run
+`write_vectors` call; the watermark moves to `T` only after the last batch. A batch's facts
+are first copied out of the table into one temporary Parquet file (in their original order,
+so restatements resolve as in the table): the training-frame query then joins a few
+thousand entities' facts instead of the whole table, which is what makes an incremental
+run cost in proportion to the entities it rewrites. A killed run
 therefore leaves every vector whole (old or new, `codec` packs values and time together)
 and the watermark at `W`; the next run starts from `W` again, and since its entity set
 (relative to `W`) contains the killed run's, it rewrites everything the killed run touched.
@@ -22,10 +26,12 @@ and the watermark at `W`; the next run starts from `W` again, and since its enti
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shipyard.features.compile import epoch_micros
@@ -37,7 +43,7 @@ from shipyard.features.online.errors import OnlineStoreError
 from shipyard.features.online.records import OnlineVersion
 from shipyard.features.online.store import OnlineStore
 from shipyard.features.scan import RECORDED_AT, FactScan
-from shipyard.features.sql_text import identifier
+from shipyard.features.sql_text import identifier, literal
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -104,20 +110,22 @@ def materialize(
     written = 0
     if progress is not None:
         progress(0, total)
-    for batch in _batches(entities, batch_size):
-        frame = _compute(feature_set, scans, batch, moment)
-        if record is None:
-            record = _new_record(feature_set, scans, frame)
-            store.put_version(record)
-            codec = VectorCodec(record.columns)
-        assert codec is not None
-        keys = [entity_key(value, record.entity_type) for value in batch.to_pylist()]
-        store.write_vectors(
-            feature_set.version, dict(zip(keys, codec.encode_frame(frame, moment), strict=True))
-        )
-        written += len(keys)
-        if progress is not None:
-            progress(written, total)
+    with tempfile.TemporaryDirectory(prefix="shipyard-materialize-") as folder:
+        for batch in _batches(entities, batch_size):
+            narrowed = {t: _batch_scan(scan, batch, Path(folder)) for t, scan in scans.items()}
+            frame = _compute(feature_set, narrowed, batch, moment)
+            if record is None:
+                record = _new_record(feature_set, scans, frame)
+                store.put_version(record)
+                codec = VectorCodec(record.columns)
+            assert codec is not None
+            keys = [entity_key(value, record.entity_type) for value in batch.to_pylist()]
+            store.write_vectors(
+                feature_set.version, dict(zip(keys, codec.encode_frame(frame, moment), strict=True))
+            )
+            written += len(keys)
+            if progress is not None:
+                progress(written, total)
     if record is None:  # nothing to write, not even a first batch: a version with no facts yet
         record = _new_record(feature_set, scans, _compute(feature_set, scans, None, moment))
     store.put_version(
@@ -237,6 +245,30 @@ def _compute(
     entities = batch if batch is not None else pa.array([], type=pa.int64())
     labels = pd.DataFrame({feature_set.entity: entities.to_pandas()})
     labels[_AT] = pd.Series([moment] * len(labels), dtype="datetime64[us, UTC]")
-    narrowed = scans if batch is None else {t: for_entities(s, batch) for t, s in scans.items()}
-    frame = feature_set.training_frame(labels, timestamp=_AT, as_of=moment, facts=narrowed)
+    frame = feature_set.training_frame(labels, timestamp=_AT, as_of=moment, facts=scans)
     return frame[[feature.name for feature in feature_set.features]]
+
+
+def _batch_scan(scan: FactScan, batch: pa.Array, folder: Path) -> FactScan:
+    """`scan` narrowed to the facts of `batch`'s entities: the files of their buckets, and,
+    for a stored table, those files' facts of these entities copied into one Parquet file,
+    in file then row order (the order restatements with equal `recorded_at` resolve by)."""
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    narrowed = for_entities(scan, batch)
+    if not narrowed.files or narrowed.registered_at:
+        return narrowed  # an external table's files carry no recorded_at column to copy
+    paths = ", ".join(literal(path) for path in narrowed.files)
+    columns = ", ".join(identifier(name) for name in [*scan.schema, RECORDED_AT])
+    with duckdb.connect() as connection:
+        connection.register("batch", pa.table({"entity": batch}))
+        facts = connection.sql(
+            f"SELECT {columns} FROM read_parquet([{paths}]) "
+            f"WHERE {identifier(scan.entity)} IN (SELECT entity FROM batch) "
+            "ORDER BY file_index, file_row_number"
+        ).to_arrow_table()
+    path = folder / f"{scan.table}-{len(list(folder.iterdir()))}.parquet"
+    pq.write_table(facts, path)
+    return replace(narrowed, files=(str(path),))
