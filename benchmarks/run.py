@@ -23,6 +23,7 @@ from rich.console import Console
 from benchmarks import (
     bench_artifacts,
     bench_dedup,
+    bench_entity_serving,
     bench_fanout,
     bench_online,
     bench_ray,
@@ -49,6 +50,7 @@ BENCHMARKS: dict[str, ModuleType] = {
         bench_serving,
         bench_ray,
         bench_online,
+        bench_entity_serving,
     )
 }
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from shipyard import facts
 from shipyard.cli.main import cli
 from shipyard.features.online import open_online_store
 from shipyard.registry import ModelRegistry, models
@@ -209,3 +211,25 @@ def test_batch_scoring_an_entities_file_carries_its_columns_through(
     )
     assert refused.exit_code != 0
     assert "no 'member_id' column" in refused.output
+
+
+def test_a_vector_materialized_again_is_scored_on_its_new_values(
+    registry: ModelRegistry, churn: Churn, live_server: Callable[..., LiveServer]
+) -> None:
+    CHURN_FEATURES.materialize(open_online_store())
+    live = live_server(create_app(["churn"], registry))
+    live.wait_ready()
+    body = {"entities": [{"member_id": 39}]}  # no plays yet
+    model = registry.load("churn")
+    expected_before = model.predict_entities([39])
+
+    with live.client() as client:
+        before = client.post("/v1/models/churn/predict", json=body).json()["predictions"]
+        facts.ingest(
+            "plays", [{"member_id": 39, "ts": datetime.now(UTC), "minutes": 500.0, "genre": "film"}]
+        )
+        CHURN_FEATURES.materialize(open_online_store())
+        after = client.post("/v1/models/churn/predict", json=body).json()["predictions"]
+
+    assert before == expected_before
+    assert after == model.predict_entities([39]) != before

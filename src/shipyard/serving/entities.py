@@ -3,11 +3,17 @@
 A version trained on a feature set is scored on that feature set's vectors: `OnlineLookup`
 reads them from the online store and encodes them with the version's fitted encoders, for a
 whole group of requests at once (the batcher calls it with every entity request of a group,
-so concurrent requests share one store round trip and one `transform`). The store is opened
-on the first entity request, as a reader (never created), and one `OnlineVectors` is kept
-per feature set version (its record read once). An id the store does not hold gets the empty
-values a training frame gives (not an error); a version the store does not hold is a 409
-naming what to materialize.
+so concurrent requests share one store round trip). The store is opened on the first entity
+request, as a reader (never created), and one `OnlineVectors` is kept per feature set
+version (its record read once). An id the store does not hold gets the empty values a
+training frame gives (not an error); a version the store does not hold is a 409 naming what
+to materialize.
+
+Encoding a small frame costs milliseconds of pandas overhead, more than the model's own
+`predict`, while an encoded vector depends on nothing but the stored bytes and the fitted
+state. So each fitted state keeps its encoded rows by stored bytes (`EncodedRows`, bounded):
+a group decodes and encodes only the vectors it has not seen, in one `transform`. The bytes
+carry the materialization time, so a vector materialized again is encoded afresh.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ class OnlineLookup:
         self.url = url
         self._store: OnlineStore | None = None
         self._readers: dict[str, OnlineVectors] = {}
+        self._encoded_rows: dict[str, EncodedRows] = {}
         self._lock = threading.Lock()
 
     def columns(
@@ -66,33 +73,39 @@ class OnlineLookup:
             return [FeaturesNotMaterialized(f"{model.name}/{model.version}: {exc}")] * len(requests)
         except OnlineStoreUnavailable as exc:
             return [OnlineStoreDown(str(exc))] * len(requests)
-        answers: list[Columns | Exception] = []
-        ids: list[Any] = []
-        for request in requests:
-            found = _ids(reader, request)
-            answers.append(found if isinstance(found, Exception) else {})
-            if not isinstance(found, Exception):
-                ids.extend(found)
-        if not ids:
-            return answers
+        asked = [_ids(reader, request) for request in requests]
+        ids = [i for found in asked if not isinstance(found, Exception) for i in found]
+        if not ids:  # every request failed its checks
+            return [found if isinstance(found, Exception) else {} for found in asked]
         try:
-            encoded = fitted.transform(reader.frame(ids))
+            stored = reader.store.read_vectors(reader.record.version, reader.keys(ids))
         except OnlineStoreUnavailable as exc:
-            return [a if isinstance(a, Exception) else OnlineStoreDown(str(exc)) for a in answers]
+            down = OnlineStoreDown(str(exc))
+            return [found if isinstance(found, Exception) else down for found in asked]
+        names, rows = self._encoded(fitted, reader).rows(stored)
+        answers: list[Columns | Exception] = []
         start = 0
-        for index, request in enumerate(requests):
-            if isinstance(answers[index], Exception):
+        for found in asked:
+            if isinstance(found, Exception):
+                answers.append(found)
                 continue
-            rows = encoded.iloc[start : start + len(request)]
-            answers[index] = {str(name): values.tolist() for name, values in rows.items()}
-            start += len(request)
+            mine = rows[start : start + len(found)]
+            answers.append({name: [row[j] for row in mine] for j, name in enumerate(names)})
+            start += len(found)
         return answers
 
     def close(self) -> None:
         with self._lock:
             if self._store is not None:
                 self._store.close()
-            self._store, self._readers = None, {}
+            self._store, self._readers, self._encoded_rows = None, {}, {}
+
+    def _encoded(self, fitted: FittedFeatureSet, reader: OnlineVectors) -> EncodedRows:
+        with self._lock:
+            found = self._encoded_rows.get(fitted.digest)
+            if found is None:
+                found = self._encoded_rows[fitted.digest] = EncodedRows(fitted, reader)
+            return found
 
     def _reader(self, fitted: FittedFeatureSet) -> OnlineVectors:
         from shipyard.features.online import OnlineVectors, open_online_store
@@ -105,6 +118,41 @@ class OnlineLookup:
                 reader = OnlineVectors(self._store, fitted.version, feature_set=fitted.feature_set)
                 self._readers[fitted.version] = reader
             return reader
+
+
+class EncodedRows:
+    """One fitted state's encoded rows by stored vector bytes (None: an entity the store does
+    not hold), up to `limit` of them (then it starts afresh)."""
+
+    def __init__(
+        self, fitted: FittedFeatureSet, reader: OnlineVectors, limit: int = 50_000
+    ) -> None:
+        self._fitted = fitted
+        self._codec = reader.codec
+        self._limit = limit
+        self._rows: dict[bytes | None, tuple[Any, ...]] = {}
+        self.names: list[str] = []
+
+    def rows(self, stored: Sequence[bytes | None]) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """The encoded column names and each stored vector's encoded row, in order."""
+        cache = self._rows
+        missing = list(dict.fromkeys(data for data in stored if data not in cache))
+        fresh = self._encode(missing) if missing else {}
+        return self.names, [fresh[data] if data in fresh else cache[data] for data in stored]
+
+    def _encode(self, missing: list[bytes | None]) -> dict[bytes | None, tuple[Any, ...]]:
+        import pandas as pd
+
+        empty = self._codec.empty_values()
+        raw = [empty if data is None else self._codec.decode(data).values for data in missing]
+        encoded = self._fitted.transform(self._codec.frame(raw, pd.RangeIndex(len(raw))))
+        self.names = [str(name) for name in encoded.columns]
+        fresh = dict(zip(missing, encoded.itertuples(index=False, name=None), strict=True))
+        if len(self._rows) + len(fresh) > self._limit:
+            self._rows = fresh.copy()
+        else:
+            self._rows.update(fresh)
+        return fresh
 
 
 def _ids(reader: OnlineVectors, entities: Entities) -> list[Any] | Exception:
