@@ -123,3 +123,17 @@ def test_a_version_never_materialized_is_refused_saying_what_to_run(home: Home) 
     fitted = RANKER.fit(RANKER.training_frame(labels_at([1], now())))
     with pytest.raises(NotMaterialized, match="shipyard features materialize"):
         fitted.online_vectors([1], store)
+
+
+def test_a_table_without_facts_materializes_nothing_and_serves_empty_values(home: Home) -> None:
+    from shipyard.features.online import open_online_store
+
+    store = open_online_store(f"sqlite:///{home.root / 'online.db'}")
+    declare_plays()
+
+    done = RANKER.materialize(store)
+
+    assert (done.written, store.count(RANKER.version)) == (0, 0)
+    empty = OnlineVectors(store, RANKER.version).frame([1])
+    assert empty.loc[1, "plays_facts_count_7d"] == 0 and empty.loc[1, "comedies"] == 0
+    assert pd.isna(empty.loc[1, "plays_seconds_last_unbounded"])

@@ -105,6 +105,36 @@ def materialize(
     since = None if full or watermark is None else watermark
     scans = {table: facts(table, moment) for table in feature_set.tables}
     entities = _changed_entities(feature_set, scans, moment, since)
+    record, written = _write_batches(
+        feature_set, store, record, scans, entities, moment, batch_size, progress
+    )
+    store.put_version(
+        record.completed(moment, datetime.now(UTC), full=since is None, written=written)
+    )
+    return Materialization(
+        feature_set.name,
+        feature_set.version,
+        moment,
+        since is None,
+        since,
+        written,
+        time.monotonic() - started,
+    )
+
+
+def _write_batches(
+    feature_set: FeatureSet,
+    store: OnlineStore,
+    record: OnlineVersion | None,
+    scans: Mapping[str, FactScan],
+    entities: pa.Array,
+    moment: datetime,
+    batch_size: int,
+    progress: Progress | None,
+) -> tuple[OnlineVersion, int]:
+    """Compute and write the vectors of `entities` batch by batch; returns the version's
+    record (for a new version made from the first batch's frame and saved before its
+    vectors) and how many vectors were written."""
     total = len(entities)
     codec = None if record is None else VectorCodec(record.columns)
     written = 0
@@ -126,20 +156,9 @@ def materialize(
             written += len(keys)
             if progress is not None:
                 progress(written, total)
-    if record is None:  # nothing to write, not even a first batch: a version with no facts yet
-        record = _new_record(feature_set, scans, _compute(feature_set, scans, None, moment))
-    store.put_version(
-        record.completed(moment, datetime.now(UTC), full=since is None, written=written)
-    )
-    return Materialization(
-        feature_set.name,
-        feature_set.version,
-        moment,
-        since is None,
-        since,
-        written,
-        time.monotonic() - started,
-    )
+    if record is None:  # no entity to write: a version whose tables have no facts yet
+        record = _new_record(feature_set, scans, _compute(feature_set, scans, entities, moment))
+    return record, written
 
 
 def _moment(at: datetime | None) -> datetime:
@@ -148,8 +167,8 @@ def _moment(at: datetime | None) -> datetime:
         return now
     moment = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
     if moment > now:
-        # Facts recorded between now and `at` would be after no watermark and before this one:
-        # the next incremental run would never see them.
+        # Facts recorded between now and `at` would count as seen by this run without having
+        # been: the next incremental run, which looks only after `at`, would miss them.
         raise OnlineStoreError(
             f"cannot materialize as of {moment.isoformat()}, which is in the future; "
             "give a past moment or none (now)"
@@ -234,16 +253,14 @@ def _batches(entities: pa.Array, size: int) -> list[pa.Array]:
 def _compute(
     feature_set: FeatureSet,
     scans: Mapping[str, FactScan],
-    batch: pa.Array | None,
+    batch: pa.Array,
     moment: datetime,
 ) -> pd.DataFrame:
-    """The feature columns of a training frame with one label per entity of `batch` (no
-    entity: an empty frame), at `moment`, as of `moment`."""
+    """The feature columns of a training frame with one label per entity of `batch`, at
+    `moment`, as of `moment`."""
     import pandas as pd
-    import pyarrow as pa
 
-    entities = batch if batch is not None else pa.array([], type=pa.int64())
-    labels = pd.DataFrame({feature_set.entity: entities.to_pandas()})
+    labels = pd.DataFrame({feature_set.entity: batch.to_pandas()})
     labels[_AT] = pd.Series([moment] * len(labels), dtype="datetime64[us, UTC]")
     frame = feature_set.training_frame(labels, timestamp=_AT, as_of=moment, facts=scans)
     return frame[[feature.name for feature in feature_set.features]]

@@ -39,7 +39,9 @@ class OnlineStore(Protocol):
         """The version's record, or None if it was never materialized here."""
 
     def put_version(self, record: OnlineVersion) -> None:
-        """Save the version's record (after its vectors: a record never runs ahead of them)."""
+        """Save the version's record, replacing the one it had. Materialization saves it
+        before the first vectors (their columns) and again after the last (the watermark),
+        so a watermark never runs ahead of the vectors it describes."""
 
     def list_versions(self) -> list[OnlineVersion]:
         """Every version the store holds, by feature set name then version."""
