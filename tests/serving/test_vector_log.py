@@ -96,3 +96,8 @@ def test_drift_flags_the_shifted_column_of_the_served_vectors(
     as_json = CliRunner().invoke(cli, [*drift, "--json"])
     report = json.loads(as_json.output)
     assert report["flagged"] == ["minutes"] and report["served"] == 1_000
+    other = CliRunner().invoke(cli, ["features", "drift", "ranker_features", "--model", "churn/1"])
+    assert other.exit_code == 2
+    assert "churn/1 was trained with churn_features, not feature set 'ranker_features'" in (
+        other.output
+    )
