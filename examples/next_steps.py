@@ -35,7 +35,7 @@ The features demo registered member-churn with the feature set it was trained wi
 
 and scored members by id from the online store; score them yourself, or watch the drift:
 
-  .venv/bin/shipyard serve member-churn      # POST {"entities": [{"member_id": 7}]}
+  .venv/bin/shipyard serve member-churn      # POST {{"entities": [{{"member_id": 7}}]}}
   .venv/bin/shipyard features drift churn_features --model member-churn
 """
 )
