@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(PY) examples/train_flow.py run
 	$(PY) examples/score_demo.py
 	$(PY) examples/features_flow.py run
+	$(PY) examples/entity_scoring.py
 	@$(PY) examples/next_steps.py
 	$(PY) examples/experiment_demo.py
 

@@ -43,21 +43,23 @@ PERCENTILES = ("p50", "p99", "p99.9")
 READY_SECONDS = 120.0
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def _check(argv: list[str], env: dict[str, str], cwd: Path) -> None:
+def check_call(argv: list[str], env: dict[str, str], cwd: Path) -> None:
     done = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv[:3])} failed:\n{done.stdout}\n{done.stderr}")
 
 
 @contextmanager
-def _server(argv: list[str], env: dict[str, str], cwd: Path, ready_url: str) -> Iterator[None]:
-    log = (cwd / f"server-{_free_port()}.log").open("w")
+def serving_process(
+    argv: list[str], env: dict[str, str], cwd: Path, ready_url: str
+) -> Iterator[None]:
+    log = (cwd / f"server-{free_port()}.log").open("w")
     process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + READY_SECONDS
@@ -90,7 +92,7 @@ def _bodies(kind: str, rows: list[dict]) -> list[bytes]:
     return [json.dumps({key: [row]}).encode() for row in rows]
 
 
-def _predict_each(url: str, bodies: list[bytes]) -> list[object]:
+def predict_each(url: str, bodies: list[bytes]) -> list[object]:
     """The prediction for each body, one request at a time."""
     predictions = []
     for body in bodies:
@@ -105,7 +107,7 @@ def _predict_each(url: str, bodies: list[bytes]) -> list[object]:
 def _compare_predictions(urls: dict[str, str], rows: list[dict]) -> str | None:
     """Why the two servers disagree on the first rows, or None when they agree."""
     checked = rows[:COMPARED_ROWS]
-    answers = {kind: _predict_each(url, _bodies(kind, checked)) for kind, url in urls.items()}
+    answers = {kind: predict_each(url, _bodies(kind, checked)) for kind, url in urls.items()}
     ours, peer = answers["shipyard"], answers["mlflow"]
     if len(ours) != len(checked) or ours != peer:
         differ = [i for i, (a, b) in enumerate(zip(ours, peer, strict=False)) if a != b]
@@ -142,12 +144,12 @@ def run(options: Options) -> BenchmarkResult:
     with Sandbox.create(NAME, options.keep) as box:
         model_dir = box.root / "model"
         base = box.base_env()
-        _check(
+        check_call(
             [sys.executable, str(BENCH_DIR / "serving_model.py"), str(model_dir)], base, box.root
         )
         example = model_dir / "example.json"
         ours_env = box.shipyard_env()
-        _check(
+        check_call(
             [sys.executable, str(BENCH_DIR / "serving_register.py"), str(model_dir)],
             ours_env,
             box.root,
@@ -159,7 +161,7 @@ def run(options: Options) -> BenchmarkResult:
             "PATH": f"{mlflow_bin}:{base['PATH']}",
             "MLFLOW_TRACKING_URI": f"file://{box.root / 'mlruns'}",
         }
-        _check(
+        check_call(
             [
                 str(mlflow_bin / "python"),
                 str(PEERS_DIR / "mlflow_save.py"),
@@ -170,7 +172,7 @@ def run(options: Options) -> BenchmarkResult:
             box.root,
         )
 
-        ours_port, peer_port = _free_port(), _free_port()
+        ours_port, peer_port = free_port(), free_port()
         ours_cmd = [
             str(Path(sys.executable).with_name("shipyard")),
             "serve",
@@ -205,8 +207,8 @@ def run(options: Options) -> BenchmarkResult:
         bodies = {kind: _bodies(kind, rows) for kind in TOOLS}
         runs: dict[str, list[Load]] = {kind: [] for kind in TOOLS}
         with (
-            _server(ours_cmd, ours_env, box.root, f"http://127.0.0.1:{ours_port}/readyz"),
-            _server(peer_cmd, peer_env, box.root, f"http://127.0.0.1:{peer_port}/ping"),
+            serving_process(ours_cmd, ours_env, box.root, f"http://127.0.0.1:{ours_port}/readyz"),
+            serving_process(peer_cmd, peer_env, box.root, f"http://127.0.0.1:{peer_port}/ping"),
         ):
             disagreement = _compare_predictions(urls, rows)
             for kind in TOOLS:  # connections, caches, the model's first calls

@@ -23,6 +23,7 @@ from rich.console import Console
 from benchmarks import (
     bench_artifacts,
     bench_dedup,
+    bench_entity_serving,
     bench_experiments,
     bench_fanout,
     bench_features,
@@ -55,6 +56,7 @@ BENCHMARKS: dict[str, ModuleType] = {
         bench_features,
         bench_features_scale,
         bench_online,
+        bench_entity_serving,
     )
 }
 

@@ -32,5 +32,10 @@ a time; to make every step retry twice, attach the decorator from the command li
 The features demo registered member-churn with the feature set it was trained with:
 
   .venv/bin/shipyard models show member-churn
+
+and scored members by id from the online store; score them yourself, or watch the drift:
+
+  .venv/bin/shipyard serve member-churn      # POST {{"entities": [{{"member_id": 7}}]}}
+  .venv/bin/shipyard features drift churn_features --model member-churn
 """
 )

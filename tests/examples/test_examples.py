@@ -150,6 +150,12 @@ def test_features_flow_registers_a_model_with_its_fitted_feature_set(home: Home)
     assert version.metrics["accuracy"] > 0.7
     assert run["online"].task.data.online_mismatches == 0
     assert "materialized 200 members as of" in run["online"].task.stdout
+    # The end of the features demo: members scored by id through a live server, then
+    # parity (no mismatch) and the drift of the served vectors.
+    scoring = run_script(home, "entity_scoring.py")
+    assert "scored 200 members by id through http://127.0.0.1:" in scoring.stdout
+    assert "200 vectors checked, 0 mismatches" in scoring.stdout
+    assert "drift of member-churn/1: 200 served vectors" in scoring.stdout
 
 
 def test_experiment_demo_recovers_the_true_effect_through_a_live_server(home: Home):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import click
 
 from shipyard.cli import output
+from shipyard.cli.drift import drift
 
 if TYPE_CHECKING:
     from shipyard.features.online import OnlineStore, ParityReport
@@ -36,6 +37,10 @@ _STORE_OPTION = click.option(
 def features() -> None:
     """Materialize feature sets into the online store, check freshness and parity (see
     docs/features.md)."""
+
+
+# Drift (`shipyard features drift FEATURESET --model REF`) compares served vectors with training.
+features.add_command(drift)
 
 
 @features.command()

@@ -94,6 +94,21 @@ __all__ = ["score", "serve"]
     help="How often exposures are written (a crash loses at most this much of them).",
 )
 @click.option(
+    "--log-vectors",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.01,
+    show_default=True,
+    help="Share of served rows logged as facts (served.MODEL.VERSION) for "
+    "`shipyard features drift`; models registered with a feature set only. 0: none.",
+)
+@click.option(
+    "--online-store",
+    metavar="URL",
+    default=None,
+    help="The online store entities are scored from (sqlite:///path or redis://host:port/db); "
+    "default: the configured one.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -114,9 +129,15 @@ def serve(
     read_timeout_seconds: float,
     serve_experiments: bool,
     exposure_flush_seconds: float,
+    log_vectors: float,
+    online_store: str | None,
     log_level: str,
 ) -> None:
     """Serve models over HTTP: POST /v1/models/NAME/predict.
+
+    A body is rows ({"records": [...]} or {"columns": {...}}) or, for a model trained on a
+    feature set, entities ({"entities": [{"member_id": 42}]}) whose vectors are read from
+    the online store.
 
     Each REF is NAME, NAME/VERSION or NAME@ALIAS; an alias is followed, so moving it
     (`shipyard models alias ...`) swaps the served version without a restart. A REF that
@@ -166,6 +187,8 @@ def serve(
         read_timeout_seconds=read_timeout_seconds,
         on_start=announce,
         experiments=routing,
+        log_vectors=log_vectors,
+        online_store=online_store,
     )
 
 
@@ -174,9 +197,15 @@ def serve(
 @click.option(
     "--input",
     "input_path",
-    required=True,
     type=click.Path(exists=True, dir_okay=False),
     help="A .parquet or .csv file of rows to score.",
+)
+@click.option(
+    "--entities",
+    "entities_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Instead of --input: a .parquet or .csv file of entity ids (a column named like the "
+    "feature set's entity), scored on their vectors from the online store.",
 )
 @click.option(
     "--output",
@@ -192,8 +221,26 @@ def serve(
     show_default=True,
     help="Rows read, scored and written at a time (bounds memory).",
 )
-def score(ref: str, input_path: str, output_path: str, chunk_rows: int) -> None:
-    """Score a file with model REF, streaming it in chunks, into a new file."""
+@click.option(
+    "--online-store",
+    metavar="URL",
+    default=None,
+    help="With --entities: the online store (default: the configured one).",
+)
+def score(
+    ref: str,
+    input_path: str | None,
+    entities_path: str | None,
+    output_path: str,
+    chunk_rows: int,
+    online_store: str | None,
+) -> None:
+    """Score a file with model REF, streaming it in chunks, into a new file: rows of
+    features (--input), or entity ids (--entities) for a model trained on a feature set."""
+    if (input_path is None) == (entities_path is None):
+        raise click.UsageError("give one of --input (rows of features) or --entities (ids)")
+    source = input_path or entities_path
+    assert source is not None
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
@@ -213,5 +260,13 @@ def score(ref: str, input_path: str, output_path: str, chunk_rows: int) -> None:
         def advance(done: int, total: int | None) -> None:
             progress.update(task, completed=done, total=total)
 
-        rows = score_file(ref, input_path, output_path, chunk_rows=chunk_rows, on_progress=advance)
+        rows = score_file(
+            ref,
+            source,
+            output_path,
+            chunk_rows=chunk_rows,
+            on_progress=advance,
+            entities=entities_path is not None,
+            online_store=online_store,
+        )
     Console(highlight=False).print(f"scored {rows} rows with {ref} into {output_path}")

@@ -9,6 +9,7 @@ one it used.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -38,6 +39,7 @@ from shipyard.features.frames import LINEAGE_KEY, FrameLineage
 from shipyard.features.hashing import content_hash
 from shipyard.features.restatements import may_restate
 from shipyard.features.scan import FactScan
+from shipyard.features.snapshot import TrainingSnapshot
 from shipyard.features.types import empty_facts
 from shipyard.features.vectorized import PythonFeature
 
@@ -121,7 +123,8 @@ class FeatureSet:
 
     def fit(self, frame: pd.DataFrame) -> FittedFeatureSet:
         """Fit every encoder on `frame` (a training frame of this set), each step of a chain
-        on the output of the one before."""
+        on the output of the one before; the result carries the profile of the encoded
+        frame (`FittedFeatureSet.snapshot`), which registering a model keeps for drift."""
         chains: dict[str, tuple[tuple[Encoder, State], ...]] = {}
         for column, chain in self.encoders.items():
             if column not in frame.columns:
@@ -133,7 +136,11 @@ class FeatureSet:
                 fitted.append((encoder, state))
                 values = encoder.transform(values, state)
             chains[column] = tuple(fitted)
-        return FittedFeatureSet(self.name, self.version, chains)
+        encoders = FittedFeatureSet(self.name, self.version, chains)
+        inputs = [f.name for f in self.features if f.name in frame.columns]
+        encoded = encoders.transform(frame[inputs])
+        snapshot = TrainingSnapshot.of(self.name, self.version, encoded)
+        return dataclasses.replace(encoders, snapshot=snapshot)
 
     def training_frame(
         self,

@@ -9,13 +9,14 @@ later gives the same inputs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from shipyard.features.encoders import Encoder, State, encoder_from_definition
 from shipyard.features.errors import EncoderError
 from shipyard.features.hashing import canonical_json, content_hash
+from shipyard.features.snapshot import TrainingSnapshot
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -37,6 +38,10 @@ class FittedFeatureSet:
     feature_set: str
     version: str
     encoders: Chains
+    #: The encoded training frame's profile, made by `FeatureSet.fit` (None when read back
+    #: from JSON): registered with a model, it is what served vectors are compared with to
+    #: watch for drift. Data, not state: it is no part of `dumps` or `digest`.
+    snapshot: TrainingSnapshot | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {

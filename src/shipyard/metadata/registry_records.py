@@ -16,8 +16,9 @@ __all__ = [
 ]
 
 #: The key of a version's `environment` that names the feature set it was trained with:
-#: `{"name": ..., "version": ..., "sha256": <blob of the fitted state>}`. Garbage collection
-#: keeps that blob for as long as the version exists.
+#: `{"name": ..., "version": ..., "sha256": <blob of the fitted state>, "snapshot": <blob of
+#: the training snapshot, if any>}`. Garbage collection keeps those blobs for as long as the
+#: version exists.
 FEATURE_SET_KEY = "feature_set"
 
 

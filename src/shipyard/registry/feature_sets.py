@@ -9,6 +9,11 @@ for as long as the version exists.
 The reference lives in the version's `environment` record (key `feature_set`): like the
 Python and library releases kept there, it is what scoring the payload needs besides the
 payload itself, and it never changes after registration.
+
+A fitted state made by `FeatureSet.fit` also carries the profile of the encoded training
+frame (`TrainingSnapshot`); it is stored as a blob of its own beside the state, so that
+`shipyard features drift` can compare the vectors served later with what the model was
+trained on.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ from shipyard.metadata.registry_records import FEATURE_SET_KEY
 if TYPE_CHECKING:
     from shipyard.datastore import BlobStore
     from shipyard.features.fitted import FittedFeatureSet
+    from shipyard.features.snapshot import TrainingSnapshot
 
-__all__ = ["FEATURE_SET_KEY", "FeatureSetRef", "load_fitted", "store_fitted"]
+__all__ = ["FEATURE_SET_KEY", "FeatureSetRef", "load_fitted", "load_snapshot", "store_fitted"]
 
 
 @dataclass(frozen=True)
@@ -35,9 +41,14 @@ class FeatureSetRef:
     version: str
     #: The blob holding the fitted state's canonical JSON; equal to `FittedFeatureSet.digest`.
     sha256: str
+    #: The blob holding the training snapshot's JSON; None when the state had none.
+    snapshot: str | None = None
 
     def to_json(self) -> dict[str, str]:
-        return {"name": self.name, "version": self.version, "sha256": self.sha256}
+        recorded = {"name": self.name, "version": self.version, "sha256": self.sha256}
+        if self.snapshot is not None:
+            recorded["snapshot"] = self.snapshot
+        return recorded
 
     @classmethod
     def from_environment(cls, environment: Mapping[str, Any] | None) -> FeatureSetRef | None:
@@ -45,11 +56,17 @@ class FeatureSetRef:
         data = (environment or {}).get(FEATURE_SET_KEY)
         if not data:
             return None
-        return cls(name=data["name"], version=data["version"], sha256=data["sha256"])
+        return cls(
+            name=data["name"],
+            version=data["version"],
+            sha256=data["sha256"],
+            snapshot=data.get("snapshot"),
+        )
 
 
 def store_fitted(blobs: BlobStore, fitted: FittedFeatureSet) -> FeatureSetRef:
-    """Store `fitted`'s canonical JSON as a blob and return the reference to record."""
+    """Store `fitted`'s canonical JSON (and its training snapshot, if it has one) as blobs
+    and return the reference to record."""
     # Imported here: the features package is only needed by models trained with one.
     from shipyard.features.fitted import FittedFeatureSet
 
@@ -59,7 +76,10 @@ def store_fitted(blobs: BlobStore, fitted: FittedFeatureSet) -> FeatureSetRef:
             f"(`feature_set.fit(frame)`), not {type(fitted).__name__}"
         )
     sha = blobs.put_bytes(fitted.dumps().encode())
-    return FeatureSetRef(name=fitted.feature_set, version=fitted.version, sha256=sha)
+    snapshot = (
+        None if fitted.snapshot is None else blobs.put_bytes(fitted.snapshot.dumps().encode())
+    )
+    return FeatureSetRef(fitted.feature_set, fitted.version, sha, snapshot)
 
 
 def load_fitted(blobs: BlobStore, ref: FeatureSetRef, model_ref: str) -> FittedFeatureSet:
@@ -74,3 +94,16 @@ def load_fitted(blobs: BlobStore, ref: FeatureSetRef, model_ref: str) -> FittedF
             "registry's metadata and blobs disagree: restore them from the same backup"
         )
     return fitted
+
+
+def load_snapshot(blobs: BlobStore, ref: FeatureSetRef, model_ref: str) -> TrainingSnapshot:
+    """The training snapshot `ref` names, read from its blob (verified against its hash)."""
+    from shipyard.features.snapshot import TrainingSnapshot
+
+    if ref.snapshot is None:
+        raise ShipyardError(
+            f"{model_ref} was registered without a training snapshot (its fitted feature set "
+            "was not the one `FeatureSet.fit` returned, e.g. one read back from JSON); "
+            "register the model again with `feature_set=feature_set.fit(frame)`"
+        )
+    return TrainingSnapshot.loads(bytes(blobs.get(ref.snapshot)).decode())

@@ -12,7 +12,7 @@ that opens them from the configuration.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -30,6 +30,7 @@ from shipyard.registry.feature_sets import (
     FEATURE_SET_KEY,
     FeatureSetRef,
     load_fitted,
+    load_snapshot,
     store_fitted,
 )
 from shipyard.registry.flavors import (
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
     from shipyard.client import Run
     from shipyard.datastore import ArtifactStore, FlowClasses
     from shipyard.features.fitted import FittedFeatureSet
+    from shipyard.features.online import OnlineStore
+    from shipyard.features.snapshot import TrainingSnapshot
     from shipyard.metadata.contract import MetadataBackend
 
 __all__ = [
@@ -155,10 +158,20 @@ class AliasEvent:
 class LoadedModel:
     """A version ready to score: the raw model plus what it takes to call it safely."""
 
-    def __init__(self, version: ModelVersion, model: Any, flavor: Flavor) -> None:
+    def __init__(
+        self,
+        version: ModelVersion,
+        model: Any,
+        flavor: Flavor,
+        *,
+        feature_set: FittedFeatureSet | None = None,
+        training_snapshot: TrainingSnapshot | None = None,
+    ) -> None:
         self._version = version
         self._model = model
         self._flavor = flavor
+        self._feature_set = feature_set
+        self._training_snapshot = training_snapshot
 
     @property
     def name(self) -> str:
@@ -186,6 +199,17 @@ class LoadedModel:
         """The version record this model was loaded from."""
         return self._version
 
+    @property
+    def feature_set(self) -> FittedFeatureSet | None:
+        """The fitted feature set the version was trained with (None: registered without)."""
+        return self._feature_set
+
+    @property
+    def training_snapshot(self) -> TrainingSnapshot | None:
+        """The profile of the inputs the version was trained on, if it was registered with
+        one (served vectors are logged, and drift is watched, only for such a version)."""
+        return self._training_snapshot
+
     def predict(self, frame: pandas.DataFrame) -> list[Any]:
         """Predictions for the rows of `frame` as a JSON-able list, one entry per row.
 
@@ -204,6 +228,35 @@ class LoadedModel:
                 raise InputRefused(f"{self.name}/{self.version} refused the input: {exc}") from exc
             raise
         return to_json_list(output)
+
+    def predict_entities(self, ids: Sequence[Any], store: OnlineStore | None = None) -> list[Any]:
+        """Predictions for the entities `ids` (`[42, 7]`), one per id, in order, from their
+        vectors in the online `store` (default: the configured one) encoded with the
+        version's fitted feature set: what `POST .../predict` with `{"entities": [...]}`
+        answers. An id the store does not hold is scored on the empty values a training
+        frame gives (0 for counts, else null); a feature set version the store does not
+        hold raises `NotMaterialized`, naming what to materialize."""
+        return self.predict(self.entity_vectors(ids, store))
+
+    def entity_vectors(
+        self, ids: Sequence[Any], store: OnlineStore | None = None
+    ) -> pandas.DataFrame:
+        """The encoded vectors `predict_entities` scores (see there), one row per id."""
+        if self._feature_set is None:
+            raise ShipyardError(
+                f"{self.name}/{self.version} was not trained on a feature set, so it cannot "
+                "score entities: register it with `feature_set=feature_set.fit(frame)`, or "
+                "score rows with `predict`"
+            )
+        if store is not None:
+            return self._feature_set.online_vectors(ids, store)
+        from shipyard.features.online import open_online_store
+
+        opened = open_online_store(create=False)
+        try:
+            return self._feature_set.online_vectors(ids, opened)
+        finally:
+            opened.close()
 
     def __repr__(self) -> str:
         return f"<LoadedModel {self.name}/{self.version} ({self.flavor})>"
@@ -469,6 +522,18 @@ class ModelRegistry:
             return None
         return load_fitted(self._artifacts.blobs, version.feature_set, version.ref)
 
+    def training_snapshot_of(self, ref: str | ModelRef | ModelVersion) -> TrainingSnapshot:
+        """The profile of the encoded frame the version `ref` names was trained on (what
+        `shipyard features drift` compares served vectors with); `ShipyardError` for a
+        version registered without one."""
+        version = ref if isinstance(ref, ModelVersion) else self.resolve(ref)
+        if version.feature_set is None:
+            raise ShipyardError(
+                f"{version.ref} was registered without a feature set, so it has no training "
+                "snapshot; register it with `feature_set=feature_set.fit(frame)`"
+            )
+        return load_snapshot(self._artifacts.blobs, version.feature_set, version.ref)
+
     # ---------------------------------------------------------------------------- load
 
     def load(self, ref: str | ModelRef, device: str | None = None) -> LoadedModel:
@@ -482,7 +547,8 @@ class ModelRegistry:
         another (`"cuda"`, `"cuda:1"`): the pytorch flavor moves the model there, the CPU-only
         flavors refuse, and a device this process cannot see raises `DeviceError`. A class
         defined in the flow file that registered the version is rebuilt from that run's
-        code snapshot.
+        code snapshot. A version trained with a feature set comes with its fitted state and
+        training snapshot.
         """
         flavor = get_flavor(version.flavor)
         payload = bytes(self._artifacts.blobs.get(version.payload_sha256))
@@ -495,7 +561,13 @@ class ModelRegistry:
                 f"cannot load {version.ref} ({version.flavor} flavor): {exc}. Install the "
                 "library the flavor needs where the model is loaded."
             ) from exc
-        return LoadedModel(version, model, flavor)
+        fitted = snapshot = None
+        if version.feature_set is not None:
+            blobs = self._artifacts.blobs
+            fitted = load_fitted(blobs, version.feature_set, version.ref)
+            if version.feature_set.snapshot is not None:
+                snapshot = load_snapshot(blobs, version.feature_set, version.ref)
+        return LoadedModel(version, model, flavor, feature_set=fitted, training_snapshot=snapshot)
 
     def _flow_classes(self, lineage: Lineage | None) -> FlowClasses | None:
         """The classes of the flow file of the run `lineage` names, if it kept a snapshot."""

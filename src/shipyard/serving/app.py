@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 
 from shipyard.exceptions import ObjectNotFound
 from shipyard.serving.batching import MicroBatcher, Rows
+from shipyard.serving.entities import OnlineLookup
 from shipyard.serving.errors import ModelNotServed, install_error_handlers
 from shipyard.serving.experiments import ExperimentRouter, ExperimentRouting, add_experiment_routes
 from shipyard.serving.heap import freeze_long_lived
@@ -37,6 +38,7 @@ from shipyard.serving.schemas import (
 )
 from shipyard.serving.slots import ModelSlot
 from shipyard.serving.types import ModelSource, ServableModel
+from shipyard.serving.vector_log import DEFAULT_INTERVAL, DEFAULT_RATE, VectorLog
 
 logger = logging.getLogger("shipyard.serving")
 
@@ -47,11 +49,13 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     for code, text in {
         400: "The body is not valid JSON.",
         404: "No model of that name is served here.",
+        409: "Entities were sent, but the online store holds no vectors of the model's "
+        "feature set version: materialize it (the message says which).",
         413: "The body is larger than the server accepts.",
         422: "Wrong shape, columns, types or values, no rows, or rows the model's own checks "
         "refused; the message names what is wrong.",
         500: "The server, or the model on valid input, failed.",
-        503: "The model has not loaded yet.",
+        503: "The model has not loaded yet, or the online store cannot be reached.",
     }.items()
 }
 
@@ -90,6 +94,9 @@ def create_app(
     freeze_heap: bool = False,
     wait_for_models: bool = True,
     experiments: ExperimentRouting | None = None,
+    log_vectors: float = DEFAULT_RATE,
+    log_interval: float = DEFAULT_INTERVAL,
+    online_store: str | None = None,
 ) -> FastAPI:
     """An ASGI app serving the models `refs` name (`ranker@production`, `ranker/3`, ...).
 
@@ -101,6 +108,11 @@ def create_app(
     someone else. With `wait_for_models=False` a reference that names no model (yet) is
     refused here, with `ObjectNotFound`, instead of answering 503 until it exists.
     `experiments` also serves the running experiments of its store (`serving.experiments`).
+    `log_vectors` is the share of served rows logged as facts for drift, for the versions
+    registered with a training snapshot (see `vector_log.py`; 0 logs nothing), written
+    every `log_interval` seconds and when the app stops. A version trained on a feature set
+    can also be scored by entity id, from the online store `online_store` names (a URL;
+    default: the configured one), opened at the first such request.
     """
     if not refs and experiments is None:
         raise ValueError("give at least one model reference to serve, or serve experiments")
@@ -112,7 +124,13 @@ def create_app(
         opened = ModelRegistry.from_config(create=wait_for_models)
         registry, close_source = opened, opened.metadata.close
     source = registry
-    load = source.load_version if device is None else partial(source.load_version, device=device)
+    loader = source.load_version if device is None else partial(source.load_version, device=device)
+    vectors = VectorLog(log_vectors, interval=log_interval)
+    lookup = OnlineLookup(online_store)
+
+    def load(version: Any) -> Any:
+        return vectors.prepare(loader(version))
+
     metrics = ServingMetrics()
 
     def on_load(slot: ModelSlot, loaded: bool) -> None:
@@ -150,6 +168,8 @@ def create_app(
             max_batch=max_batch,
             max_wait_ms=max_wait_ms,
             observe=observe,
+            entities=lookup,
+            served=vectors.offer,
         )
         for slot in slots
     }
@@ -192,6 +212,8 @@ def create_app(
             # shutdown must not hang on a slow download.
             store_executor.shutdown(wait=False, cancel_futures=True)
             predict_executor.shutdown(wait=True, cancel_futures=True)
+            vectors.close()  # after the last prediction: everything it logged is written
+            lookup.close()
             if close_source is not None:
                 close_source()
 
@@ -282,9 +304,11 @@ def _add_routes(
         tags=["predict"],
     )
     async def predict(name: str, body: PredictRequest, request: Request) -> Response:
-        """Score rows with the model `name`; concurrent requests share one model call."""
+        """Score rows with the model `name`, or the entities a model trained on a feature
+        set names (their vectors from the online store); concurrent requests share one
+        model call and one lookup."""
         served.slot(name)
-        rows = Rows(records=body.records, columns=body.columns)
+        rows = Rows(records=body.records, columns=body.columns, entities=body.entities)
         scored = await served.batchers[name].submit(rows)
         request.scope.setdefault("state", {})[VERSION_KEY] = scored.version
         return _prediction_response(name, scored.version, scored.predictions)

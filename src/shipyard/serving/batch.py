@@ -7,6 +7,11 @@ signature does not name (ids, labels, timestamps) are carried through to the out
 without reaching the model: files to score rarely hold only features. It is written under a
 temporary name in the output's directory and renamed at the end, so a reader never sees
 a half-written file, and a failure leaves no output behind.
+
+With `entities=True` the input holds entity ids instead of features (a column named like the
+feature set's entity, `member_id`, and anything else to carry through): each chunk's vectors
+are read from the online store and encoded with the version's fitted feature set, as the
+server does for `{"entities": [...]}`.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +30,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from shipyard.exceptions import ShipyardError
-from shipyard.serving.types import ModelSource
+from shipyard.serving.types import ModelSource, fitted_features
 
 if TYPE_CHECKING:
     from shipyard.serving.types import ServableModel
@@ -34,6 +41,8 @@ PREDICTION_COLUMN = "prediction"
 
 # Called after each chunk with (rows done so far, total rows or None when unknown).
 Progress = Callable[[int, int | None], None]
+# The frame a model predicts for a chunk of the input.
+Features = Callable[[pa.Table], pd.DataFrame]
 
 
 class BatchScoringError(ShipyardError):
@@ -48,11 +57,14 @@ def score_file(
     chunk_rows: int = 50_000,
     registry: ModelSource | None = None,
     on_progress: Progress | None = None,
+    entities: bool = False,
+    online_store: str | None = None,
 ) -> int:
     """Score every row of `input_path` with the model `ref` names; returns the row count.
 
     The formats follow the suffixes (`.parquet`/`.pq` or `.csv`), so a CSV can be scored
-    into Parquet and back.
+    into Parquet and back. With `entities`, the rows are entity ids scored on their vectors
+    from the online store `online_store` names (default: the configured one).
     """
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, not {chunk_rows}")
@@ -67,15 +79,23 @@ def score_file(
     model: ServableModel = registry.load_version(registry.resolve(ref))
     chunks, total, schema = _read(source, in_format, chunk_rows)
     temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        rows = _write(_scored(model, chunks), temporary, out_format, total, on_progress)
-        if rows == 0:
-            # Nothing was scored, so nothing was written: still give the reader a file with
-            # the input's columns and an (empty) prediction column.
-            _write_empty(temporary, out_format, schema)
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with ExitStack() as stack:
+        features = (
+            stack.enter_context(_entity_features(model, online_store))
+            if entities
+            else partial(_row_features, model)
+        )
+        try:
+            rows = _write(
+                _scored(model, chunks, features), temporary, out_format, total, on_progress
+            )
+            if rows == 0:
+                # Nothing was scored, so nothing was written: still give the reader a file
+                # with the input's columns and an (empty) prediction column.
+                _write_empty(temporary, out_format, schema)
+            os.replace(temporary, target)
+        finally:
+            temporary.unlink(missing_ok=True)
     return rows
 
 
@@ -102,7 +122,9 @@ def _read(
     return (pa.Table.from_pandas(frame, preserve_index=False) for frame in frames), None, None
 
 
-def _scored(model: ServableModel, chunks: Iterator[pa.Table]) -> Iterator[pa.Table]:
+def _scored(
+    model: ServableModel, chunks: Iterator[pa.Table], features: Features
+) -> Iterator[pa.Table]:
     for chunk in chunks:
         if PREDICTION_COLUMN in chunk.column_names:
             raise BatchScoringError(
@@ -110,7 +132,7 @@ def _scored(model: ServableModel, chunks: Iterator[pa.Table]) -> Iterator[pa.Tab
             )
         if chunk.num_rows == 0:
             continue
-        predictions = model.predict(_features(model, chunk).to_pandas())
+        predictions = model.predict(features(chunk))
         if len(predictions) != chunk.num_rows:
             raise BatchScoringError(
                 f"{model.name}/{model.version} returned {len(predictions)} predictions for "
@@ -119,13 +141,41 @@ def _scored(model: ServableModel, chunks: Iterator[pa.Table]) -> Iterator[pa.Tab
         yield chunk.append_column(PREDICTION_COLUMN, pa.array(predictions))
 
 
-def _features(model: ServableModel, chunk: pa.Table) -> pa.Table:
+def _row_features(model: ServableModel, chunk: pa.Table) -> pd.DataFrame:
     """The columns the model takes; all of them without a signature to say which."""
     if model.signature is None:
-        return chunk
+        return chunk.to_pandas()
     wanted = set(model.signature.column_names)
     # A missing feature stays missing, for the signature check to name it.
-    return chunk.select([name for name in chunk.column_names if name in wanted])
+    return chunk.select([name for name in chunk.column_names if name in wanted]).to_pandas()
+
+
+@contextmanager
+def _entity_features(model: ServableModel, url: str | None) -> Iterator[Features]:
+    """The encoded vectors of a chunk's entities, from the online store `url` names."""
+    from shipyard.features.online import OnlineVectors, open_online_store
+
+    fitted = fitted_features(model)
+    if fitted is None:
+        raise BatchScoringError(
+            f"{model.name}/{model.version} was not trained on a feature set, so it cannot "
+            "score entities; score a file of features without --entities"
+        )
+    store = open_online_store(url, create=False)
+    try:
+        reader = OnlineVectors(store, fitted.version, feature_set=fitted.feature_set)
+
+        def features(chunk: pa.Table) -> pd.DataFrame:
+            if reader.entity not in chunk.column_names:
+                raise BatchScoringError(
+                    f"the entities file has no {reader.entity!r} column (the entity of feature "
+                    f"set {fitted.feature_set!r}); its columns: {', '.join(chunk.column_names)}"
+                )
+            return fitted.transform(reader.frame(chunk.column(reader.entity).to_pylist()))
+
+        yield features
+    finally:
+        store.close()
 
 
 def _write(

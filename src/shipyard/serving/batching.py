@@ -14,6 +14,10 @@ scored on its own, so the error lands only on the request that caused it. Checki
 request before grouping would give the same answers, but costs a signature check per
 request (more than a one-row prediction) on the happy path; the split costs a little
 more, and only when some request is bad.
+
+Requests that name entities instead of sending rows join the same groups: their vectors
+are looked up for the whole group at once (`entities.OnlineLookup`), so concurrent
+requests share one online-store round trip as they share one `predict`.
 """
 
 from __future__ import annotations
@@ -24,11 +28,13 @@ import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import pandas as pd
 
 from shipyard.registry.signature import SignatureError
+from shipyard.serving.entities import Columns, OnlineLookup
 from shipyard.serving.errors import InvalidInput, ModelNotReady, PredictionFailed
 from shipyard.serving.types import ServableModel
 
@@ -37,15 +43,19 @@ logger = logging.getLogger("shipyard.serving")
 
 @dataclass(frozen=True)
 class Rows:
-    """The rows of one request, as sent: a list of records or a mapping of columns."""
+    """The rows of one request, as sent: a list of records, a mapping of columns, or the
+    entities whose vectors to score (looked up in the online store)."""
 
     records: list[dict[str, Any]] | None = None
     columns: dict[str, list[Any]] | None = None
+    entities: list[dict[str, Any]] | None = None
 
     @property
     def count(self) -> int:
         if self.records is not None:
             return len(self.records)
+        if self.entities is not None:
+            return len(self.entities)
         assert self.columns is not None
         return len(next(iter(self.columns.values()), []))
 
@@ -53,7 +63,7 @@ class Rows:
         """The rows as columns (the request schema made every record share its keys)."""
         if self.columns is not None:
             return self.columns
-        assert self.records is not None
+        assert self.records is not None, "entities become columns through an OnlineLookup"
         return {key: [record[key] for record in self.records] for key in self.records[0]}
 
     def to_frame(self) -> pd.DataFrame:
@@ -80,6 +90,8 @@ class _Pending:
 
 # Called after each predict call with (model, rows, requests), e.g. to feed a histogram.
 BatchObserver = Callable[[ServableModel, int, int], None]
+# Called on a prediction thread with each frame a model predicted, e.g. to log a sample.
+FrameObserver = Callable[[ServableModel, pd.DataFrame], None]
 
 
 class MicroBatcher:
@@ -92,6 +104,8 @@ class MicroBatcher:
         max_batch: int = 64,
         max_wait_ms: float = 2.0,
         observe: BatchObserver | None = None,
+        entities: OnlineLookup | None = None,
+        served: FrameObserver | None = None,
     ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, not {max_batch}")
@@ -102,6 +116,7 @@ class MicroBatcher:
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000
         self._observe = observe
+        self._score = partial(score_group, entities=entities, served=served)
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._carried: _Pending | None = None
         self._task: asyncio.Task[None] | None = None
@@ -137,7 +152,7 @@ class MicroBatcher:
                 _fail_all(group, ModelNotReady("the model is not loaded"))
                 continue
             try:
-                outcomes = await loop.run_in_executor(self._executor, score_group, model, group)
+                outcomes = await loop.run_in_executor(self._executor, self._score, model, group)
             except Exception as exc:  # a bug here must not stop the batcher for good
                 logger.exception("scoring a batch of %s failed", model.name)
                 _fail_all(group, PredictionFailed(f"scoring failed: {exc}"))
@@ -196,29 +211,65 @@ def _fail_all(group: list[_Pending], error: Exception) -> None:
             pending.future.set_exception(error)
 
 
-def score_group(model: ServableModel, group: list[_Pending]) -> list[list[Any] | Exception]:
+def score_group(
+    model: ServableModel,
+    group: list[_Pending],
+    *,
+    entities: OnlineLookup | None = None,
+    served: FrameObserver | None = None,
+) -> list[list[Any] | Exception]:
     """Predictions (or the error) for each request of `group`; runs in a worker thread.
 
-    The common case costs one frame and one `predict` (which checks the signature) for the
-    whole group: checking each request's small frame first would cost more than the
-    prediction itself. Only when the group fails is each request scored on its own, so the
-    error reaches just the request that caused it.
+    The entity requests of the group are looked up first, all in one call of `entities`;
+    then every request is rows as columns. The common case costs one frame and one
+    `predict` (which checks the signature) for the whole group: checking each request's
+    small frame first would cost more than the prediction itself. Only when the group fails
+    is each request scored on its own, so the error reaches just the request that caused it.
+    `served` sees each frame predicted.
     """
-    columns = [pending.rows.column_lists() for pending in group]
-    if len(group) == 1 or len({frozenset(c) for c in columns}) > 1:
+    inputs = _group_columns(model, [pending.rows for pending in group], entities)
+    ready = [found for found in inputs if not isinstance(found, Exception)]
+    scored = iter(_score_columns(model, ready, served))
+    return [found if isinstance(found, Exception) else next(scored) for found in inputs]
+
+
+def _group_columns(
+    model: ServableModel, rows: list[Rows], entities: OnlineLookup | None
+) -> list[Columns | Exception]:
+    """Each request's rows as columns; the entity requests looked up together."""
+    asked = [r.entities for r in rows if r.entities is not None]
+    if not asked:
+        return [r.column_lists() for r in rows]
+    if entities is None:
+        looked_up: list[Columns | Exception] = [
+            InvalidInput("this server does not score entities; send 'records' or 'columns'")
+        ] * len(asked)
+    else:
+        looked_up = entities.columns(model, asked)
+    answers = iter(looked_up)
+    return [next(answers) if r.entities is not None else r.column_lists() for r in rows]
+
+
+def _score_columns(
+    model: ServableModel, columns: list[Columns], served: FrameObserver | None
+) -> list[list[Any] | Exception]:
+    if not columns:
+        return []
+    if len(columns) == 1 or len({frozenset(c) for c in columns}) > 1:
         # Requests with different columns cannot share a frame without inventing nulls
         # for the columns some of them lack, which the signature might then accept.
-        return [_score_alone(model, c) for c in columns]
+        return [_score_alone(model, c, served) for c in columns]
     try:
         joined = pd.DataFrame({name: _concat(c[name] for c in columns) for name in columns[0]})
-        predictions = _predict(model, joined)
+        predictions = _predict(model, joined, served)
     except Exception:
-        return [_score_alone(model, c) for c in columns]
+        return [_score_alone(model, c, served) for c in columns]
     outcomes: list[list[Any] | Exception] = []
     start = 0
-    for pending in group:
-        outcomes.append(predictions[start : start + pending.count])
-        start += pending.count
+    for request in columns:
+        count = len(next(iter(request.values()), []))
+        outcomes.append(predictions[start : start + count])
+        start += count
     return outcomes
 
 
@@ -229,24 +280,28 @@ def _concat(lists: Iterable[list[Any]]) -> list[Any]:
     return joined
 
 
-def _score_alone(model: ServableModel, columns: dict[str, list[Any]]) -> list[Any] | Exception:
+def _score_alone(
+    model: ServableModel, columns: Columns, served: FrameObserver | None
+) -> list[Any] | Exception:
     try:
         frame = pd.DataFrame(columns)
     except (ValueError, TypeError) as exc:
         return InvalidInput(f"the rows cannot form a table: {exc}")
     try:
-        return _predict(model, frame)
+        return _predict(model, frame, served)
     except Exception as exc:
         return _model_error(model, exc)
 
 
-def _predict(model: ServableModel, frame: pd.DataFrame) -> list[Any]:
+def _predict(model: ServableModel, frame: pd.DataFrame, served: FrameObserver | None) -> list[Any]:
     predictions = list(model.predict(frame))
     if len(predictions) != len(frame):
         raise PredictionFailed(
             f"{model.name}/{model.version} returned {len(predictions)} predictions for "
             f"{len(frame)} rows"
         )
+    if served is not None:
+        served(model, frame)
     return predictions
 
 

@@ -63,6 +63,19 @@ class ModelNotReady(ServingError):
     status_code = 503
 
 
+class FeaturesNotMaterialized(ServingError):
+    """Entities were sent for a model whose feature set version the online store does not
+    hold: the state of the store conflicts with the request until it is materialized."""
+
+    status_code = 409
+
+
+class OnlineStoreDown(ServingError):
+    """The online store cannot be reached (Redis down): retry once it is back."""
+
+    status_code = 503
+
+
 class PredictionFailed(ServingError):
     """The model raised on input that passed validation: a bug in the model, not the client."""
 

@@ -2,7 +2,8 @@
 
 FastAPI describes `POST /v1/models/{name}/predict` once, for any model, so its rows can only
 be "objects of scalars". Once a model has loaded, its signature says more: which columns,
-of which types, and whether a float may be missing. Each loaded model with a signature gets
+of which types, and whether a float may be missing (and, for a version trained on a
+feature set, that it also takes `entities`). Each loaded model with a signature gets
 its own path, `/v1/models/<name>/predict`, whose body schema says exactly that, so clients
 and generated tests (schemathesis) see what the server accepts; the `{name}` of the generic
 paths lists the served models. The document is rebuilt only when a served version changes.
@@ -16,11 +17,24 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from shipyard.serving.types import ServableModel
+from shipyard.serving.types import ServableModel, fitted_features
 
 __all__ = ["typed_openapi"]
 
 _GENERIC_PATH = "/v1/models/{name}/predict"
+#: The entities of a model trained on a feature set: each names one id by the entity column.
+_ENTITIES = {
+    "type": "array",
+    "minItems": 1,
+    "items": {
+        "type": "object",
+        "minProperties": 1,
+        "maxProperties": 1,
+        "additionalProperties": {"anyOf": [{"type": "integer"}, {"type": "string"}]},
+    },
+    "description": "One object per entity, naming its id by the feature set's entity column, "
+    'e.g. {"member_id": 42}.',
+}
 
 
 def typed_openapi(
@@ -73,12 +87,15 @@ def _typed(generic: dict[str, Any], name: str, model: ServableModel) -> dict[str
         "required": row["required"],
         "additionalProperties": False,
     }
+    shapes: dict[str, Any] = {
+        "records": {"type": "array", "minItems": 1, "items": row},
+        "columns": columns,
+    }
+    if fitted_features(model) is not None:
+        shapes["entities"] = _ENTITIES
     body = {
         "type": "object",
-        "properties": {
-            "records": {"type": "array", "minItems": 1, "items": row},
-            "columns": columns,
-        },
+        "properties": shapes,
         "minProperties": 1,
         "maxProperties": 1,
         "additionalProperties": False,

@@ -29,12 +29,15 @@ Scalar = Annotated[
 
 _SHAPE_HINT = (
     "the body must be a JSON object with either 'records' (a list of objects, one per row) "
-    "or 'columns' (an object mapping each column to a list of values)"
+    "or 'columns' (an object mapping each column to a list of values), or, for a model "
+    "trained on a feature set, 'entities' (a list of objects such as {\"member_id\": 42})"
 )
+_SHAPES = ("records", "columns", "entities")
 
 
 class PredictRequest(BaseModel):
-    """Rows to score, either as records or as columns (exactly one of the two)."""
+    """Rows to score, as records or as columns, or the entities whose online vectors to
+    score (exactly one of the three)."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -42,6 +45,7 @@ class PredictRequest(BaseModel):
             "examples": [
                 {"records": [{"age": 41, "income": 52000.0}, {"age": 29, "income": 31000.0}]},
                 {"columns": {"age": [41, 29], "income": [52000.0, 31000.0]}},
+                {"entities": [{"member_id": 42}, {"member_id": 7}]},
             ]
         },
     )
@@ -52,15 +56,22 @@ class PredictRequest(BaseModel):
     columns: dict[str, list[Scalar]] | None = Field(
         default=None, description="Column names mapped to equal-length lists of values."
     )
+    entities: list[dict[str, Scalar]] | None = Field(
+        default=None,
+        description="For a model trained on a feature set: one object per entity naming its "
+        'id by the feature set\'s entity column, e.g. {"member_id": 42}; the server looks '
+        "its features up in the online store and encodes them as at training.",
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _one_shape(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data  # pydantic reports "should be a valid dictionary"
-        given = [key for key in ("records", "columns") if data.get(key) is not None]
-        if len(given) == 2:
-            raise ValueError("send either 'records' or 'columns', not both")
+        given = [key for key in _SHAPES if data.get(key) is not None]
+        if len(given) > 1:
+            both = f"both {given[0]!r} and {given[1]!r}" if len(given) == 2 else "all three"
+            raise ValueError(f"send one of 'records', 'columns' or 'entities', not {both}")
         if not given:
             keys = ", ".join(repr(k) for k in data) or "none"
             raise ValueError(f"{_SHAPE_HINT}; got keys: {keys}")
@@ -91,6 +102,15 @@ class PredictRequest(BaseModel):
                 raise ValueError(f"columns must have the same length: {listed}")
             if not next(iter(lengths.values())):
                 raise ValueError("empty input: the columns hold no rows")
+        if self.entities is not None:
+            if not self.entities:
+                raise ValueError("empty input: 'entities' holds no entities")
+            for index, entity in enumerate(self.entities):
+                if len(entity) != 1:
+                    raise ValueError(
+                        f'entity {index} must name exactly one id, e.g. {{"member_id": 42}}'
+                        f"; it has {len(entity)} keys"
+                    )
         return self
 
 

@@ -21,6 +21,7 @@ from shipyard.serving.app import DEFAULT_MAX_BODY_BYTES, create_app
 from shipyard.serving.experiments import ExperimentRouting
 from shipyard.serving.timeouts import read_timeout_protocol
 from shipyard.serving.types import ModelSource
+from shipyard.serving.vector_log import DEFAULT_RATE
 
 __all__ = ["serve", "server_config"]
 
@@ -73,6 +74,8 @@ def serve(
     read_timeout_seconds: float = DEFAULT_READ_TIMEOUT_SECONDS,
     on_start: Callable[[], None] | None = None,
     experiments: ExperimentRouting | None = None,
+    log_vectors: float = DEFAULT_RATE,
+    online_store: str | None = None,
 ) -> None:
     """Serve the models `refs` name on `host:port` until SIGINT or SIGTERM.
 
@@ -82,6 +85,9 @@ def serve(
     `wait_for_models` says to answer 503 until it exists. `on_start` is called once the
     references have been checked, just before the server binds its port. `experiments`
     serves the running experiments too (`POST /v1/experiments/{name}/predict`).
+    references have been checked, just before the server binds its port. `log_vectors`
+    is the share of served rows logged for drift, `online_store` the URL of the online
+    store entities are scored from (see `create_app`).
     """
     app = create_app(
         refs,
@@ -94,6 +100,8 @@ def serve(
         freeze_heap=True,
         wait_for_models=wait_for_models,
         experiments=experiments,
+        log_vectors=log_vectors,
+        online_store=online_store,
     )
     config = server_config(
         app,

@@ -8,9 +8,13 @@ served.
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from shipyard.features.fitted import FittedFeatureSet
+    from shipyard.features.snapshot import TrainingSnapshot
 
 
 @runtime_checkable
@@ -53,6 +57,32 @@ class ServableModel(Protocol):
     def predict(self, frame: pd.DataFrame) -> list[Any]:
         """One JSON-able prediction per row of `frame`, in order."""
         ...
+
+
+@runtime_checkable
+class TrainedOnFeatures(Protocol):
+    """A loaded version that may have been trained on a feature set (`LoadedModel`): such a
+    version can be scored by entity id, and its served vectors are logged for drift."""
+
+    @property
+    def feature_set(self) -> FittedFeatureSet | None:
+        """The encoders fitted at training (None: trained without a feature set)."""
+        ...
+
+    @property
+    def training_snapshot(self) -> TrainingSnapshot | None:
+        """The profile of the training inputs (None: registered without one)."""
+        ...
+
+
+def fitted_features(model: object) -> FittedFeatureSet | None:
+    """The fitted feature set `model` was trained with, if it says."""
+    return model.feature_set if isinstance(model, TrainedOnFeatures) else None
+
+
+def training_snapshot(model: object) -> TrainingSnapshot | None:
+    """The training snapshot of `model`, if it has one."""
+    return model.training_snapshot if isinstance(model, TrainedOnFeatures) else None
 
 
 class ResolvedVersion(Protocol):

@@ -96,8 +96,9 @@ class SQLMetadataBackend(SQLRunRecorder, SQLRunReader, MetadataBackend):
             # names that blob): scoring the version needs it as much as the payload.
             for environment in conn.scalars(environments):
                 feature_set = (environment or {}).get(FEATURE_SET_KEY) or {}
-                if feature_set.get("sha256"):
-                    hashes.add(feature_set["sha256"])
+                for key in ("sha256", "snapshot"):  # the fitted state, the training snapshot
+                    if feature_set.get(key):
+                        hashes.add(feature_set[key])
             return hashes
 
     def close(self) -> None:
