@@ -84,8 +84,7 @@ def serve(
     A reference that names no model fails here, before the server starts, unless
     `wait_for_models` says to answer 503 until it exists. `on_start` is called once the
     references have been checked, just before the server binds its port. `experiments`
-    serves the running experiments too (`POST /v1/experiments/{name}/predict`).
-    references have been checked, just before the server binds its port. `log_vectors`
+    serves the running experiments too (`POST /v1/experiments/{name}/predict`). `log_vectors`
     is the share of served rows logged for drift, `online_store` the URL of the online
     store entities are scored from (see `create_app`).
     """
