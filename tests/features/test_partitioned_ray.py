@@ -4,6 +4,9 @@ byte for byte, as the one built here in one piece."""
 
 from __future__ import annotations
 
+import pickle
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,10 +47,41 @@ def store(home: Home, cluster: RayCluster, monkeypatch: pytest.MonkeyPatch) -> I
         yield facts
 
 
+#: The build on Ray runs in a fresh interpreter, as a user's script would: Ray fixes its
+#: authentication mode when a process first initialises it, so a test process that already
+#: used another (tokenless) Ray instance could not join this cluster.
+ON_RAY = """
+import pickle, sys
+from shipyard.config import Config
+from shipyard.features.fact_files import FactFiles
+from shipyard.features.facts import FactStore
+from shipyard.metadata import open_metadata
+from tests.features.test_partitioned import FEATURES, labels
+
+config = Config.current()
+with open_metadata(config.metadata, create=False) as metadata:
+    store = FactStore(metadata.facts, FactFiles(config.datastore), user="tester")
+    frame = FEATURES.training_frame(labels(), facts=store.scan, as_of=pickle.loads(
+        bytes.fromhex(sys.argv[1])))
+with open(sys.argv[2], "wb") as out:
+    pickle.dump(frame, out)
+"""
+
+
 def test_a_frame_built_on_ray_is_the_frame_built_here(store: FactStore, home: Home) -> None:
     here = FEATURES.training_frame(labels(), facts=store.scan, executor="local")
     as_of = lineage_of(here).as_of
-    on_ray = FEATURES.training_frame(labels(), facts=store.scan, as_of=as_of)
+    answer = home.root / "on_ray.pickle"
+    built = subprocess.run(
+        [sys.executable, "-c", ON_RAY, pickle.dumps(as_of).hex(), str(answer)],
+        cwd=Path(__file__).parents[2],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr
+    with answer.open("rb") as stored:
+        on_ray = pickle.load(stored)
     assert frame_bytes(on_ray) == frame_bytes(here)
     assert lineage_of(on_ray) == lineage_of(here)
     fitted = FEATURES.fit(on_ray)

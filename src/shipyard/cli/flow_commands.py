@@ -236,7 +236,7 @@ def _run(flow_class: type[FlowSpec], run_id: str | None) -> Run:
 
 
 def _print_tags(run: Run) -> None:
-    click.echo(f"{run.pathspec}: {', '.join(sorted(run.tags)) or '(no tags)'}")
+    click.echo(f"{run.pathspec}: {', '.join(sorted(run.user_tags)) or '(no tags)'}")
 
 
 T = TypeVar("T")
