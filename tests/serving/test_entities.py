@@ -15,9 +15,12 @@ from click.testing import CliRunner
 
 from shipyard import facts
 from shipyard.cli.main import cli
+from shipyard.experiments import api as experiments
+from shipyard.experiments.exposures import ExposureLog
 from shipyard.features.online import open_online_store
 from shipyard.registry import ModelRegistry, models
 from shipyard.serving import create_app
+from shipyard.serving.experiments import ExperimentRouting
 
 from .churn import CHURN_FEATURES, Churn, register_churn
 from .conftest import Arrivals, HeldSource, Hold, LiveServer
@@ -233,3 +236,34 @@ def test_a_vector_materialized_again_is_scored_on_its_new_values(
 
     assert before == expected_before
     assert after == model.predict_entities([39]) != before
+
+
+def test_an_experiment_over_feature_set_models_scores_its_units_by_entity_id(
+    registry: ModelRegistry, churn: Churn, live_server: Callable[..., LiveServer]
+) -> None:
+    store = open_online_store()
+    CHURN_FEATURES.materialize(store)
+    experiments.create("churn-v2", {"control": "churn/1", "treatment": "churn/1"})
+    experiments.start("churn-v2")
+    routing = ExperimentRouting(
+        registry.metadata.experiments,
+        ExposureLog(facts.store(create=True), batch_size=1_000_000, interval=0.2),
+        poll_seconds=0.1,
+    )
+    live = live_server(create_app([], registry, experiments=routing, online_store=store.url))
+    live.wait_ready()
+    expected = offline_predictions(registry, churn, store.url)
+    store.close()
+
+    with live.client() as client:
+        answers = [
+            client.post(
+                "/v1/experiments/churn-v2/predict",
+                json={"unit": member, "entities": [{"member_id": member}]},
+            )
+            for member in IDS
+        ]
+
+    assert [a.status_code for a in answers] == [200] * len(IDS), answers[0].text
+    assert [a.json()["predictions"][0] for a in answers] == pytest.approx(expected)
+    assert {a.json()["cell"] for a in answers} <= {"control", "treatment"}

@@ -162,26 +162,24 @@ def create_app(
     def observe(model: ServableModel, rows: int, requests: int) -> None:
         metrics.observe_batch(model.name, model.version, rows, requests)
 
-    batchers = {
-        slot.name: MicroBatcher(
-            lambda slot=slot: slot.model,  # type: ignore[misc]
+    def batcher(model: Callable[[], ServableModel | None]) -> MicroBatcher:
+        """One model's request grouping: rows as sent, or entities looked up in the online
+        store; a sample of what it scores is logged for drift."""
+        return MicroBatcher(
+            model,
             max_batch=max_batch,
             max_wait_ms=max_wait_ms,
             observe=observe,
             entities=lookup,
             served=vectors.offer,
         )
-        for slot in slots
-    }
+
+    batchers = {slot.name: batcher(lambda slot=slot: slot.model) for slot in slots}  # type: ignore[misc]
     served = _Served(slots, batchers)
     router = None
     if experiments is not None:
         router = ExperimentRouter(
-            experiments,
-            lambda name, version: load(source.resolve(f"{name}/{version}")),
-            max_batch=max_batch,
-            max_wait_ms=max_wait_ms,
-            observe=observe,
+            experiments, lambda name, version: load(source.resolve(f"{name}/{version}")), batcher
         )
 
     @asynccontextmanager

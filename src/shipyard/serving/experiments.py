@@ -30,7 +30,7 @@ from shipyard.experiments.exposures import ExposureLog
 from shipyard.experiments.lifecycle import allocation_of
 from shipyard.metadata.contract import ExperimentStore
 from shipyard.metadata.experiment_records import ExperimentRecord, ExperimentState
-from shipyard.serving.batching import BatchObserver, MicroBatcher, Rows
+from shipyard.serving.batching import MicroBatcher, Rows
 from shipyard.serving.errors import ModelNotReady, ServingError
 from shipyard.serving.schemas import (
     ExperimentAssignment,
@@ -135,16 +135,11 @@ class ExperimentRouter:
         self,
         routing: ExperimentRouting,
         load: Callable[[str, int], ServableModel],
-        *,
-        max_batch: int,
-        max_wait_ms: float,
-        observe: BatchObserver | None = None,
+        batcher: Callable[[Callable[[], ServableModel | None]], MicroBatcher],
     ) -> None:
         self.routing = routing
         self._load = load
-        self._max_batch = max_batch
-        self._max_wait_ms = max_wait_ms
-        self._observe = observe
+        self._batcher = batcher
         self._served: dict[str, _ServedExperiment] = {}
         self._models: dict[VersionKey, ServableModel] = {}
         self._batchers: dict[VersionKey, MicroBatcher] = {}
@@ -216,12 +211,7 @@ class ExperimentRouter:
                 self._models[key] = await loop.run_in_executor(
                     self._store_executor, self._load, *key
                 )
-                batcher = MicroBatcher(
-                    lambda key=key: self._models.get(key),  # type: ignore[misc]
-                    max_batch=self._max_batch,
-                    max_wait_ms=self._max_wait_ms,
-                    observe=self._observe,
-                )
+                batcher = self._batcher(lambda key=key: self._models.get(key))  # type: ignore[misc]
                 assert self._predict_executor is not None
                 batcher.start(self._predict_executor)
                 self._batchers[key] = batcher
@@ -272,7 +262,7 @@ def add_experiment_routes(
     )
     async def predict(name: str, body: ExperimentPredictRequest) -> ExperimentPredictResponse:
         """Score a unit's rows with its cell's model version; the request is an exposure."""
-        rows = Rows(records=body.records, columns=body.columns)
+        rows = Rows(records=body.records, columns=body.columns, entities=body.entities)
         routed, predictions = await router.predict(name, body.unit, rows)
         return ExperimentPredictResponse(
             experiment=name,
