@@ -36,3 +36,12 @@ def test_keyword_arguments_become_the_flow_files_options() -> None:
         Path("flow.py"), "resume", {}, {"origin_run_id": "12", "step_to_rerun": "train"}
     )
     assert resume == ["flow.py", "resume", "12", "--step", "train"]
+
+
+def test_nbrunner_runs_a_flow_defined_in_a_notebook_cell(home: Home) -> None:
+    notebook = ported(SOURCES / "mf_notebook.py", home.root)
+    done = run_script(home, notebook)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "notebook ok NotebookFlow/1 1.0 True" in done.stdout
+    # The cell's flow file is gone once the run is over.
+    assert sorted(p.name for p in home.root.glob("*.py")) == [notebook.name]

@@ -48,9 +48,10 @@ class NBRunner:
     ) -> None:
         self.flow = flow
         self.base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
+        source = flow_file_source(_defining_source(flow), flow.__name__)  # refused: no file
         handle, name = tempfile.mkstemp(prefix=flow.__name__, suffix=".py", dir=self.base_dir)
         with os.fdopen(handle, "w", encoding="utf-8") as fh:
-            fh.write(flow_file_source(_defining_source(flow), flow.__name__))
+            fh.write(source)
         self.flow_file = Path(name)
         self.runner = Runner(
             self.flow_file,
