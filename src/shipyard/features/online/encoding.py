@@ -56,9 +56,13 @@ class VectorEncoder:
         names = [column.name for column in codec.columns]
         missing = sorted(set(fitted.encoders) - set(names))
         if missing:
-            raise EncoderError(f"the frame has no columns {missing} to encode")
+            raise EncoderError(
+                f"the fitted encoders are for columns {missing}, which the vectors of "
+                f"{fitted.feature_set} {fitted.version} do not have: fit on this version"
+            )
         self.fitted = fitted
         self.codec = codec
+        self._plain = codec.plain
         self._chains: list[Chain] = [
             tuple((encoder.takes, encoder.kernel(state)) for encoder, state in chain)
             for chain in (fitted.encoders.get(name, ()) for name in names)
@@ -70,7 +74,7 @@ class VectorEncoder:
 
     def encode(self, rows: Sequence[Sequence[Any]]) -> EncodedColumns:
         """The encoded columns of decoded value rows (`StoredVector.values`, in order)."""
-        if not self.codec.plain:
+        if not self._plain:
             return self._transformed(rows)
         arrays: list[Any] = []
         for column, values, chain in zip(
