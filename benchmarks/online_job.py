@@ -6,8 +6,9 @@ over the last 90 days) go into a fact store under DIR. The feature set: `last` o
 column, `count` and `mean` over 30 days, with fitted encoders. Measured:
 
 - materialization into SQLite: full, then incremental after 1% of the members got a new fact;
-- single-entity lookups with the encoders applied (`fitted.transform(reader.frame([id]))`,
-  what a scoring server does per request), from SQLite and from a Redis server started here
+- single-entity lookups with the encoders applied (`EncodedVectors.lookup([id]).rows()`:
+  read, decode, encode with NumPy, what a scoring server does per request, without its
+  cache of encoded rows), from SQLite and from a Redis server started here
   on 127.0.0.1 (when `redis-server` is installed): every lookup's latency, after a warm-up;
 - the facts and members are written to DIR/facts.parquet and DIR/members.parquet for the
   Feast side (`peers/feast_online.py`), which serves the same `last` values.
@@ -150,15 +151,18 @@ def _lookups(reader: object, fitted: object) -> dict[str, float]:
     """Latency of single-entity lookups (encoded when `fitted` is given), in milliseconds."""
     from shipyard.features.fitted import FittedFeatureSet
     from shipyard.features.online import OnlineVectors
+    from shipyard.features.online.encoding import EncodedVectors
 
     assert isinstance(reader, OnlineVectors)
     ids = np.random.default_rng(2).integers(0, MEMBERS, WARM_UP + LOOKUPS).tolist()
+    encoded = EncodedVectors(reader, fitted) if isinstance(fitted, FittedFeatureSet) else None
     took = []
     for member in ids:
         started = time.perf_counter()
-        values = reader.frame([member])
-        if isinstance(fitted, FittedFeatureSet):
-            values = fitted.transform(values)
+        if encoded is not None:
+            encoded.lookup([member]).rows()
+        else:
+            reader.lookup([member])
         took.append(time.perf_counter() - started)
     measured = np.array(took[WARM_UP:]) * 1000
     return {

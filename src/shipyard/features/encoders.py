@@ -6,6 +6,12 @@ model, content-addressed by `FittedFeatureSet.digest`); `transform` applies decl
 state to a column, vectorized, the same way for a training frame and, later, for a single
 feature vector online. Nulls are never dropped: each encoder says what a null becomes.
 
+`kernel` compiles declaration and state into a function on NumPy arrays, for the online hot
+path (`online.encoding`), where a pandas Series per feature per lookup would cost more than
+the lookup itself: numeric encoders take float64 arrays (NaN for null) and their `transform`
+runs the same kernel; vocabulary encoders take object arrays and look values up in a dict
+(the same matches as pandas' object index: `1`, `1.0` and `True` are one value).
+
 | encoder | state | output |
 |---|---|---|
 | `standardize()` | mean, std (population) | `(x - mean) / std`; null stays null |
@@ -18,9 +24,10 @@ feature vector online. Nulls are never dropped: each encoder says what a null be
 
 from __future__ import annotations
 
+import enum
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -31,6 +38,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Encoder",
+    "Kernel",
+    "Takes",
     "bucketize",
     "category",
     "encoder_from_definition",
@@ -42,6 +51,20 @@ __all__ = [
 
 State = dict[str, Any]
 UNKNOWN_SUFFIX = "__unknown"
+#: An encoder compiled with its state: a NumPy array in, the encoded array out (2-D, one
+#: column per output, for an expanding encoder).
+Kernel = Callable[[Any], Any]
+
+
+class Takes(enum.Enum):
+    """What a kernel's input array holds."""
+
+    #: float64 numbers, NaN for null (from a numeric or boolean column, else an error).
+    NUMBERS = "numbers"
+    #: Python objects, as `Series.astype(object)` gives them.
+    OBJECTS = "objects"
+    #: the column's own array, whatever its dtype.
+    COLUMN = "column"
 
 
 class Encoder(ABC):
@@ -50,6 +73,7 @@ class Encoder(ABC):
     kind: str
     #: Whether the output is several columns (then it must be the last of its chain).
     expands = False
+    takes = Takes.NUMBERS
 
     def definition(self) -> dict[str, Any]:
         """The canonical form hashed into the feature set's version."""
@@ -62,6 +86,14 @@ class Encoder(ABC):
     @abstractmethod
     def transform(self, values: pd.Series, state: State) -> pd.Series | pd.DataFrame:
         """The encoded column (or columns, for an expanding encoder)."""
+
+    @abstractmethod
+    def kernel(self, state: State) -> Kernel:
+        """`transform` as a function on arrays (see the module), compiled once per state."""
+
+    def output_names(self, column: str, state: State) -> list[str]:
+        """The names of the encoded columns of `column`."""
+        return [column]
 
 
 @dataclass(frozen=True)
@@ -77,7 +109,11 @@ class Standardize(Encoder):
         return {"mean": float(numbers.mean()), "std": std if std > 0 else 1.0}
 
     def transform(self, values: pd.Series, state: State) -> pd.Series:
-        return _like(values, (_number_array(values) - state["mean"]) / state["std"])
+        return _like(values, self.kernel(state)(_number_array(values)))
+
+    def kernel(self, state: State) -> Kernel:
+        mean, std = state["mean"], state["std"]
+        return lambda numbers: (numbers - mean) / std
 
 
 @dataclass(frozen=True)
@@ -99,11 +135,18 @@ class Bucketize(Encoder):
         return {"edges": sorted({float(edge) for edge in inner})}
 
     def transform(self, values: pd.Series, state: State) -> pd.Series:
+        return _like(values, self.kernel(state)(_number_array(values)))
+
+    def kernel(self, state: State) -> Kernel:
         import numpy as np
 
-        numbers = _number_array(values)
-        buckets = np.searchsorted(np.asarray(state["edges"], dtype="float64"), numbers, "right")
-        return _like(values, np.where(np.isnan(numbers), -1, buckets))
+        edges = np.asarray(state["edges"], dtype="float64")
+
+        def buckets(numbers: Any) -> Any:
+            found = np.searchsorted(edges, numbers, "right")
+            return np.where(np.isnan(numbers), -1, found)
+
+        return buckets
 
 
 @dataclass(frozen=True)
@@ -115,11 +158,17 @@ class Category(Encoder):
     def fit(self, values: pd.Series) -> State:
         return {"vocabulary": _vocabulary(values, self.max_categories, self.min_frequency)}
 
+    takes = Takes.OBJECTS
+
     def transform(self, values: pd.Series, state: State) -> pd.Series:
         import pandas as pd
 
         codes = _codes(values, state["vocabulary"])
         return pd.Series(codes + 1, index=values.index, name=values.name)
+
+    def kernel(self, state: State) -> Kernel:
+        lookup = _lookup(state["vocabulary"])
+        return lambda objects: _looked_up(objects, lookup) + 1
 
 
 @dataclass(frozen=True)
@@ -132,19 +181,25 @@ class OneHot(Encoder):
     def fit(self, values: pd.Series) -> State:
         return {"vocabulary": _vocabulary(values, self.max_categories, self.min_frequency)}
 
+    takes = Takes.OBJECTS
+
     def transform(self, values: pd.Series, state: State) -> pd.DataFrame:
-        import numpy as np
         import pandas as pd
 
         vocabulary = state["vocabulary"]
-        codes = _codes(values, vocabulary)
-        # Column i is value i; the last column is the unknown bucket (code -1).
-        slots = np.where(codes < 0, len(vocabulary), codes)
-        matrix = np.zeros((len(values), len(vocabulary) + 1), dtype="int8")
-        matrix[np.arange(len(values)), slots] = 1
-        names = [f"{values.name}={value}" for value in vocabulary]
-        names.append(f"{values.name}{UNKNOWN_SUFFIX}")
+        matrix = _one_hot(_codes(values, vocabulary), len(vocabulary))
+        names = self.output_names(str(values.name), state)
         return pd.DataFrame(matrix, index=values.index, columns=names)
+
+    def kernel(self, state: State) -> Kernel:
+        size = len(state["vocabulary"])
+        lookup = _lookup(state["vocabulary"])
+        return lambda objects: _one_hot(_looked_up(objects, lookup), size)
+
+    def output_names(self, column: str, state: State) -> list[str]:
+        return [f"{column}={value}" for value in state["vocabulary"]] + [
+            f"{column}{UNKNOWN_SUFFIX}"
+        ]
 
 
 @dataclass(frozen=True)
@@ -155,9 +210,12 @@ class Log1p(Encoder):
         return {}
 
     def transform(self, values: pd.Series, state: State) -> pd.Series:
+        return _like(values, self.kernel(state)(_number_array(values)))
+
+    def kernel(self, state: State) -> Kernel:
         import numpy as np
 
-        return _like(values, np.log1p(_number_array(values)))
+        return np.log1p  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -180,8 +238,30 @@ class FillMissing(Encoder):
         numbers = _numbers(present)
         return {"value": float(numbers.mean() if self.strategy == "mean" else numbers.median())}
 
+    takes = Takes.COLUMN
+
     def transform(self, values: pd.Series, state: State) -> pd.Series:
         return values.fillna(state["value"])
+
+    def kernel(self, state: State) -> Kernel:
+        """`fillna` on a plain array: numbers stay numbers (a column without nulls as it is),
+        anything else becomes objects."""
+        import numpy as np
+        import pandas as pd
+
+        value = state["value"]
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+
+        def filled(column: Any) -> Any:
+            if column.dtype.kind in "iub":
+                return column
+            if column.dtype.kind == "f" and numeric:
+                return np.where(np.isnan(column), value, column)
+            objects = np.array(column, dtype=object)
+            objects[pd.isna(objects)] = value
+            return objects
+
+        return filled
 
 
 def standardize() -> Encoder:
@@ -281,10 +361,15 @@ def _check_numbers(values: pd.Series) -> None:
     import pandas as pd
 
     if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
-        raise EncoderError(
-            f"column {values.name!r} holds {values.dtype}, not numbers; encode it with "
-            "category() or one_hot() instead"
-        )
+        raise not_numbers(str(values.name), values.dtype)
+
+
+def not_numbers(column: str, dtype: Any) -> EncoderError:
+    """The error of a numeric encoder given a column of something else."""
+    return EncoderError(
+        f"column {column!r} holds {dtype}, not numbers; encode it with "
+        "category() or one_hot() instead"
+    )
 
 
 def _like(values: pd.Series, array: Any) -> pd.Series:
@@ -309,6 +394,31 @@ def _codes(values: pd.Series, vocabulary: list[Any]) -> Any:
     import pandas as pd
 
     return pd.Index(vocabulary, dtype=object).get_indexer(values.astype(object)).astype("int64")
+
+
+def _lookup(vocabulary: list[Any]) -> dict[Any, int]:
+    """Each vocabulary value's index (the first, as `Index.get_indexer` finds it)."""
+    lookup: dict[Any, int] = {}
+    for index, value in enumerate(vocabulary):
+        lookup.setdefault(value, index)
+    return lookup
+
+
+def _looked_up(objects: Any, lookup: dict[Any, int]) -> Any:
+    """`_codes` for a small object array: a dict lookup per value, no index to build."""
+    import numpy as np
+
+    return np.fromiter((lookup.get(v, -1) for v in objects), dtype="int64", count=len(objects))
+
+
+def _one_hot(codes: Any, size: int) -> Any:
+    """Column i is value i; the last column is the unknown bucket (code -1)."""
+    import numpy as np
+
+    slots = np.where(codes < 0, size, codes)
+    matrix = np.zeros((len(codes), size + 1), dtype="int8")
+    matrix[np.arange(len(codes)), slots] = 1
+    return matrix
 
 
 def _plain(value: Any) -> Any:

@@ -100,16 +100,20 @@ class FittedFeatureSet:
         configured one), ready for `model.predict`: one row per id, in order, indexed by the
         ids. An entity the store does not hold gets the values a training frame gives a label
         without facts, encoded. `NotMaterialized` if the store never held this version."""
+        import pandas as pd
+
+        from shipyard.features.online.encoding import EncodedVectors
         from shipyard.features.online.factory import open_online_store
         from shipyard.features.online.vectors import OnlineVectors
 
         opened = store or open_online_store()
         try:
-            raw = OnlineVectors(opened, self.version, feature_set=self.feature_set).frame(ids)
+            reader = OnlineVectors(opened, self.version, feature_set=self.feature_set)
+            encoded = EncodedVectors(reader, self).lookup(ids)
         finally:
             if store is None:
                 opened.close()
-        return self.transform(raw)
+        return encoded.frame(pd.Index(list(ids), name=reader.entity))
 
     def online_vector(self, entity: Any, store: OnlineStore | None = None) -> pd.DataFrame:
         """One entity's encoded vector: a one-row frame (see `online_vectors`)."""

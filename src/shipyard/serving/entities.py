@@ -9,10 +9,10 @@ version (its record read once). An id the store does not hold gets the empty val
 training frame gives (not an error); a version the store does not hold is a 409 naming what
 to materialize.
 
-Encoding a small frame costs milliseconds of pandas overhead, more than the model's own
-`predict`, while an encoded vector depends on nothing but the stored bytes and the fitted
-state. So each fitted state keeps its encoded rows by stored bytes (`EncodedRows`, bounded):
-a group decodes and encodes only the vectors it has not seen, in one `transform`. The bytes
+Vectors are encoded with NumPy (`online.encoding`, no frame per group), and an encoded
+vector depends on nothing but the stored bytes and the fitted state, so each fitted state
+keeps its encoded rows by stored bytes (`EncodedRows`, bounded): a group decodes and encodes
+only the vectors it has not seen. The bytes
 carry the materialization time, so a vector materialized again is encoded afresh.
 """
 
@@ -127,11 +127,12 @@ class EncodedRows:
     def __init__(
         self, fitted: FittedFeatureSet, reader: OnlineVectors, limit: int = 50_000
     ) -> None:
-        self._fitted = fitted
-        self._codec = reader.codec
+        from shipyard.features.online.encoding import EncodedVectors
+
+        self._vectors = EncodedVectors(reader, fitted)
         self._limit = limit
         self._rows: dict[bytes | None, tuple[Any, ...]] = {}
-        self.names: list[str] = []
+        self.names: list[str] = self._vectors.encoder.names
 
     def rows(self, stored: Sequence[bytes | None]) -> tuple[list[str], list[tuple[Any, ...]]]:
         """The encoded column names and each stored vector's encoded row, in order."""
@@ -141,13 +142,8 @@ class EncodedRows:
         return self.names, [fresh[data] if data in fresh else cache[data] for data in stored]
 
     def _encode(self, missing: list[bytes | None]) -> dict[bytes | None, tuple[Any, ...]]:
-        import pandas as pd
-
-        empty = self._codec.empty_values()
-        raw = [empty if data is None else self._codec.decode(data).values for data in missing]
-        encoded = self._fitted.transform(self._codec.frame(raw, pd.RangeIndex(len(raw))))
-        self.names = [str(name) for name in encoded.columns]
-        fresh = dict(zip(missing, encoded.itertuples(index=False, name=None), strict=True))
+        encoded = self._vectors.decoded(missing)
+        fresh = dict(zip(missing, encoded.rows(), strict=True))
         if len(self._rows) + len(fresh) > self._limit:
             self._rows = fresh.copy()
         else:

@@ -210,6 +210,32 @@ class VectorCodec:
         }
         return pd.DataFrame(columns, index=index, copy=False)
 
+    @property
+    def plain(self) -> bool:
+        """Whether `arrays` can hold every column (no times: those convert through Arrow)."""
+        return not {Kind.TIMESTAMP, Kind.DATE} & set(self.kinds)
+
+    def arrays(self, rows: Sequence[Sequence[Any]]) -> list[Any]:
+        """The columns of decoded value rows as plain NumPy arrays holding the values a
+        training frame's columns hold (`frame`, without a frame): numbers as in `frame`,
+        text and booleans with nulls as objects (a null text as NaN, as Arrow's string
+        column gives it). Only for a `plain` codec."""
+        return [
+            _plain_array([row[position] for row in rows], kind)
+            for position, kind in enumerate(self.kinds)
+        ]
+
+
+def _plain_array(values: list[Any], kind: Kind) -> Any:
+    import numpy as np
+
+    if kind is Kind.TEXT or (kind is Kind.BOOL and None in values):
+        null = np.nan if kind is Kind.TEXT else None
+        objects = np.empty(len(values), dtype=object)
+        objects[:] = [null if v is None else v for v in values]
+        return objects
+    return _column(values, kind)
+
 
 def _column(values: list[Any], kind: Kind) -> Any:
     """One feature's values as Arrow's `to_pandas` would hand them to a training frame."""

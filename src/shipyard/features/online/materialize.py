@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +47,7 @@ from shipyard.features.scan import RECORDED_AT, FactScan
 from shipyard.features.sql_text import identifier, literal
 
 if TYPE_CHECKING:
+    import duckdb
     import pandas as pd
     import pyarrow as pa
 
@@ -104,10 +106,13 @@ def materialize(
         )
     since = None if full or watermark is None else watermark
     scans = {table: facts(table, moment) for table in feature_set.tables}
-    entities = _changed_entities(feature_set, scans, moment, since)
-    record, written = _write_batches(
-        feature_set, store, record, scans, entities, moment, batch_size, progress
-    )
+    # One DuckDB for finding the entities and copying their facts out: opening one costs
+    # more than an incremental run's queries.
+    with _duckdb() as connection:
+        entities = _changed_entities(connection, feature_set, scans, moment, since)
+        record, written = _write_batches(
+            connection, feature_set, store, record, scans, entities, moment, batch_size, progress
+        )
     store.put_version(
         record.completed(moment, datetime.now(UTC), full=since is None, written=written)
     )
@@ -123,6 +128,7 @@ def materialize(
 
 
 def _write_batches(
+    connection: duckdb.DuckDBPyConnection,
     feature_set: FeatureSet,
     store: OnlineStore,
     record: OnlineVersion | None,
@@ -142,7 +148,9 @@ def _write_batches(
         progress(0, total)
     with tempfile.TemporaryDirectory(prefix="shipyard-materialize-") as folder:
         for batch in _batches(entities, batch_size):
-            narrowed = {t: _batch_scan(scan, batch, Path(folder)) for t, scan in scans.items()}
+            narrowed = {
+                t: _batch_scan(connection, scan, batch, Path(folder)) for t, scan in scans.items()
+            }
             frame = _compute(feature_set, narrowed, batch, moment)
             if record is None:
                 record = _new_record(feature_set, scans, frame)
@@ -159,6 +167,18 @@ def _write_batches(
     if record is None:  # no entity to write: a version whose tables have no facts yet
         record = _new_record(feature_set, scans, _compute(feature_set, scans, entities, moment))
     return record, written
+
+
+@contextmanager
+def _duckdb() -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB, closed on exit."""
+    import duckdb
+
+    connection = duckdb.connect()
+    try:
+        yield connection
+    finally:
+        connection.close()
 
 
 def _moment(at: datetime | None) -> datetime:
@@ -191,13 +211,13 @@ def _new_record(
 
 
 def _changed_entities(
+    connection: duckdb.DuckDBPyConnection,
     feature_set: FeatureSet,
     scans: Mapping[str, FactScan],
     moment: datetime,
     since: datetime | None,
 ) -> pa.Array:
     """The distinct entities to compute (see the module), of every table with facts."""
-    import duckdb
     import pyarrow as pa
 
     now = epoch_micros(moment)
@@ -233,8 +253,7 @@ def _changed_entities(
         from shipyard.features.types import arrow_type
 
         return pa.array([], type=arrow_type(first.schema[first.entity]))
-    with duckdb.connect() as connection:
-        found = connection.sql(" UNION ".join(selects)).to_arrow_table().column("entity")
+    found = connection.sql(" UNION ".join(selects)).to_arrow_table().column("entity")
     return found.combine_chunks()
 
 
@@ -266,11 +285,12 @@ def _compute(
     return frame[[feature.name for feature in feature_set.features]]
 
 
-def _batch_scan(scan: FactScan, batch: pa.Array, folder: Path) -> FactScan:
+def _batch_scan(
+    connection: duckdb.DuckDBPyConnection, scan: FactScan, batch: pa.Array, folder: Path
+) -> FactScan:
     """`scan` narrowed to the facts of `batch`'s entities: the files of their buckets, and,
     for a stored table, those files' facts of these entities copied into one Parquet file,
     in file then row order (the order restatements with equal `recorded_at` resolve by)."""
-    import duckdb
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -279,13 +299,15 @@ def _batch_scan(scan: FactScan, batch: pa.Array, folder: Path) -> FactScan:
         return narrowed  # an external table's files carry no recorded_at column to copy
     paths = ", ".join(literal(path) for path in narrowed.files)
     columns = ", ".join(identifier(name) for name in [*scan.schema, RECORDED_AT])
-    with duckdb.connect() as connection:
-        connection.register("batch", pa.table({"entity": batch}))
+    connection.register("batch", pa.table({"entity": batch}))
+    try:
         facts = connection.sql(
             f"SELECT {columns} FROM read_parquet([{paths}]) "
             f"WHERE {identifier(scan.entity)} IN (SELECT entity FROM batch) "
             "ORDER BY file_index, file_row_number"
         ).to_arrow_table()
+    finally:
+        connection.unregister("batch")
     path = folder / f"{scan.table}-{len(list(folder.iterdir()))}.parquet"
     pq.write_table(facts, path)
     return replace(narrowed, files=(str(path),))
