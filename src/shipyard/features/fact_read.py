@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from shipyard.features import duck
 from shipyard.features.fact_files import buckets_of
 from shipyard.features.scan import RECORDED_AT, FactScan
 from shipyard.features.sql_text import identifier, literal
@@ -83,7 +84,6 @@ def read_scan(
 ) -> pd.DataFrame:
     """The visible version of every fact of `scan` of `entities` (all if None) with an event
     time in [start, end), sorted by entity and event time, with its `recorded_at`."""
-    import duckdb
     import pyarrow as pa
 
     from shipyard.features.fact_schema import arrow_schema
@@ -123,8 +123,7 @@ def read_scan(
         ) = 1
         ORDER BY {entity}, {event_time}
     """
-    with duckdb.connect() as connection:
-        connection.execute("SET TimeZone = 'UTC'")
+    with duck.connection() as connection:
         if wanted is not None:
             connection.register("wanted", wanted)
         result = connection.sql(sql, params=parameters).to_arrow_table()

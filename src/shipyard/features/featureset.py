@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from shipyard.features import duck
 from shipyard.features.compile import (
     ENTITY,
     LABELS,
@@ -423,9 +424,16 @@ def _python_feature(
 def _connection(
     relations: Mapping[str, pa.Table], memory_limit: str | None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An in-memory DuckDB with `relations` registered, spilling to a folder of its own."""
+    """An in-memory DuckDB with `relations` registered: the process's shared one, or, with a
+    `memory_limit` (a database-wide setting), one of its own spilling to a folder of its own."""
     import duckdb
 
+    if memory_limit is None:
+        with duck.connection() as shared:
+            for name, relation in relations.items():
+                shared.register(name, relation)
+            yield shared
+        return
     with tempfile.TemporaryDirectory(prefix="shipyard-features-") as spill:
         connection = duckdb.connect()
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from shipyard.features import duck
 from shipyard.features.errors import FeatureDefinitionError
 from shipyard.features.types import empty_facts
 
@@ -19,8 +20,7 @@ def check_filters(table: str, schema: Mapping[str, str], filters: Mapping[str, s
         return
     import duckdb
 
-    connection = duckdb.connect()
-    try:
+    with duck.connection() as connection:
         connection.register("facts", empty_facts(schema))
         for feature, where in filters.items():
             try:
@@ -31,5 +31,3 @@ def check_filters(table: str, schema: Mapping[str, str], filters: Mapping[str, s
                     f"feature {feature!r}: where={where!r} does not work on the columns of "
                     f"{table!r} ({', '.join(sorted(schema))}): {first_line}"
                 ) from None
-    finally:
-        connection.close()

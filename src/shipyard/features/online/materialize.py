@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from shipyard.features import duck
 from shipyard.features.compile import epoch_micros
 from shipyard.features.fact_files import buckets_of
 from shipyard.features.fact_read import facts_source, for_entities
@@ -108,7 +108,7 @@ def materialize(
     scans = {table: facts(table, moment) for table in feature_set.tables}
     # One DuckDB for finding the entities and copying their facts out: opening one costs
     # more than an incremental run's queries.
-    with _duckdb() as connection:
+    with duck.connection() as connection:
         entities = _changed_entities(connection, feature_set, scans, moment, since)
         record, written = _write_batches(
             connection, feature_set, store, record, scans, entities, moment, batch_size, progress
@@ -167,18 +167,6 @@ def _write_batches(
     if record is None:  # no entity to write: a version whose tables have no facts yet
         record = _new_record(feature_set, scans, _compute(feature_set, scans, entities, moment))
     return record, written
-
-
-@contextmanager
-def _duckdb() -> Iterator[duckdb.DuckDBPyConnection]:
-    """An in-memory DuckDB, closed on exit."""
-    import duckdb
-
-    connection = duckdb.connect()
-    try:
-        yield connection
-    finally:
-        connection.close()
 
 
 def _moment(at: datetime | None) -> datetime:
