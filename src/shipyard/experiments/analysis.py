@@ -9,12 +9,13 @@ exposure (what happened before cannot be an effect), aggregated per unit as each
 outcomes table: its per-unit mean over all the unit's facts, the overall mean where a unit has
 none. Both tables are read with the fact store's as-of rule (the last restatement of a fact
 wins; skipped where the outcome files' footers prove there is none, `may_restate`), in one
-query over their Parquet files.
+query over their Parquet files per entity-hash bucket (`_partitions`).
 
 The query ends in each cell's moments (`statistics.Moments`: count, mean, sums of squares and
 co-moment with the covariate), split by whether a unit has a covariate, so that only a few
 numbers per cell leave DuckDB however many units there are; the units without a covariate
-take the overall mean as theirs when the two halves are added up here.
+take the overall mean as theirs when the parts are added up here (moments of parts add up
+exactly, so the buckets' results combine too).
 """
 
 from __future__ import annotations
@@ -277,7 +278,8 @@ def _cell_moments(
     metrics: Sequence[Metric],
     covariate: str | None,
 ) -> list[_Cell]:
-    """Each of `cells`' units and metric moments, from one query (see the module docstring).
+    """Each of `cells`' units and metric moments, from one query per partition (see the
+    module docstring).
 
     A unit's first exposure needs no as-of rule: a restated exposure has the same unit and
     time, so the earliest time (and its cell) stays what it was.
