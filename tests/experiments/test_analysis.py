@@ -15,6 +15,7 @@ from scipy import stats
 from shipyard.cli.main import cli
 from shipyard.experiments import SampleRatioMismatch, api
 from shipyard.experiments.exposures import EXPOSURES, ExposureLog
+from shipyard.experiments.statistics import cuped, welch
 from shipyard.features import facts
 from shipyard.registry import models
 
@@ -131,3 +132,45 @@ def test_an_unknown_metric_column_names_the_columns(home: Home) -> None:
     run_experiment(50, effect=0.0)
     with pytest.raises(ValueError, match="has no column 'revenue'; its columns: member_id"):
         api.analyze("ranker-v4", ["revenue:sum"])
+
+
+def test_text_units_are_analysed_bucket_by_bucket_with_restatements_resolved(home: Home) -> None:
+    """Outcomes keyed by text units (bucketed like the exposures), one of them restated: the
+    per-cell moments from DuckDB give what CUPED and Welch give on the per-unit arrays."""
+    truth = run_experiment(400, effect=2.0)
+    outcomes = truth.assign(unit=truth["member_id"].astype(str))[
+        ["unit", "ts", "watch_minutes", "pre_watch_minutes"]
+    ]
+    schema = {
+        "unit": "str",
+        "ts": "timestamp",
+        "watch_minutes": "float",
+        "pre_watch_minutes": "float",
+    }
+    facts.table("by_text", entity="unit", event_time="ts", schema=schema)
+    no_pre = (outcomes.index >= 25) & (outcomes.index < 30)  # a value, but no covariate
+    outcomes["pre_watch_minutes"] = outcomes["pre_watch_minutes"].mask(no_pre)
+    facts.ingest("by_text", outcomes.iloc[20:])  # 20 units without any outcome
+    facts.ingest("by_text", outcomes.iloc[20:25].assign(watch_minutes=100.0))  # restated
+    expected = truth.assign(
+        watch_minutes=truth["watch_minutes"].where(truth.index >= 25, 100.0),
+        pre_watch_minutes=outcomes["pre_watch_minutes"].where(truth.index >= 20),
+    )
+
+    analysis = api.analyze(
+        "ranker-v4", ["watch_minutes:mean"], outcomes="by_text", covariate="pre_watch_minutes"
+    )
+
+    seen = expected.iloc[20:]
+    covariate = expected["pre_watch_minutes"]
+    covariate = covariate.fillna(covariate.mean()).iloc[20:].to_numpy()
+    adjusted, reduction = cuped(seen["watch_minutes"].to_numpy(), covariate)
+    treated = (seen["cell"] == "treatment").to_numpy()
+    comparison = welch(adjusted[treated], adjusted[~treated])
+    row = analysis.frame.set_index("cell").loc["treatment"]
+    assert row["units"] == treated.sum()
+    assert row["mean"] == pytest.approx(seen.loc[treated, "watch_minutes"].mean())
+    assert row["variance_reduction"] == pytest.approx(reduction)
+    assert row["diff"] == pytest.approx(comparison.diff)
+    assert row["diff_low"] == pytest.approx(comparison.diff_low)
+    assert row["p_value"] == pytest.approx(comparison.p_value, rel=1e-4)

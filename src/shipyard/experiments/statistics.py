@@ -1,16 +1,21 @@
-"""The statistics of an experiment's analysis, on per-unit arrays: Welch's t-test with its
-confidence intervals, CUPED, and the sample-ratio-mismatch check.
+"""The statistics of an experiment's analysis: Welch's t-test with its confidence intervals,
+CUPED, and the sample-ratio-mismatch check.
 
-Pure functions over numpy arrays (one value per unit); the analysis gathers the arrays from
-the fact store. The assumptions: units are independent (the unit of analysis is the unit of
-allocation), and each cell's mean is close to normal (the central limit theorem, for the
+Welch and CUPED need only each cell's moments (count, mean, sum of squared deviations, and
+with a covariate its mean, sum of squares and co-moment with the metric), so they work on
+`Moments`: the analysis has DuckDB compute them per cell over millions of units and brings
+back a few numbers, never the units. `welch` and `cuped` take per-unit arrays (one value per
+unit) and reduce them to the same moments.
+
+The assumptions: units are independent (the unit of analysis is the unit of allocation), and
+each cell's mean is close to normal (the central limit theorem, for the
 sample sizes experiments have); variances may differ between cells (Welch).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,8 +24,11 @@ from numpy.typing import NDArray
 __all__ = [
     "SRM_THRESHOLD",
     "Comparison",
+    "Moments",
     "SampleRatio",
+    "compare",
     "cuped",
+    "cuped_adjust",
     "sample_ratio",
     "welch",
 ]
@@ -46,8 +54,66 @@ class Comparison:
     p_value: float
 
 
+@dataclass(frozen=True)
+class Moments:
+    """A sample's count, mean and sum of squared deviations from the mean (`m2`), and, with a
+    covariate x, its mean, sum of squares and co-moment with the values (sum of
+    (x - mean_x) * (y - mean)). Moments of two samples add up to the moments of both
+    (`+`, Chan et al.'s pairwise update), exactly, in any order."""
+
+    n: int
+    mean: float = 0.0
+    m2: float = 0.0
+    mean_x: float = 0.0
+    m2_x: float = 0.0
+    co_moment: float = 0.0
+
+    @classmethod
+    def of(cls, values: Array, covariate: Array | None = None) -> Moments:
+        """The moments of `values` (and of `covariate`, one value per unit as well)."""
+        n = len(values)
+        if n == 0:
+            return cls(0)
+        mean = float(np.mean(values))
+        centered = values - mean
+        m2 = float(np.dot(centered, centered))
+        if covariate is None:
+            return cls(n, mean, m2)
+        mean_x = float(np.mean(covariate))
+        x = covariate - mean_x
+        return cls(n, mean, m2, mean_x, float(np.dot(x, x)), float(np.dot(x, centered)))
+
+    @property
+    def variance(self) -> float:
+        """The sample variance of the values (n - 1 degrees of freedom); NaN below 2."""
+        return self.m2 / (self.n - 1) if self.n > 1 else math.nan
+
+    def __add__(self, other: Moments) -> Moments:
+        if other.n == 0:
+            return self
+        if self.n == 0:
+            return other
+        n = self.n + other.n
+        weight = self.n * other.n / n
+        dy, dx = other.mean - self.mean, other.mean_x - self.mean_x
+        return Moments(
+            n,
+            self.mean + dy * other.n / n,
+            self.m2 + other.m2 + dy * dy * weight,
+            self.mean_x + dx * other.n / n,
+            self.m2_x + other.m2_x + dx * dx * weight,
+            self.co_moment + other.co_moment + dx * dy * weight,
+        )
+
+
 def welch(treatment: Array, control: Array, *, alpha: float = 0.05) -> Comparison:
-    """Welch's unequal-variances t-test of mean(treatment) - mean(control).
+    """Welch's unequal-variances t-test of mean(treatment) - mean(control) (see `compare`)."""
+    return compare(Moments.of(treatment), Moments.of(control), alpha=alpha)
+
+
+def compare(treatment: Moments, control: Moments, *, alpha: float = 0.05) -> Comparison:
+    """Welch's unequal-variances t-test of the treatment's mean minus the control's, from the
+    two cells' moments.
 
     The relative lift is diff / mean(control), its interval by the delta method (which also
     accounts for the uncertainty of the control mean). NaN where a cell has fewer than two
@@ -55,12 +121,11 @@ def welch(treatment: Array, control: Array, *, alpha: float = 0.05) -> Compariso
     """
     from scipy.special import ndtri, stdtr, stdtrit  # not scipy.stats: a third of the import
 
-    n_t, n_c = len(treatment), len(control)
+    n_t, n_c = treatment.n, control.n
     if n_t < 2 or n_c < 2:
         return _undefined()
-    mean_t, mean_c = float(np.mean(treatment)), float(np.mean(control))
-    var_t, var_c = float(np.var(treatment, ddof=1)), float(np.var(control, ddof=1))
-    se_t, se_c = var_t / n_t, var_c / n_c
+    mean_t, mean_c = treatment.mean, control.mean
+    se_t, se_c = treatment.variance / n_t, control.variance / n_c
     se = math.sqrt(se_t + se_c)
     diff = mean_t - mean_c
     if se == 0:
@@ -84,22 +149,48 @@ def _undefined(diff: float = math.nan) -> Comparison:
 
 
 def cuped(values: Array, covariate: Array) -> tuple[Array, float]:
-    """CUPED: `values` minus theta * (covariate - its mean), theta = cov / var(covariate), and
-    the share of the variance this removed (0 when the covariate has no variance).
+    """CUPED on per-unit arrays: `values` minus theta * (covariate - its mean), and the share
+    of the variance this removed (see `cuped_adjust`)."""
+    pooled = Moments.of(values, covariate)
+    theta = _theta(pooled)
+    if theta == 0:
+        return values, 0.0
+    return values - theta * (covariate - pooled.mean_x), _reduction(pooled, theta)
+
+
+def cuped_adjust(cells: Sequence[Moments]) -> tuple[list[Moments], float]:
+    """CUPED on the cells' moments (each with its covariate): the moments of each cell's
+    adjusted values y - theta * (x - mean of x over every cell), theta = cov / var(x) over
+    every unit of every cell, and the share of the variance this removed (0 when the
+    covariate has no variance).
 
     With theta estimated over all units of every cell together, the adjustment keeps each
     difference of means unbiased (the covariate is measured before exposure, so the treatment
     cannot move it) while removing the variance the covariate explains.
     """
-    centered = covariate - np.mean(covariate)
-    spread = float(np.dot(centered, centered))
-    if spread == 0 or len(values) < 2:
-        return values, 0.0
-    theta = float(np.dot(centered, values - np.mean(values))) / spread
-    adjusted = values - theta * centered
-    before = float(np.var(values, ddof=1))
-    reduction = 0.0 if before == 0 else 1 - float(np.var(adjusted, ddof=1)) / before
-    return adjusted, reduction
+    pooled = sum(cells, Moments(0))
+    theta = _theta(pooled)
+    if theta == 0:
+        return [Moments(cell.n, cell.mean, cell.m2) for cell in cells], 0.0
+    return [_adjusted(cell, theta, pooled.mean_x) for cell in cells], _reduction(pooled, theta)
+
+
+def _theta(pooled: Moments) -> float:
+    if pooled.m2_x == 0 or pooled.n < 2:
+        return 0.0
+    return pooled.co_moment / pooled.m2_x
+
+
+def _adjusted(cell: Moments, theta: float, mean_x: float) -> Moments:
+    """The moments of y - theta * (x - mean_x) over `cell` (a linear map of y and x)."""
+    m2 = cell.m2 - 2 * theta * cell.co_moment + theta * theta * cell.m2_x
+    return Moments(cell.n, cell.mean - theta * (cell.mean_x - mean_x), max(0.0, m2))
+
+
+def _reduction(pooled: Moments, theta: float) -> float:
+    if pooled.m2 == 0:
+        return 0.0
+    return 1 - _adjusted(pooled, theta, pooled.mean_x).m2 / pooled.m2
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ once the app starts; `/readyz` says when all of them have.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -28,6 +27,7 @@ from shipyard.serving.heap import freeze_long_lived
 from shipyard.serving.metrics import ServingMetrics
 from shipyard.serving.middleware import VERSION_KEY, BodyLimit, RequestMetrics
 from shipyard.serving.openapi import typed_openapi
+from shipyard.serving.responses import prediction_response
 from shipyard.serving.schemas import (
     ErrorResponse,
     ModelInfo,
@@ -255,29 +255,6 @@ def _check_resolvable(source: ModelSource, refs: Sequence[str]) -> None:
             ) from exc
 
 
-def _prediction_response(name: str, version: int, predictions: list[Any]) -> JSONResponse:
-    """The predictions as JSON; NaN and infinities (which JSON lacks) become null.
-
-    Checked only when plain encoding fails, so the common case pays nothing for it.
-    """
-    content = {"model": name, "version": version, "predictions": predictions}
-    try:
-        return JSONResponse(content)
-    except ValueError:
-        content["predictions"] = _finite(predictions)
-        return JSONResponse(content)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    return value
-
-
 def _model_info(slot: ModelSlot) -> ModelInfo:
     model = slot.model
     signature = None if model is None or model.signature is None else model.signature.to_json()
@@ -309,7 +286,8 @@ def _add_routes(
         rows = Rows(records=body.records, columns=body.columns, entities=body.entities)
         scored = await served.batchers[name].submit(rows)
         request.scope.setdefault("state", {})[VERSION_KEY] = scored.version
-        return _prediction_response(name, scored.version, scored.predictions)
+        content = {"model": name, "version": scored.version, "predictions": scored.predictions}
+        return prediction_response(content)
 
     @app.get("/v1/models", response_model=ModelList, tags=["models"])
     async def list_models() -> ModelList:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from fastapi import FastAPI, Query
+from fastapi.responses import Response
 
 from shipyard.experiments.allocation import Allocation
 from shipyard.experiments.exposures import ExposureLog
@@ -32,6 +33,7 @@ from shipyard.metadata.contract import ExperimentStore
 from shipyard.metadata.experiment_records import ExperimentRecord, ExperimentState
 from shipyard.serving.batching import MicroBatcher, Rows
 from shipyard.serving.errors import ModelNotReady, ServingError
+from shipyard.serving.responses import prediction_response
 from shipyard.serving.schemas import (
     ExperimentAssignment,
     ExperimentPredictRequest,
@@ -260,17 +262,19 @@ def add_experiment_routes(
         responses=errors,
         tags=["experiments"],
     )
-    async def predict(name: str, body: ExperimentPredictRequest) -> ExperimentPredictResponse:
+    async def predict(name: str, body: ExperimentPredictRequest) -> Response:
         """Score a unit's rows with its cell's model version; the request is an exposure."""
         rows = Rows(records=body.records, columns=body.columns, entities=body.entities)
         routed, predictions = await router.predict(name, body.unit, rows)
-        return ExperimentPredictResponse(
-            experiment=name,
-            unit=str(body.unit),
-            cell=routed.cell,
-            model=routed.model,
-            version=routed.version,
-            predictions=predictions,
+        return prediction_response(
+            {
+                "experiment": name,
+                "unit": str(body.unit),
+                "cell": routed.cell,
+                "model": routed.model,
+                "version": routed.version,
+                "predictions": predictions,
+            }
         )
 
     @app.get(
