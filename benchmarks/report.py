@@ -194,7 +194,7 @@ def figure_lines(results: list[dict[str, Any]]) -> list[list[str]]:
     for result in results:
         for row in result["rows"]:
             other = format_value(row["other"], row["unit"])
-            if row["other"] is not None or row["note"]:
+            if row["other"] is not None:
                 other = f"{other} ({row['other_name']})"
             lines.append(
                 [
