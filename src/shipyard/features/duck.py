@@ -27,6 +27,9 @@ __all__ = ["connection"]
 
 _lock = threading.Lock()
 _database: tuple[int, duckdb.DuckDBPyConnection] | None = None
+#: A forked child never closes the database it inherited: closing would wait for DuckDB
+#: threads that exist only in the parent.
+_inherited: list[duckdb.DuckDBPyConnection] = []
 
 
 @contextmanager
@@ -48,6 +51,9 @@ def _shared() -> duckdb.DuckDBPyConnection:
     with _lock:
         if _database is None or _database[0] != os.getpid():
             import duckdb
+
+            if _database is not None:
+                _inherited.append(_database[1])
 
             spill = tempfile.mkdtemp(prefix="shipyard-duckdb-")
             atexit.register(shutil.rmtree, spill, True)
