@@ -16,35 +16,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
-from feast import Entity, FeatureStore, FeatureView, Field, FileSource, RepoConfig, ValueType
-from feast.types import Float64
+from feast_repo import events_store  # this folder: the peers run as scripts
 
 TTL = timedelta(days=30)
 
 
 def main(facts: Path, labels: Path, out: Path, entity: str, timestamp: str, columns: list[str]):
-    repo = out.parent / "feast-repo"
-    repo.mkdir(exist_ok=True)
-    config = RepoConfig(
-        project="bench",
-        provider="local",
-        registry=str(repo / "registry.db"),
-        online_store={"type": "sqlite", "path": str(repo / "online.db")},
-        offline_store={"type": "file"},
-        repo_path=repo,
-        entity_key_serialization_version=3,
+    store = events_store(
+        out.parent / "feast-repo", "bench", facts, entity, timestamp, columns, ttl=TTL, online=False
     )
-    store = FeatureStore(config=config)
-    member = Entity(name="member", join_keys=[entity], value_type=ValueType.INT64)
-    view = FeatureView(
-        name="events",
-        entities=[member],
-        ttl=TTL,
-        schema=[Field(name=column, dtype=Float64) for column in columns],
-        source=FileSource(path=str(facts), timestamp_field=timestamp),
-        online=False,
-    )
-    store.apply([member, view])
     entity_df = pd.read_parquet(labels, columns=[entity, timestamp])
     entity_df = entity_df.rename(columns={timestamp: "event_timestamp"})
     entity_df.insert(0, "label_row", range(len(entity_df)))

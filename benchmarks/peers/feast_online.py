@@ -17,33 +17,20 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from feast import Entity, FeatureStore, FeatureView, Field, FileSource, RepoConfig, ValueType
-from feast.types import Float64
+from feast_repo import events_store  # this folder: the peers run as scripts
 
 
 def main(facts: Path, entity: str, timestamp: str, lookups: int, warm_up: int, columns):
-    repo = facts.parent / "feast-online-repo"
-    repo.mkdir(exist_ok=True)
-    config = RepoConfig(
-        project="bench_online",
-        provider="local",
-        registry=str(repo / "registry.db"),
-        online_store={"type": "sqlite", "path": str(repo / "online.db")},
-        offline_store={"type": "file"},
-        repo_path=repo,
-        entity_key_serialization_version=3,
-    )
-    store = FeatureStore(config=config)
-    member = Entity(name="member", join_keys=[entity], value_type=ValueType.INT64)
-    view = FeatureView(
-        name="events",
-        entities=[member],
+    store = events_store(
+        facts.parent / "feast-online-repo",
+        "bench_online",
+        facts,
+        entity,
+        timestamp,
+        columns,
         ttl=timedelta(days=3650),
-        schema=[Field(name=column, dtype=Float64) for column in columns],
-        source=FileSource(path=str(facts), timestamp_field=timestamp),
         online=True,
     )
-    store.apply([member, view])
     frame = pd.read_parquet(facts, columns=[entity, timestamp, *columns])
     latest = frame.sort_values([entity, timestamp]).groupby(entity).tail(1)
     store.write_to_online_store("events", latest.reset_index(drop=True))
