@@ -17,12 +17,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.bench_serving import check_call, free_port, predict_each, serving_process
-from benchmarks.goals import Figure, Statistic, judge, ratio
+from benchmarks.goals import Statistic, judge, ratio
 from benchmarks.harness import BENCH_DIR, Options, Sandbox
+from benchmarks.load_figures import LoadFigures, failed_loads
 from benchmarks.report import BenchmarkResult, Row
 from benchmarks.wrk import Load, LoadGeneratorMissing, ensure_wrk, run_wrk
 
@@ -147,48 +147,15 @@ def _load(kind: str, url: str, bodies: list[bytes], seconds: float) -> Load:
 
 
 def _judge(result: BenchmarkResult, runs: dict[str, list[Load]], disagreement: str | None) -> None:
-    result.failed = [
-        f"{kind} run {index + 1}: {load.correct} correct replies, {load.wrong} other replies, "
-        f"socket errors {load.socket_errors}"
-        for kind in KINDS
-        for index, load in enumerate(runs[kind])
-        if not load.ok
-    ]
+    result.failed = failed_loads(runs)
     if disagreement:
         result.failed.append(disagreement)
-
-    def figure(kind: str, value: Callable[[Load], float], lower_is_better: bool = True) -> Figure:
-        values = [None if disagreement or not load.ok else value(load) for load in runs[kind]]
-        return Figure.of(values, lower_is_better)
-
-    rps = {k: figure(k, lambda load: load.throughput, lower_is_better=False) for k in KINDS}
-    p99 = {k: figure(k, lambda load: load.latency_ms["p99"]) for k in KINDS}
-    p50 = {k: figure(k, lambda load: load.latency_ms["p50"]) for k in KINDS}
+    figures = LoadFigures(runs, measured=disagreement is None)
+    rps = {k: figures.throughput(k) for k in KINDS}
+    p99 = {k: figures.latency(k, "p99") for k in KINDS}
     median = Statistic.MEDIAN
     result.rows = [
-        Row(
-            f"time per correct reply at {CONCURRENCY} clients (1 / throughput)",
-            "ms",
-            ratio(1000, rps["entities"].value(median)),
-            ratio(1000, rps["records"].value(median)),
-            "records",
-            f"{rps['entities'].value(median) or 0:.0f} vs "
-            f"{rps['records'].value(median) or 0:.0f} requests/s",
-        ),
-        Row(
-            "p50 latency",
-            "ms",
-            p50["entities"].value(median),
-            p50["records"].value(median),
-            "records",
-        ),
-        Row(
-            "p99 latency",
-            "ms",
-            p99["entities"].value(median),
-            p99["records"].value(median),
-            "records",
-        ),
+        *figures.rows("entities", "records", "records", CONCURRENCY),
         Row(
             "p99 latency of records, logging 1% vs none",
             "ms",

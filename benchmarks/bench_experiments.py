@@ -25,8 +25,9 @@ from benchmarks.harness import (
     leftovers,
     python,
 )
+from benchmarks.load_figures import LoadFigures, failed_loads
 from benchmarks.report import BenchmarkResult, Row, format_value
-from benchmarks.wrk import Load, LoadGeneratorMissing, ensure_wrk
+from benchmarks.wrk import LoadGeneratorMissing, ensure_wrk
 
 NAME = "experiments"
 TITLE = (
@@ -146,49 +147,17 @@ def _routing(result: BenchmarkResult, options: Options) -> None:
         {"route": kind, **load.to_json()} for kind in KINDS for load in routing.runs[kind]
     ]
     result.runs.append({"exposures": routing.exposures, "experiment_requests": routing.requests})
-    failed = [
-        f"{kind} run {index + 1}: {load.correct} correct replies, {load.wrong} other replies, "
-        f"socket errors {load.socket_errors}"
-        for kind in KINDS
-        for index, load in enumerate(routing.runs[kind])
-        if not load.ok
-    ]
+    failed = failed_loads(routing.runs)
     if routing.disagreement:
         failed.append(routing.disagreement)
     result.failed += failed
 
-    def figure(kind: str, value: Callable[[Load], float], lower_is_better: bool = True) -> Figure:
-        loads = routing.runs[kind]
-        values = [None if failed or not load.ok else value(load) for load in loads]
-        return Figure.of(values, lower_is_better)
-
-    rps = {k: figure(k, lambda load: load.throughput, lower_is_better=False) for k in KINDS}
-    p50 = {k: figure(k, lambda load: load.latency_ms["p50"]) for k in KINDS}
-    p99 = {k: figure(k, lambda load: load.latency_ms["p99"]) for k in KINDS}
-    median = Statistic.MEDIAN
+    figures = LoadFigures(routing.runs, measured=not failed)
+    rps = {k: figures.throughput(k) for k in KINDS}
+    p99 = {k: figures.latency(k, "p99") for k in KINDS}
     result.rows += [
-        Row(
-            f"time per correct reply at {CONCURRENCY} clients (1 / throughput)",
-            "ms",
-            ratio(1000, rps["experiment"].value(median)),
-            ratio(1000, rps["model"].value(median)),
-            "model route",
-            f"experiment vs model route: {rps['experiment'].value(median) or 0:.0f} vs "
-            f"{rps['model'].value(median) or 0:.0f} requests/s",
-        ),
-        Row(
-            "p50 latency",
-            "ms",
-            p50["experiment"].value(median),
-            p50["model"].value(median),
-            "model route",
-        ),
-        Row(
-            "p99 latency",
-            "ms",
-            p99["experiment"].value(median),
-            p99["model"].value(median),
-            "model route",
+        *figures.rows(
+            "experiment", "model", "model route", CONCURRENCY, note="experiment vs model route: "
         ),
         Row(
             "exposures written after a clean shutdown",

@@ -18,13 +18,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from benchmarks.goals import Figure, Statistic, judge, ratio
+from benchmarks.goals import judge, ratio
 from benchmarks.harness import BENCH_DIR, PEERS_DIR, Options, Sandbox
-from benchmarks.report import BenchmarkResult, Row
+from benchmarks.load_figures import LoadFigures, failed_loads
+from benchmarks.report import BenchmarkResult
 from benchmarks.wrk import Load, LoadGeneratorMissing, ensure_wrk, run_wrk
 
 NAME = "serving"
@@ -225,49 +226,14 @@ def judge_runs(
     result: BenchmarkResult, runs: dict[str, list[Load]], disagreement: str | None
 ) -> None:
     """Figures and goals from the runs; a failed run or a disagreement leaves them unmeasured."""
-    result.failed = [
-        f"{kind} run {index + 1}: {load.correct} correct replies, {load.wrong} other replies, "
-        f"socket errors {load.socket_errors}"
-        for kind in TOOLS
-        for index, load in enumerate(runs[kind])
-        if not load.ok
-    ]
+    result.failed = failed_loads(runs)
     if disagreement:
         result.failed.append(disagreement)
-
-    def figure(kind: str, value: Callable[[Load], float], lower_is_better: bool = True) -> Figure:
-        # Figures of servers that disagree are figures of a wrong answer: not measured.
-        loads = runs[kind]
-        values = [None if disagreement or not load.ok else value(load) for load in loads]
-        return Figure.of(values, lower_is_better)
-
-    throughput = {k: figure(k, lambda load: load.throughput, lower_is_better=False) for k in TOOLS}
-    latency = {
-        (k, p): figure(k, lambda load, p=p: load.latency_ms[p]) for k in TOOLS for p in PERCENTILES
-    }
-    tail = figure("shipyard", lambda load: load.latency_ms["p99"] / load.latency_ms["p50"])
-    median = Statistic.MEDIAN
-    ours_rps, peer_rps = throughput["shipyard"].value(median), throughput["mlflow"].value(median)
-    result.rows = [
-        Row(
-            f"time per correct reply at {CONCURRENCY} clients (1 / throughput)",
-            "ms",
-            ratio(1000, ours_rps),
-            ratio(1000, peer_rps),
-            "MLflow",
-            f"{ours_rps or 0:.0f} vs {peer_rps or 0:.0f} requests/s",
-        ),
-        *(
-            Row(
-                f"{p} latency",
-                "ms",
-                latency["shipyard", p].value(median),
-                latency["mlflow", p].value(median),
-                "MLflow",
-            )
-            for p in PERCENTILES
-        ),
-    ]
+    # Figures of servers that disagree are figures of a wrong answer: not measured.
+    figures = LoadFigures(runs, measured=disagreement is None)
+    throughput = {k: figures.throughput(k) for k in TOOLS}
+    tail = figures.figure("shipyard", lambda load: load.latency_ms["p99"] / load.latency_ms["p50"])
+    result.rows = figures.rows("shipyard", "mlflow", "MLflow", CONCURRENCY, PERCENTILES)
     n = len(runs["shipyard"])
     why = "; ".join(result.failed)
     result.goals = [
@@ -297,7 +263,10 @@ def judge_runs(
         ),
         judge(
             "Shipyard p99 latency lower than MLflow's",
-            lambda s: ratio(latency["shipyard", "p99"].value(s), latency["mlflow", "p99"].value(s)),
+            lambda s: ratio(
+                figures.latency("shipyard", "p99").value(s),
+                figures.latency("mlflow", "p99").value(s),
+            ),
             lambda factor: factor < 1,
             lambda factor: f"{factor:.2f}x MLflow's p99",
             runs=n,
