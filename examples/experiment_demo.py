@@ -18,10 +18,8 @@ folder (`.shipyard`, or `SHIPYARD_DATASTORE`).
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -29,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from score_demo import free_port, wait_until_ready
 from sklearn.linear_model import LinearRegression
 
 from shipyard import experiments, facts, models
@@ -46,27 +45,6 @@ def register_two_versions() -> None:
             "watch-ranker", LinearRegression().fit(frame, target), input_example=frame
         )
     models.set_alias("watch-ranker", "production", version.version - 1)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_ready(base: str, server: subprocess.Popen, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"the server stopped early (exit code {server.returncode})")
-        try:
-            with urllib.request.urlopen(f"{base}/readyz", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError):
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"the server was not ready within {seconds:.0f}s")
 
 
 def post(url: str, body: dict) -> dict:
