@@ -1,10 +1,15 @@
-"""The local executor: a warm fork server that forks one process per task, and spawned workers
-where forking is unsafe.
+"""The local executor: warm workers forked from a fork server, and spawned workers where
+forking is unsafe.
 
 The fork server is forked from the runner right after the flow was imported and before
-any thread or database connection exists, so each task starts in a millisecond with the
-user's imports already done, and a crash in user code (segfault, `os._exit`) only ends
-that task's process.
+any thread or database connection exists. It forks warm workers from itself, so a worker
+starts in a millisecond with the user's imports already done; each worker runs task after
+task (`pool.serve`), as Ray's reused workers do, until it leaves (after a failed task, after
+`pool.TASKS_PER_WORKER` tasks, or once it holds much more memory than it started with) and a
+new fork takes its place. A crash in user code (segfault, `os._exit`) only ends that
+worker: the task it ran fails, and the next task gets a new worker. Environment, working
+directory, signal handlers and timers are put back after each task; module-level state a
+step changes stays for the next task of that worker.
 
 Tasks that must not be forked run in spawned warm workers instead (`runtime.pool`): a task
 that asks for a GPU, one that asks for a fresh interpreter, and every task when the run uses
@@ -14,10 +19,10 @@ that asks for a GPU, one that asks for a fresh interpreter, and every task when 
 no GPU keeps the runner's `CUDA_VISIBLE_DEVICES` (it is not hidden from CPU steps, which may
 well use a GPU without asking for one, as they could outside Shipyard).
 
-A forked task costs no file created or deleted (on ext4, creating files while others are
-being deleted cost more than the rest of a small task): it hands its result back through a
-pipe, and its output goes to the log files of its slot, which the next task of the slot
-reuses once the fork server has emptied them. Spawned tasks use the slot files alike.
+A task costs no file created or deleted (on ext4, creating files while others are being
+deleted cost more than the rest of a small task): it hands its result back through its
+worker's connection, and its output goes to the log files of its slot, which the next task
+of the slot reuses once the executor has emptied them.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import signal
 import socket
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, Pipe, wait
 from pathlib import Path
 
@@ -42,12 +47,11 @@ from shipyard.flow.graph import FlowGraph
 from shipyard.flow.spec import FlowSpec
 from shipyard.runtime.capture import LogFiles
 from shipyard.runtime.gpus import MachineGpus
-from shipyard.runtime.pool import WorkerPool
+from shipyard.runtime.pool import WorkerPool, serve
 from shipyard.runtime.resources import ExecutorLimits, check_requests_fit
 from shipyard.runtime.spec import Outcome, TaskResult, TaskSpec
 from shipyard.runtime.start_method import StartMethod
 from shipyard.runtime.workdirs import make_workdir
-from shipyard.runtime.worker import exit_status, run_task
 
 
 class LocalExecutor:
@@ -342,41 +346,15 @@ class _SlotFiles:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
 
 
-@dataclass
-class _Child:
-    """A running task process as the fork server follows it."""
-
-    key: str
-    #: Read end of the pipe the task sends its result through.
-    result_fd: int
-    result: list[bytes] = field(default_factory=list)
-    #: Whether the pipe reached its end, so there is nothing more to read.
-    sent: bool = False
-
-    def read_result(self) -> None:
-        """Take what the pipe holds now. A pipe buffers only 64 KiB, so this runs whenever data
-        arrives, not only once the task has ended."""
-        while not self.sent:
-            try:
-                piece = os.read(self.result_fd, 1 << 16)
-            except BlockingIOError:
-                return
-            if piece:
-                self.result.append(piece)
-            else:
-                self.sent = True
-
-    def ended(self) -> bytes:
-        """The task's whole result, or what it sent before it died."""
-        # Whatever the task wrote before it ended is in the pipe now. Its end of the pipe
-        # may outlive it (in a process it forked), so this reads what is there, not to EOF.
-        self.read_result()
-        os.close(self.result_fd)
-        return b"".join(self.result)
-
-
 class _ForkServer:
-    """Single-threaded loop in the warm process: fork a child per request, report exits."""
+    """Single-threaded loop in the warm process: forks warm workers, hands each task to one.
+
+    A worker is forked from this process (so it starts in a millisecond, with the flow and
+    the datastore already open) and runs task after task (`pool.serve`) until it leaves; then
+    the next task gets a new fork. Reusing the process costs a task a message instead of a
+    fork, the copy-on-write faults after it and an exit (about 5 of the 7 CPU-ms a forked
+    task took, docs/architecture.md).
+    """
 
     def __init__(
         self,
@@ -387,72 +365,113 @@ class _ForkServer:
         events: Connection,
     ) -> None:
         self.flow_class = flow_class
-        #: Opened once, here, and inherited by every forked task.
+        #: Opened once, here, and inherited by every forked worker.
         self.store = store
         self.workdir = workdir
         self.requests = requests
         self.events = events
-        self.children: dict[int, _Child] = {}
-        #: pid -> monotonic time after which the task is killed (its @timeout plus grace).
+        self.workers: dict[int, _ForkedWorker] = {}
+        #: pid -> monotonic time after which the worker's task is killed (@timeout + grace).
         self.deadlines: dict[int, float] = {}
+        self.wake_reader, self.wake_writer = os.pipe()
 
     def serve(self) -> None:
-        # Objects that exist now are shared with every task; keeping the cyclic garbage
-        # collector off them stops it from touching (and so copying) their pages per task.
+        # Objects that exist now are shared with every worker; keeping the cyclic garbage
+        # collector off them stops it from touching (and so copying) their pages.
         gc.freeze()
-        wake_reader, wake_writer = os.pipe()
-        os.set_blocking(wake_writer, False)
-        os.set_blocking(wake_reader, False)
+        os.set_blocking(self.wake_writer, False)
+        os.set_blocking(self.wake_reader, False)
         signal.signal(signal.SIGCHLD, lambda *_: None)
-        signal.set_wakeup_fd(wake_writer, warn_on_full_buffer=False)
+        signal.set_wakeup_fd(self.wake_writer, warn_on_full_buffer=False)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner decides what Ctrl-C means
         accepting = True
-        while accepting or self.children:
-            sending = {c.result_fd: c for c in self.children.values() if not c.sent}
-            ready = wait(
-                [self.requests, wake_reader, *sending] if accepting else [wake_reader, *sending],
-                self._until_next_deadline(),
-            )
+        while accepting or self._busy():
+            busy = [w.connection for w in self._busy()]
+            sources = [self.requests, self.wake_reader] if accepting else [self.wake_reader]
+            ready = wait([*sources, *busy], self._until_next_deadline())
             self._kill_overdue()
             if self.requests in ready:
                 accepting = self._accept()
-            for fd in ready:
-                if isinstance(fd, int) and fd in sending:
-                    sending[fd].read_result()
-            if wake_reader in ready:
+            for worker in self._busy():
+                if worker.connection in ready:
+                    self._read_answer(worker)
+            if self.wake_reader in ready:
                 with contextlib.suppress(BlockingIOError):
-                    os.read(wake_reader, 4096)
+                    os.read(self.wake_reader, 4096)
             self._reap()
+        self._stop_idle()
+
+    def _busy(self) -> list[_ForkedWorker]:
+        return [w for w in self.workers.values() if w.key is not None]
 
     def _accept(self) -> bool:
         try:
             request: tuple[TaskSpec, int] | str | None = self.requests.recv()
         except EOFError:  # the runner is gone: nobody will record these tasks
-            for pid in self.children:
+            for pid in self.workers:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             return False
         if request is None:
             return False
         if isinstance(request, str):  # the runner cancels the task with this key
-            for pid, child in self.children.items():
-                if child.key == request:
+            for pid, worker in self.workers.items():
+                if worker.key == request:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
             return True
         spec, slot = request
-        files = _SlotFiles(self.workdir, slot)
-        result_reader, result_writer = os.pipe()
+        worker = next((w for w in self.workers.values() if w.idle), None) or self._fork()
+        worker.key = spec.key
+        if spec.kill_after_seconds is not None:
+            self.deadlines[worker.pid] = time.monotonic() + spec.kill_after_seconds
+        with contextlib.suppress(OSError):  # it died already: `_reap` reports the task
+            worker.connection.send((spec, _SlotFiles(self.workdir, slot).logs))
+        return True
+
+    def _fork(self) -> _ForkedWorker:
+        ours, theirs = Pipe()
         pid = os.fork()
         if pid == 0:
-            os.close(result_reader)
-            _run_child(self.flow_class, self.store, spec, files.logs, result_writer)
-        os.close(result_writer)
-        os.set_blocking(result_reader, False)
-        self.children[pid] = _Child(spec.key, result_reader)
-        if spec.kill_after_seconds is not None:
-            self.deadlines[pid] = time.monotonic() + spec.kill_after_seconds
-        return True
+            code = 0
+            try:
+                ours.close()
+                self._leave_to_worker()
+                serve(theirs, self.flow_class, self.store)
+            except BaseException:
+                code = 1
+            finally:
+                with contextlib.suppress(Exception):
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                os._exit(code)
+        theirs.close()
+        worker = self.workers[pid] = _ForkedWorker(pid, ours)
+        return worker
+
+    def _leave_to_worker(self) -> None:
+        """In a new worker: drop what belongs to this server. A worker holding the server's
+        ends of other workers' connections, or of the runner's, would keep them from seeing
+        the end of it."""
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        for fd in (self.wake_reader, self.wake_writer):
+            os.close(fd)
+        others = [w.connection for w in self.workers.values()]
+        for connection in (self.requests, self.events, *others):
+            connection.close()
+
+    def _read_answer(self, worker: _ForkedWorker) -> None:
+        """Pass a worker's answer to the runner; one that died is left to `_reap`."""
+        try:
+            code, result, leaving = worker.connection.recv()
+        except (EOFError, OSError):
+            return
+        self.events.send((worker.key, code, result))
+        self.deadlines.pop(worker.pid, None)
+        worker.key = None
+        worker.leaving = leaving
 
     def _until_next_deadline(self) -> float | None:
         if not self.deadlines:
@@ -469,39 +488,46 @@ class _ForkServer:
                     os.kill(pid, signal.SIGKILL)
 
     def _reap(self) -> None:
-        while self.children:
+        """Collect ended workers; one that ended inside a task is that task's death."""
+        while self.workers:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
-            child = self.children.pop(pid, None)
+            worker = self.workers.pop(pid, None)
             self.deadlines.pop(pid, None)
-            if child is not None:
-                code = os.waitstatus_to_exitcode(status)
-                self.events.send((child.key, code, child.ended()))
+            if worker is None:
+                continue
+            if worker.key is not None and worker.connection.poll():
+                self._read_answer(worker)  # it answered, then ended before it was read
+            if worker.key is not None:
+                self.events.send((worker.key, os.waitstatus_to_exitcode(status), b""))
+            worker.connection.close()
+
+    def _stop_idle(self) -> None:
+        """The runner is done: end the idle workers, which run nothing and hold nothing."""
+        for pid, worker in self.workers.items():
+            worker.connection.close()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for pid in list(self.workers):
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
 
 
-def _run_child(
-    flow_class: type[FlowSpec],
-    store: ArtifactStore,
-    spec: TaskSpec,
-    logs: LogFiles,
-    result_fd: int,
-) -> None:
-    """Body of a forked task process; always leaves through os._exit."""
-    code = 1
-    try:
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        result = run_task(spec, logs, flow_class, store)
-        with os.fdopen(result_fd, "wb") as pipe:  # blocks while the pipe is full
-            pipe.write(json.dumps(result.to_json()).encode())
-        code = exit_status(result)
-    finally:
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)
+@dataclass
+class _ForkedWorker:
+    """A warm worker as the fork server follows it."""
+
+    pid: int
+    connection: Connection
+    #: The key of the task it runs; None while idle.
+    key: str | None = None
+    #: It said it leaves after its last task: it takes no other.
+    leaving: bool = False
+
+    @property
+    def idle(self) -> bool:
+        return self.key is None and not self.leaving

@@ -40,6 +40,7 @@ from multiprocessing.connection import Connection, Pipe
 from shipyard.datastore.artifacts import ArtifactStore
 from shipyard.datastore.blobs import BlobStore
 from shipyard.exceptions import ShipyardError
+from shipyard.flow.spec import FlowSpec
 from shipyard.runtime.capture import LogFiles
 from shipyard.runtime.gpus import VISIBLE_DEVICES
 from shipyard.runtime.process_state import restored_process_state
@@ -130,14 +131,14 @@ class WorkerPool:
             try:
                 if not worker.connection.poll():
                     raise EOFError
-                code, result = worker.connection.recv()
+                code, result, leaving = worker.connection.recv()
             except (EOFError, OSError):
                 self._stop([worker])
                 finished.append((key, worker.process.returncode, b""))
                 continue
             finished.append((key, code, result))
             worker.task, worker.deadline = None, None
-            if worker.one_shot:
+            if worker.one_shot or leaving:
                 self._stop([worker])
         return finished
 
@@ -192,24 +193,62 @@ class WorkerPool:
             worker.process.wait()
 
 
-def serve(connection: Connection) -> None:
-    """The worker's loop: run each task the runner sends, answer with its result."""
+#: A warm worker leaves after this many tasks, so that what steps leave behind in it (module
+#: state, caches, leaked threads, fragmented memory) stays bounded; a new one replaces it.
+TASKS_PER_WORKER = 100
+#: It also leaves after a task that left it holding this much more memory than it started
+#: with: memory a step freed is often kept by the allocator, away from the next tasks.
+RETIRE_AFTER_GROWTH_BYTES = 512 << 20
+
+
+def serve(
+    connection: Connection,
+    flow_class: type[FlowSpec] | None = None,
+    store: ArtifactStore | None = None,
+) -> None:
+    """A warm worker's loop: run each task it is sent, answer with its result.
+
+    A spawned worker imports the flow from the run's code snapshot and opens the datastore on
+    its first task; a worker forked from the fork server has both already (`flow_class`,
+    `store`). Each answer is (exit status, `TaskResult` JSON, whether the worker now leaves):
+    it leaves after a failed task (whatever the step broke in the process goes with it, and a
+    retry starts clean), after `TASKS_PER_WORKER` tasks, or once it grew by
+    `RETIRE_AFTER_GROWTH_BYTES`.
+    """
     devnull = os.open(os.devnull, os.O_WRONLY)
     for fd in (1, 2):
         os.dup2(devnull, fd)
     os.close(devnull)
     stores: dict[str, ArtifactStore] = {}
-    while True:
+    started_with = _resident_bytes()
+    for done in range(1, TASKS_PER_WORKER + 1):
         try:
             spec, logs = connection.recv()
         except EOFError:  # the runner is done with this worker, or gone
             return
-        store = stores.get(spec.datastore_url)
-        if store is None:
-            store = stores[spec.datastore_url] = ArtifactStore(BlobStore(spec.datastore_url))
+        task_store = store or stores.get(spec.datastore_url)
+        if task_store is None:
+            task_store = stores[spec.datastore_url] = ArtifactStore(BlobStore(spec.datastore_url))
         with restored_process_state():
-            result = run_task(spec, logs, store=store)
-        connection.send((exit_status(result), json.dumps(result.to_json()).encode()))
+            result = run_task(spec, logs, flow_class, task_store)
+        code = exit_status(result)
+        leaving = (
+            code != 0
+            or done == TASKS_PER_WORKER
+            or _resident_bytes() - started_with > RETIRE_AFTER_GROWTH_BYTES
+        )
+        connection.send((code, json.dumps(result.to_json()).encode(), leaving))
+        if leaving:
+            return
+
+
+def _resident_bytes() -> int:
+    """This process's resident memory now (0 where /proc is not there to tell)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def main(argv: list[str] | None = None) -> int:
