@@ -47,7 +47,7 @@ from shipyard.flow.graph import FlowGraph
 from shipyard.flow.spec import FlowSpec
 from shipyard.runtime.capture import LogFiles
 from shipyard.runtime.gpus import MachineGpus
-from shipyard.runtime.pool import WorkerPool, serve
+from shipyard.runtime.pool import TASKS_PER_WORKER, WorkerPool, serve
 from shipyard.runtime.resources import ExecutorLimits, check_requests_fit
 from shipyard.runtime.spec import Outcome, TaskResult, TaskSpec
 from shipyard.runtime.start_method import StartMethod
@@ -437,7 +437,7 @@ class _ForkServer:
             try:
                 ours.close()
                 self._leave_to_worker()
-                serve(theirs, self.flow_class, self.store)
+                serve(theirs, self.flow_class, self.store, TASKS_PER_WORKER)
             except BaseException:
                 code = 1
             finally:

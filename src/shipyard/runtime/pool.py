@@ -193,8 +193,10 @@ class WorkerPool:
             worker.process.wait()
 
 
-#: A warm worker leaves after this many tasks, so that what steps leave behind in it (module
-#: state, caches, leaked threads, fragmented memory) stays bounded; a new one replaces it.
+#: A forked warm worker leaves after this many tasks, so that what steps leave behind in it
+#: (module state, caches, leaked threads, fragmented memory) stays bounded; a new fork
+#: replaces it in a millisecond. A spawned worker has no such bound: replacing it costs an
+#: interpreter start and the flow's imports.
 TASKS_PER_WORKER = 100
 #: It also leaves after a task that left it holding this much more memory than it started
 #: with: memory a step freed is often kept by the allocator, away from the next tasks.
@@ -205,6 +207,7 @@ def serve(
     connection: Connection,
     flow_class: type[FlowSpec] | None = None,
     store: ArtifactStore | None = None,
+    max_tasks: int | None = None,
 ) -> None:
     """A warm worker's loop: run each task it is sent, answer with its result.
 
@@ -212,16 +215,18 @@ def serve(
     its first task; a worker forked from the fork server has both already (`flow_class`,
     `store`). Each answer is (exit status, `TaskResult` JSON, whether the worker now leaves):
     it leaves after a failed task (whatever the step broke in the process goes with it, and a
-    retry starts clean), after `TASKS_PER_WORKER` tasks, or once it grew by
-    `RETIRE_AFTER_GROWTH_BYTES`.
+    retry starts clean), after `max_tasks` tasks if given, or once it grew by
+    `RETIRE_AFTER_GROWTH_BYTES` (since it started, or since its first task for a spawned
+    worker, whose first task imports the flow).
     """
     devnull = os.open(os.devnull, os.O_WRONLY)
     for fd in (1, 2):
         os.dup2(devnull, fd)
     os.close(devnull)
     stores: dict[str, ArtifactStore] = {}
-    started_with = _resident_bytes()
-    for done in range(1, TASKS_PER_WORKER + 1):
+    started_with = _resident_bytes() if flow_class is not None else None
+    done = 0
+    while True:
         try:
             spec, logs = connection.recv()
         except EOFError:  # the runner is done with this worker, or gone
@@ -232,10 +237,11 @@ def serve(
         with restored_process_state():
             result = run_task(spec, logs, flow_class, task_store)
         code = exit_status(result)
+        done += 1
+        resident = _resident_bytes()
+        started_with = resident if started_with is None else started_with
         leaving = (
-            code != 0
-            or done == TASKS_PER_WORKER
-            or _resident_bytes() - started_with > RETIRE_AFTER_GROWTH_BYTES
+            code != 0 or done == max_tasks or resident - started_with > RETIRE_AFTER_GROWTH_BYTES
         )
         connection.send((code, json.dumps(result.to_json()).encode(), leaving))
         if leaving:
