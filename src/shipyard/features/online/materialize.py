@@ -205,7 +205,15 @@ def _changed_entities(
     moment: datetime,
     since: datetime | None,
 ) -> pa.Array:
-    """The distinct entities to compute (see the module), of every table with facts."""
+    """The distinct entities to compute (see the module), of every table with facts.
+
+    Every condition compares one column with constants, which DuckDB evaluates inside its
+    Parquet scan: the facts recorded after `since` are a query of their own, whose
+    `recorded_at` range skips the files of older batches by their statistics, and the
+    event-time ranges are one filter on one column, so only the rows in them have their
+    entity read. That query leaves out the other conditions, which would decode their
+    columns for every row: an entity it finds because of a null entity or a fact recorded
+    after `moment` (in a compacted batch) is dropped or merely computed again."""
     import pyarrow as pa
 
     now = epoch_micros(moment)
@@ -213,36 +221,39 @@ def _changed_entities(
     for table, scan in sorted(scans.items()):
         if not scan.files:
             continue
-        event = f"epoch_us({identifier(scan.event_time)})"
-        recorded = f"epoch_us({identifier(RECORDED_AT)})"
-        conditions = [
-            f"{recorded} <= {now}",
-            f"{identifier(scan.entity)} IS NOT NULL",
-            f"{event} IS NOT NULL",
-        ]
+        entity, event = identifier(scan.entity), identifier(scan.event_time)
+        recorded = f"{identifier(RECORDED_AT)} <= {_timestamp(now)}"
+        if since is not None:
+            recorded += f" AND {identifier(RECORDED_AT)} > {_timestamp(epoch_micros(since))}"
+        selects.append(
+            f"SELECT DISTINCT {entity} FROM {facts_source(scan)} "
+            f"WHERE {recorded} AND {event} IS NOT NULL"
+        )
         if since is not None:
             last = epoch_micros(since)
-            windows = sorted(
-                {
-                    f.window.micros
-                    for f in feature_set.features
-                    if f.table == table and f.window.micros is not None
-                }
+            windows = {
+                f.window.micros
+                for f in feature_set.features
+                if f.table == table and f.window.micros is not None
+            }
+            ranges = " OR ".join(
+                f"({event} >= {_timestamp(last - w)} AND {event} < {_timestamp(now - w)})"
+                for w in sorted({0, *windows})
             )
-            changed = [f"{recorded} > {last}", f"({event} >= {last} AND {event} < {now})"]
-            changed += [f"({event} >= {last - w} AND {event} < {now - w})" for w in windows]
-            conditions.append("(" + " OR ".join(changed) + ")")
-        selects.append(
-            f"SELECT DISTINCT {identifier(scan.entity)} AS entity FROM {facts_source(scan)} "
-            f"WHERE {' AND '.join(conditions)}"
-        )
+            selects.append(f"SELECT DISTINCT {entity} FROM {facts_source(scan)} WHERE {ranges}")
     first = scans[feature_set.tables[0]]
     if not selects:
         from shipyard.features.types import arrow_type
 
         return pa.array([], type=arrow_type(first.schema[first.entity]))
-    found = connection.sql(" UNION ".join(selects)).to_arrow_table().column("entity")
-    return found.combine_chunks()
+    found = connection.sql(" UNION ".join(selects)).to_arrow_table()
+    return found.column(0).combine_chunks().drop_null()
+
+
+def _timestamp(micros: int) -> str:
+    """SQL: the TIMESTAMPTZ `micros` after the epoch, a constant DuckDB folds (and so can
+    compare a Parquet column's statistics with)."""
+    return f"make_timestamp({micros}::BIGINT)::TIMESTAMPTZ"
 
 
 def _batches(entities: pa.Array, size: int) -> list[pa.Array]:
