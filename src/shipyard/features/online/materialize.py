@@ -45,6 +45,7 @@ from shipyard.features.online.records import OnlineVersion
 from shipyard.features.online.store import OnlineStore
 from shipyard.features.scan import RECORDED_AT, FactScan
 from shipyard.features.sql_text import identifier, literal
+from shipyard.features.types import arrow_type
 
 if TYPE_CHECKING:
     import duckdb
@@ -245,12 +246,10 @@ def _changed_entities(
             )
             selects.append(f"SELECT DISTINCT {entity} FROM {facts_source(scan)} WHERE {ranges}")
     first = scans[feature_set.tables[0]]
-    if not selects:
-        from shipyard.features.types import arrow_type
-
-        return pa.array([], type=arrow_type(first.schema[first.entity]))
-    found = connection.sql(" UNION ".join(selects)).to_arrow_table()
-    return found.column(0).combine_chunks().drop_null()
+    entities = []
+    if selects:  # `execute`, not `sql`: a relation would plan the query once more first
+        entities = [row[0] for row in connection.execute(" UNION ".join(selects)).fetchall()]
+    return pa.array(entities, type=arrow_type(first.schema[first.entity])).drop_null()
 
 
 def _timestamp(micros: int) -> str:
