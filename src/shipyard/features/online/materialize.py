@@ -17,8 +17,11 @@ Entities go in batches (sorted by fact bucket, so a batch reads few files), each
 `write_vectors` call; the watermark moves to `T` only after the last batch. A batch's facts
 are first copied out of the table into one temporary Parquet file (in their original order,
 so restatements resolve as in the table): the training-frame query then joins a few
-thousand entities' facts instead of the whole table, which is what makes an incremental
-run cost in proportion to the entities it rewrites. A killed run
+thousand entities' facts instead of the whole table, so its cost follows the entities it
+rewrites. Finding the entities and copying their facts do not: an incremental run still
+reads the event times of every fact once and every column of its entities' buckets once
+(a bucket's files hold facts of all times, sorted by entity, so file statistics skip
+little). A killed run
 therefore leaves every vector whole (old or new, `codec` packs values and time together)
 and the watermark at `W`; the next run starts from `W` again, and since its entity set
 (relative to `W`) contains the killed run's, it rewrites everything the killed run touched.
