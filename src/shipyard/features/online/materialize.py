@@ -39,13 +39,14 @@ from typing import TYPE_CHECKING
 
 from shipyard.features import duck
 from shipyard.features.compile import epoch_micros
-from shipyard.features.fact_files import buckets_of
+from shipyard.features.fact_files import ONE_VERSION_PER_KEY, buckets_of
 from shipyard.features.fact_read import facts_source, for_entities
 from shipyard.features.online.codec import VectorCodec, entity_key
 from shipyard.features.online.columns import feature_columns
 from shipyard.features.online.errors import OnlineStoreError
 from shipyard.features.online.records import OnlineVersion
 from shipyard.features.online.store import OnlineStore
+from shipyard.features.restatements import repeats_a_key
 from shipyard.features.scan import RECORDED_AT, FactScan
 from shipyard.features.sql_text import identifier, literal
 from shipyard.features.types import arrow_type
@@ -294,7 +295,11 @@ def _batch_scan(
 ) -> FactScan:
     """`scan` narrowed to the facts of `batch`'s entities: the files of their buckets, and,
     for a stored table, those files' facts of these entities copied into one Parquet file,
-    in file then row order (the order restatements with equal `recorded_at` resolve by)."""
+    in file then row order (the order restatements with equal `recorded_at` resolve by).
+
+    The copy is read a few times and dropped: it is written without compression or
+    dictionaries, and marked `ONE_VERSION_PER_KEY` when it holds no restatement, so that the
+    training-frame query skips resolving versions (`restatements.may_restate`)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -312,6 +317,10 @@ def _batch_scan(
         ).to_arrow_table()
     finally:
         connection.unregister("batch")
+    if not repeats_a_key(facts, scan.entity, scan.event_time):
+        facts = facts.replace_schema_metadata(
+            {**(facts.schema.metadata or {}), ONE_VERSION_PER_KEY: b"true"}
+        )
     path = folder / f"{scan.table}-{len(list(folder.iterdir()))}.parquet"
-    pq.write_table(facts, path)
+    pq.write_table(facts, path, compression="none", use_dictionary=False)
     return replace(narrowed, files=(str(path),))
