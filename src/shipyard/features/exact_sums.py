@@ -59,7 +59,8 @@ def exact_scales(
         f"min(abs({c})) FILTER (WHERE {c} <> 0), max(abs({c})), bool_and(isfinite({c}))"
         for c in (identifier(name) for name in names)
     )
-    found = connection.sql(f"SELECT count(*), {figures} FROM {source}").fetchall()[0]
+    # `execute`, not `sql`: a relation would plan the query once more to describe it.
+    found = connection.execute(f"SELECT count(*), {figures} FROM {source}").fetchall()[0]
     rows = int(found[0])
     scales = {}
     for n, name in enumerate(names):

@@ -37,6 +37,7 @@ from shipyard.features.fact_compaction import (
 from shipyard.features.fact_compaction import compact as compact_table
 from shipyard.features.fact_log import FactLog, flush_all, log, logger
 from shipyard.features.fact_schema import FactSchemaError, conform, normalize_schema
+from shipyard.features.restatements import repeats_a_key
 from shipyard.features.scan import RECORDED_AT, FactScan
 from shipyard.metadata.fact_records import BatchState
 
@@ -550,22 +551,11 @@ def _read_file(path: Path, schema: Mapping[str, str]) -> pa.Table:
 
 
 def _refuse_duplicates(name: str, data: pa.Table, entity: str, event_time: str) -> None:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    keys = pa.table({"e": data.column(entity), "t": data.column(event_time)})
-    # Sorted, a repeated key is two neighbours: cheaper than grouping every key.
-    ordered = keys.take(pc.sort_indices(keys, sort_keys=[("e", "ascending"), ("t", "ascending")]))
-    neighbours = [ordered.slice(0, len(ordered) - 1), ordered.slice(1)]
-    repeated = pc.and_(
-        pc.equal(neighbours[0]["e"], neighbours[1]["e"]),
-        pc.equal(neighbours[0]["t"], neighbours[1]["t"]),
-    )
-    if len(ordered) < 2 or not pc.any(repeated).as_py():
+    if not repeats_a_key(data, entity, event_time):
         return
     seen: dict[tuple[Any, Any], int] = {}
     for row, key in enumerate(
-        zip(keys.column("e").to_pylist(), keys.column("t").to_pylist(), strict=True)
+        zip(data.column(entity).to_pylist(), data.column(event_time).to_pylist(), strict=True)
     ):
         if key in seen:
             raise FactSchemaError(

@@ -15,12 +15,15 @@ readers resolve restatements as always.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipyard.features.fact_files import ONE_VERSION_PER_KEY
 from shipyard.features.scan import FactScan
 
-__all__ = ["MAX_FILES", "may_restate"]
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["MAX_FILES", "may_restate", "repeats_a_key"]
 
 #: Past this many files the footers are not read: the scan is taken to restate (a table
 #: written by many small log batches is worth compacting anyway).
@@ -41,6 +44,22 @@ def may_restate(scan: FactScan) -> bool:
             return True
         buckets.setdefault(path.rsplit("/", 2)[-2], []).append(box)  # the bucket's folder
     return any(_overlapping(boxes) for boxes in buckets.values())
+
+
+def repeats_a_key(data: pa.Table, entity: str, event_time: str) -> bool:
+    """Whether two rows of `data` share an entity and event time: what a file must not hold
+    to be marked `ONE_VERSION_PER_KEY`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if data.num_rows < 2:
+        return False
+    keys = pa.table({"e": data.column(entity), "t": data.column(event_time)})
+    # Sorted, a repeated key is two neighbours: cheaper than grouping every key.
+    ordered = keys.take(pc.sort_indices(keys, sort_keys=[("e", "ascending"), ("t", "ascending")]))
+    before, after = ordered.slice(0, len(ordered) - 1), ordered.slice(1)
+    repeated = pc.and_(pc.equal(before["e"], after["e"]), pc.equal(before["t"], after["t"]))
+    return bool(pc.any(repeated).as_py())
 
 
 def _box(path: str, entity: str, event_time: str) -> _Box | None:

@@ -17,8 +17,11 @@ Entities go in batches (sorted by fact bucket, so a batch reads few files), each
 `write_vectors` call; the watermark moves to `T` only after the last batch. A batch's facts
 are first copied out of the table into one temporary Parquet file (in their original order,
 so restatements resolve as in the table): the training-frame query then joins a few
-thousand entities' facts instead of the whole table, which is what makes an incremental
-run cost in proportion to the entities it rewrites. A killed run
+thousand entities' facts instead of the whole table, so its cost follows the entities it
+rewrites. Finding the entities and copying their facts do not: an incremental run still
+reads the event times of every fact once and every column of its entities' buckets once
+(a bucket's files hold facts of all times, sorted by entity, so file statistics skip
+little). A killed run
 therefore leaves every vector whole (old or new, `codec` packs values and time together)
 and the watermark at `W`; the next run starts from `W` again, and since its entity set
 (relative to `W`) contains the killed run's, it rewrites everything the killed run touched.
@@ -36,15 +39,17 @@ from typing import TYPE_CHECKING
 
 from shipyard.features import duck
 from shipyard.features.compile import epoch_micros
-from shipyard.features.fact_files import buckets_of
+from shipyard.features.fact_files import ONE_VERSION_PER_KEY, buckets_of
 from shipyard.features.fact_read import facts_source, for_entities
 from shipyard.features.online.codec import VectorCodec, entity_key
 from shipyard.features.online.columns import feature_columns
 from shipyard.features.online.errors import OnlineStoreError
 from shipyard.features.online.records import OnlineVersion
 from shipyard.features.online.store import OnlineStore
+from shipyard.features.restatements import repeats_a_key
 from shipyard.features.scan import RECORDED_AT, FactScan
 from shipyard.features.sql_text import identifier, literal
+from shipyard.features.types import arrow_type
 
 if TYPE_CHECKING:
     import duckdb
@@ -107,8 +112,11 @@ def materialize(
     since = None if full or watermark is None else watermark
     scans = {table: facts(table, moment) for table in feature_set.tables}
     # One DuckDB for finding the entities and copying their facts out: opening one costs
-    # more than an incremental run's queries.
+    # more than an incremental run's queries. Both read the same files' footers again, which
+    # the metadata cache (this connection's setting; checked against each file's version)
+    # saves: the fact files never change once written.
     with duck.connection() as connection:
+        connection.execute("SET parquet_metadata_cache = true")
         entities = _changed_entities(connection, feature_set, scans, moment, since)
         record, written = _write_batches(
             connection, feature_set, store, record, scans, entities, moment, batch_size, progress
@@ -205,7 +213,15 @@ def _changed_entities(
     moment: datetime,
     since: datetime | None,
 ) -> pa.Array:
-    """The distinct entities to compute (see the module), of every table with facts."""
+    """The distinct entities to compute (see the module), of every table with facts.
+
+    Every condition compares one column with constants, which DuckDB evaluates inside its
+    Parquet scan: the facts recorded after `since` are a query of their own, whose
+    `recorded_at` range skips the files of older batches by their statistics, and the
+    event-time ranges are one filter on one column, so only the rows in them have their
+    entity read. That query leaves out the other conditions, which would decode their
+    columns for every row: an entity it finds because of a null entity or a fact recorded
+    after `moment` (in a compacted batch) is dropped or merely computed again."""
     import pyarrow as pa
 
     now = epoch_micros(moment)
@@ -213,36 +229,37 @@ def _changed_entities(
     for table, scan in sorted(scans.items()):
         if not scan.files:
             continue
-        event = f"epoch_us({identifier(scan.event_time)})"
-        recorded = f"epoch_us({identifier(RECORDED_AT)})"
-        conditions = [
-            f"{recorded} <= {now}",
-            f"{identifier(scan.entity)} IS NOT NULL",
-            f"{event} IS NOT NULL",
-        ]
+        entity, event = identifier(scan.entity), identifier(scan.event_time)
+        recorded = f"{identifier(RECORDED_AT)} <= {_timestamp(now)}"
+        if since is not None:
+            recorded += f" AND {identifier(RECORDED_AT)} > {_timestamp(epoch_micros(since))}"
+        selects.append(
+            f"SELECT DISTINCT {entity} FROM {facts_source(scan)} "
+            f"WHERE {recorded} AND {event} IS NOT NULL"
+        )
         if since is not None:
             last = epoch_micros(since)
-            windows = sorted(
-                {
-                    f.window.micros
-                    for f in feature_set.features
-                    if f.table == table and f.window.micros is not None
-                }
+            windows = {
+                f.window.micros
+                for f in feature_set.features
+                if f.table == table and f.window.micros is not None
+            }
+            ranges = " OR ".join(
+                f"({event} >= {_timestamp(last - w)} AND {event} < {_timestamp(now - w)})"
+                for w in sorted({0, *windows})
             )
-            changed = [f"{recorded} > {last}", f"({event} >= {last} AND {event} < {now})"]
-            changed += [f"({event} >= {last - w} AND {event} < {now - w})" for w in windows]
-            conditions.append("(" + " OR ".join(changed) + ")")
-        selects.append(
-            f"SELECT DISTINCT {identifier(scan.entity)} AS entity FROM {facts_source(scan)} "
-            f"WHERE {' AND '.join(conditions)}"
-        )
+            selects.append(f"SELECT DISTINCT {entity} FROM {facts_source(scan)} WHERE {ranges}")
     first = scans[feature_set.tables[0]]
-    if not selects:
-        from shipyard.features.types import arrow_type
+    entities = []
+    if selects:  # `execute`, not `sql`: a relation would plan the query once more first
+        entities = [row[0] for row in connection.execute(" UNION ".join(selects)).fetchall()]
+    return pa.array(entities, type=arrow_type(first.schema[first.entity])).drop_null()
 
-        return pa.array([], type=arrow_type(first.schema[first.entity]))
-    found = connection.sql(" UNION ".join(selects)).to_arrow_table().column("entity")
-    return found.combine_chunks()
+
+def _timestamp(micros: int) -> str:
+    """SQL: the TIMESTAMPTZ `micros` after the epoch, a constant DuckDB folds (and so can
+    compare a Parquet column's statistics with)."""
+    return f"make_timestamp({micros}::BIGINT)::TIMESTAMPTZ"
 
 
 def _batches(entities: pa.Array, size: int) -> list[pa.Array]:
@@ -278,7 +295,11 @@ def _batch_scan(
 ) -> FactScan:
     """`scan` narrowed to the facts of `batch`'s entities: the files of their buckets, and,
     for a stored table, those files' facts of these entities copied into one Parquet file,
-    in file then row order (the order restatements with equal `recorded_at` resolve by)."""
+    in file then row order (the order restatements with equal `recorded_at` resolve by).
+
+    The copy is read a few times and dropped: it is written without compression or
+    dictionaries, and marked `ONE_VERSION_PER_KEY` when it holds no restatement, so that the
+    training-frame query skips resolving versions (`restatements.may_restate`)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -296,6 +317,10 @@ def _batch_scan(
         ).to_arrow_table()
     finally:
         connection.unregister("batch")
+    if not repeats_a_key(facts, scan.entity, scan.event_time):
+        facts = facts.replace_schema_metadata(
+            {**(facts.schema.metadata or {}), ONE_VERSION_PER_KEY: b"true"}
+        )
     path = folder / f"{scan.table}-{len(list(folder.iterdir()))}.parquet"
-    pq.write_table(facts, path)
+    pq.write_table(facts, path, compression="none", use_dictionary=False)
     return replace(narrowed, files=(str(path),))
