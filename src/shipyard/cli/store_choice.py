@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import os
 
-from fsspec.utils import get_protocol
-
 from shipyard.config import Config
+from shipyard.datastore.urls import protocol
 from shipyard.exceptions import ConfigError
 
 #: Metaflow's datastore kinds and the fsspec protocols that are that kind.
@@ -46,7 +45,7 @@ def apply_store_choice(
         Config.reload()
     config = Config.current()
     if datastore:
-        _check("datastore", datastore, get_protocol(config.datastore), DATASTORE_KINDS)
+        _check("datastore", datastore, protocol(config.datastore), DATASTORE_KINDS)
     if metadata:
         scheme = config.metadata.split(":", 1)[0].split("+", 1)[0]
         _check("metadata", metadata, scheme, METADATA_KINDS)

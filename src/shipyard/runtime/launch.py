@@ -15,6 +15,7 @@ from shipyard.datastore.artifacts import ArtifactStore
 from shipyard.datastore.blobs import BlobStore
 from shipyard.datastore.code import snapshot_code
 from shipyard.datastore.refs import ArtifactRef
+from shipyard.datastore.urls import protocol
 from shipyard.exceptions import InfrastructureError, ShipyardError
 from shipyard.flow.configs import bound_configs, configs_of
 from shipyard.flow.decorator_specs import graph_with
@@ -236,9 +237,7 @@ def _check_datastore_outlives_the_run(url: str) -> None:
     look for blobs it never sees and fail half-way; and whatever it did store would be gone,
     while the metadata still names it, when the runner exits.
     """
-    from fsspec.utils import get_protocol
-
-    if get_protocol(url) == "memory":
+    if protocol(url) == "memory":
         raise ShipyardError(
             f"the datastore {url!r} lives in the memory of one process: the task processes "
             "would store artifacts the runner never sees, and nothing would be left once the "

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipyard.config import Config
+from shipyard.datastore.urls import protocol
 from shipyard.exceptions import ShipyardError
 from shipyard.flow.graph import FlowGraph
 from shipyard.runtime.capture import LogFiles
@@ -498,15 +499,13 @@ def check_datastore_reachable(url: str, node_addresses: list[str], local: set[st
     shared mount at the same path everywhere, which the user must say with
     SHIPYARD_DATASTORE_SHARED=1). `memory://` lives inside one process and never works.
     """
-    from fsspec.utils import get_protocol
-
-    protocol = get_protocol(url)
-    if protocol == "memory":
+    kind = protocol(url)
+    if kind == "memory":
         raise ShipyardError(
             f"the datastore {url!r} lives in the memory of this process, which Ray workers "
             "cannot see. Use a directory or a URL every node can reach (s3://, gs://, ...)"
         )
-    if protocol not in {"file", "local"}:
+    if kind not in {"file", "local"}:
         return url
     path = str(Path(url.removeprefix("file://")).expanduser().resolve())
     elsewhere = sorted({a for a in node_addresses if a not in local})
