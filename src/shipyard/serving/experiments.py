@@ -78,7 +78,11 @@ class ExperimentRouting:
     @classmethod
     def from_config(cls, poll_seconds: float = 2.0, flush_seconds: float = 1.0) -> Self:
         """The experiments and fact store of the current configuration; exposures are written
-        every `flush_seconds` (what a crash may lose), by a child process."""
+        every `flush_seconds` (what a crash may lose), by a child process (`ExposureProcess`).
+
+        The child is spawned, so a script calling this must guard its entry point
+        (`if __name__ == "__main__":`), as any program starting processes that way must.
+        """
         from shipyard.client.context import current_context
         from shipyard.config import Config
         from shipyard.features.facts import store
