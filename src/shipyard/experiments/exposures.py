@@ -7,7 +7,8 @@ seconds or `batch_size` rows) off the request path; a clean shutdown flushes wha
 buffered, so exposures equal requests; **a crash loses at most the last `interval` seconds
 (or `batch_size` rows) of exposures**. Each log stamps its exposures with strictly increasing
 times (a microsecond apart at least), so two exposures of one unit never share an event time
-in a batch, which the fact store would refuse as ambiguous.
+in a batch, which the fact store would refuse as ambiguous. A scoring server hands the writes
+to a child process (`exposure_process.ExposureProcess`), which keeps them off its GIL.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from shipyard.features.fact_log import FactLog
 
 if TYPE_CHECKING:
+    from shipyard.experiments.exposure_process import ExposureProcess
     from shipyard.features.facts import FactStore
 
 __all__ = ["EXPOSURES", "EXPOSURE_SCHEMA", "ExposureLog", "declare_exposures"]
@@ -42,13 +44,26 @@ def declare_exposures(store: FactStore) -> None:
 
 
 class ExposureLog:
-    """A buffered writer of exposures into `store`; thread-safe. Close it to flush."""
+    """A buffered writer of exposures into `store`; thread-safe. Close it to flush.
 
-    def __init__(self, store: FactStore, *, batch_size: int = 10_000, interval: float = 1.0):
+    With `process`, the batches are written by that child process (into the same store);
+    closing the log flushes, then ends the process.
+    """
+
+    def __init__(
+        self,
+        store: FactStore,
+        *,
+        batch_size: int = 10_000,
+        interval: float = 1.0,
+        process: ExposureProcess | None = None,
+    ):
         declare_exposures(store)
+        writer = store if process is None else process
+        self._process = process
         self._log = FactLog(
             EXPOSURES,
-            lambda rows: store.ingest(EXPOSURES, rows),
+            lambda rows: writer.ingest(EXPOSURES, rows),
             batch_size=batch_size,
             interval=interval,
         )
@@ -76,4 +91,8 @@ class ExposureLog:
 
     def close(self) -> None:
         """Flush and stop; a clean shutdown calls this, so no exposure is lost."""
-        self._log.close()
+        try:
+            self._log.close()
+        finally:
+            if self._process is not None:
+                self._process.close()

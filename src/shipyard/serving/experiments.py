@@ -9,8 +9,8 @@ I/O per request). A unit the holdout or the layer keeps out of the experiment is
 control version too, with cell `null`, and is not exposed.
 
 Each version has one micro-batcher, shared by every experiment that uses it. Exposures go to
-an `ExposureLog` (buffered, written by a background thread, flushed when the app shuts
-down): the request path only appends to a list.
+an `ExposureLog` (buffered, handed every flush interval to a child process that writes them,
+flushed when the app shuts down): the request path only appends to a list.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from fastapi import FastAPI, Query
 from fastapi.responses import Response
 
 from shipyard.experiments.allocation import Allocation
+from shipyard.experiments.exposure_process import ExposureProcess, FactStoreAddress
 from shipyard.experiments.exposures import ExposureLog
 from shipyard.experiments.lifecycle import allocation_of
 from shipyard.metadata.contract import ExperimentStore
@@ -77,13 +78,26 @@ class ExperimentRouting:
     @classmethod
     def from_config(cls, poll_seconds: float = 2.0, flush_seconds: float = 1.0) -> Self:
         """The experiments and fact store of the current configuration; exposures are written
-        every `flush_seconds` (what a crash may lose)."""
+        every `flush_seconds` (what a crash may lose), by a child process (`ExposureProcess`).
+
+        The child is spawned, so a script calling this must guard its entry point
+        (`if __name__ == "__main__":`), as any program starting processes that way must.
+        """
         from shipyard.client.context import current_context
+        from shipyard.config import Config
         from shipyard.features.facts import store
 
-        facts = store(create=True)
-        log = ExposureLog(facts, batch_size=_EXPOSURE_BUFFER_ROWS, interval=flush_seconds)
-        return cls(current_context().metadata_for_writing().experiments, log, poll_seconds)
+        context = current_context()
+        address = FactStoreAddress(
+            context.datastore_url, context.metadata_url, Config.current().user
+        )
+        log = ExposureLog(
+            store(create=True),
+            batch_size=_EXPOSURE_BUFFER_ROWS,
+            interval=flush_seconds,
+            process=ExposureProcess(address),
+        )
+        return cls(context.metadata_for_writing().experiments, log, poll_seconds)
 
 
 @dataclass(frozen=True)
