@@ -14,6 +14,8 @@ from shipyard.exceptions import ConfigError, ShipyardError
 def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "config.toml"
     monkeypatch.setenv("SHIPYARD_CONFIG", str(path))
+    # Away from any project's store: `make demo` leaves ./.shipyard in the checkout.
+    monkeypatch.chdir(tmp_path)
     for key in ("DATASTORE", "METADATA", "USER", "EXECUTOR", "RAY_ADDRESS", "GPUS", "START_METHOD"):
         monkeypatch.delenv(f"SHIPYARD_{key}", raising=False)
     return path
