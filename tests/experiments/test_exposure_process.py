@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -35,12 +35,19 @@ def exposure(unit: str, ts: object) -> dict[str, object]:
 def test_every_exposure_a_server_logs_is_stored_by_its_child_on_close(home: Home) -> None:
     log = ExperimentRouting.from_config(flush_seconds=0.05).exposures
     units = [f"member-{i}" for i in range(300)]
+    before = datetime.now(UTC)
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda unit: log.log(unit, "ranker-v4", "control", "ranker", 1), units))
+    after = datetime.now(UTC)
     log.close()
 
-    assert sorted(facts.read(EXPOSURES)["unit"]) == sorted(units)
+    stored = facts.read(EXPOSURES)
+    assert sorted(stored["unit"]) == sorted(units)
     assert multiprocessing.active_children() == []  # the child ended with the log
+    # Each stamped when it was logged, and no two alike (a unit's exposures never collide).
+    times = sorted(stored["ts"])
+    assert before <= times[0] and times[-1] <= after + timedelta(milliseconds=1)
+    assert len(set(times)) == len(times)
 
 
 def test_a_refused_write_raises_in_the_caller_and_the_child_writes_on(home: Home) -> None:

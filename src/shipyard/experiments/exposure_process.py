@@ -27,6 +27,7 @@ import multiprocessing
 import os
 import signal
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -35,7 +36,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from shipyard.features.facts import FactStore
 
-__all__ = ["ExposureProcess", "FactStoreAddress"]
+__all__ = ["ExposureProcess", "FactStoreAddress", "Prepare"]
+
+#: Turns the rows handed to the child into what it ingests.
+Prepare = Callable[[list[dict[str, Any]]], Any]
 
 
 @dataclass(frozen=True)
@@ -65,12 +69,19 @@ class ExposureProcess:
         pool.submit(_open, self.address)
         return pool
 
-    def ingest(self, table: str, rows: list[dict[str, Any]]) -> None:
-        """Append `rows` to `table` as one batch, in the child; raises the write's error."""
+    def ingest(
+        self, table: str, rows: list[dict[str, Any]], prepare: Prepare | None = None
+    ) -> None:
+        """Append `rows` to `table` as one batch, in the child; raises the write's error.
+
+        `prepare` (a module-level function, sent by name) turns the rows into what is
+        ingested, in the child: rows of plain ints and strings cost the server a third of
+        the time to hand over that rows of `datetime`s do.
+        """
         with self._lock:
             pool = self._pool
         try:
-            future: Future[None] = pool.submit(_ingest, self.address, table, rows)
+            future: Future[None] = pool.submit(_ingest, self.address, table, rows, prepare)
             future.result()
         except BrokenProcessPool:
             # The child died (killed, out of memory): the rows stay with the caller (the fact
@@ -117,5 +128,7 @@ def _open(address: FactStoreAddress) -> None:
     _store(address)
 
 
-def _ingest(address: FactStoreAddress, table: str, rows: list[dict[str, Any]]) -> None:
-    _store(address).ingest(table, rows)
+def _ingest(
+    address: FactStoreAddress, table: str, rows: list[dict[str, Any]], prepare: Prepare | None
+) -> None:
+    _store(address).ingest(table, rows if prepare is None else prepare(rows))
