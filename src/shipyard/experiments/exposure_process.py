@@ -116,12 +116,10 @@ def _background() -> None:
 def _store(address: FactStoreAddress) -> FactStore:
     """The child's fact store at `address`, opened on first use."""
     from shipyard.client.context import ClientContext
-    from shipyard.features.fact_files import FactFiles
-    from shipyard.features.facts import FactStore
+    from shipyard.features.facts import store_in
 
     context = ClientContext(address.datastore, address.metadata)
-    catalogue = context.metadata_for_writing().facts
-    return FactStore(catalogue, FactFiles(context.datastore_url), user=address.user)
+    return store_in(context, address.user, create=True)
 
 
 def _open(address: FactStoreAddress) -> None:

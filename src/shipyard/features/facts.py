@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+    from shipyard.client.context import ClientContext
     from shipyard.features.fact_files import FactFiles
     from shipyard.metadata.contract import FactCatalogStore
     from shipyard.metadata.fact_records import FactBatchRecord, FactTableRecord
@@ -71,6 +72,7 @@ __all__ = [
     "refresh",
     "scan",
     "store",
+    "store_in",
     "table",
 ]
 
@@ -365,11 +367,17 @@ def store(*, create: bool = False) -> FactStore:
     """
     from shipyard.client.context import current_context
     from shipyard.config import Config
+
+    return store_in(current_context(), Config.current().user, create=create)
+
+
+def store_in(context: ClientContext, user: str, *, create: bool = False) -> FactStore:
+    """The fact store over `context`'s stores, writing as `user`: `store()` for the current
+    configuration, or one another process opens from the same URLs."""
     from shipyard.features.fact_files import FactFiles
 
-    context = current_context()
     metadata = context.metadata_for_writing() if create else context.metadata
-    return FactStore(metadata.facts, FactFiles(context.datastore_url), user=Config.current().user)
+    return FactStore(metadata.facts, FactFiles(context.datastore_url), user=user)
 
 
 def table(
