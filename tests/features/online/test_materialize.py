@@ -101,6 +101,36 @@ def test_an_incremental_run_rewrites_only_new_late_restated_and_window_moved_ent
     assert RANKER.materialize(store, full=True).written == 5
 
 
+def test_an_incremental_run_after_a_compaction_rewrites_exactly_the_new_facts_entities(
+    home: Home,
+) -> None:
+    """A compacted file holds facts from before and after the watermark: its new facts still
+    name their entities, and its old ones still count."""
+    from shipyard.features.online import open_online_store
+
+    store = open_online_store(f"sqlite:///{home.root / 'online.db'}")
+    declare_plays()
+    t = now()
+    facts.ingest(
+        "plays", plays((1, days_ago(t, 3), 10.0, "drama"), (2, days_ago(t, 2), 20.0, "drama"))
+    )
+    first = RANKER.materialize(store)
+    facts.ingest(
+        "plays",
+        plays((2, days_ago(t, 1.5), 25.0, "comedy"), (3, days_ago(t, 1), 30.0, "comedy")),
+    )
+    assert len(facts.compact("plays").merged) == 2
+
+    done = RANKER.materialize(store)
+
+    assert (done.full, done.since, done.written) == (False, first.as_of, 2)
+    stored = OnlineVectors(store, RANKER.version).lookup([1, 2, 3])
+    assert [v.materialized_at if v else None for v in stored] == [first.as_of, *[done.as_of] * 2]
+    online = OnlineVectors(store, RANKER.version).frame([2])
+    assert online.loc[2, "plays_facts_count_7d"] == 2  # the old play, from the compacted file
+    assert RANKER.check_online(store).mismatches == ()
+
+
 def test_a_watermark_never_goes_back_and_never_runs_ahead(home: Home) -> None:
     from shipyard.features.online import open_online_store
 
