@@ -36,6 +36,8 @@ TIMEOUT = 900.0
 LOOKUPS, WARM_UP = 2_000, 200
 REDIS_GOAL_MS = 1.0
 INCREMENTAL_GOAL = 0.10
+#: The members of the scaled materialization (`online_job.scaled`): ten times the goal's.
+SCALED_MEMBERS = 100_000
 
 
 def run(options: Options) -> BenchmarkResult:
@@ -44,6 +46,13 @@ def run(options: Options) -> BenchmarkResult:
         job = box.run(
             "Shipyard online job",
             [python(), str(BENCH_DIR / "online_job.py"), str(box.root)],
+            box.shipyard_env(),
+            TIMEOUT,
+        )
+        argv = [python(), str(BENCH_DIR / "online_job.py"), str(box.root / "scaled")]
+        scaled = box.run(
+            f"Shipyard materialization, {SCALED_MEMBERS:,} members",
+            [*argv, "--scaled", str(SCALED_MEMBERS)],
             box.shipyard_env(),
             TIMEOUT,
         )
@@ -56,14 +65,31 @@ def run(options: Options) -> BenchmarkResult:
             peer = box.run("Feast get_online_features", argv, box.base_env(), TIMEOUT)
         else:
             result.notes.append(f"Feast is not installed in {FEAST_VENV}: no Feast figures")
-    runs = [m for m in (job, peer) if m is not None]
+    runs = [m for m in (job, scaled, peer) if m is not None]
     result.runs = [m.to_json() for m in runs]
     result.failed += [m.failure() for m in runs if not m.ok]
     result.notes += leftovers(runs)
     shipyard = _figures(job)
     feast = _figures(peer) if peer is not None else {}
     _rows(result, shipyard, feast)
+    _scaled_rows(result, _figures(scaled))
     return result
+
+
+def _scaled_rows(result: BenchmarkResult, scaled: dict[str, object]) -> None:
+    """The materializations at ten times the goal's size: no goal, the trend."""
+    full = _number(scaled, "materialize_full_s")
+    incremental = _number(scaled, "materialize_incremental_s")
+    share = ratio(incremental, full)
+    result.rows += [
+        Row(f"materialize, full, {SCALED_MEMBERS:,} entities (SQLite)", "s", full),
+        Row(
+            f"materialize, incremental, 1% changed, {SCALED_MEMBERS:,} entities (SQLite)",
+            "s",
+            incremental,
+            note="" if share is None else f"{share:.1%} of full",
+        ),
+    ]
 
 
 def _figures(measured: Measurement | None) -> dict[str, object]:

@@ -12,6 +12,9 @@ column, `count` and `mean` over 30 days, with fitted encoders. Measured:
   on 127.0.0.1 (when `redis-server` is installed): every lookup's latency, after a warm-up;
 - the facts and members are written to DIR/facts.parquet and DIR/members.parquet for the
   Feast side (`peers/feast_online.py`), which serves the same `last` values.
+
+`python online_job.py DIR --scaled MEMBERS` measures the materializations alone with
+MEMBERS members (`scaled`).
 """
 
 from __future__ import annotations
@@ -27,9 +30,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from shipyard.features import FeatureSet
+    from shipyard.features.online import Materialization, OnlineStore
 
 MEMBERS = 10_000
 FACTS_PER_MEMBER = 100
@@ -39,23 +47,87 @@ COLUMNS = ("a", "b", "c")
 
 
 def main(folder: Path) -> None:
-    os.environ["SHIPYARD_DATASTORE"] = str(folder / "store")
-    os.environ["SHIPYARD_METADATA"] = f"sqlite:///{folder / 'store' / 'metadata.db'}"
+    _use_store(folder)
     from shipyard import facts
-    from shipyard.features import FeatureSet, count, fill_missing, last, log1p, mean, standardize
     from shipyard.features.online import OnlineVectors, open_online_store
 
     now = datetime.now(UTC)
-    frame = _facts(now)
+    frame = _facts(now, MEMBERS)
     frame.to_parquet(folder / "facts.parquet", index=False)
+    _declare()
+    facts.ingest("events", frame)
+    feature_set = _feature_set()
+    labels = pd.DataFrame({"member_id": np.arange(1_000), "timestamp": [now] * 1_000})
+    fitted = feature_set.fit(
+        feature_set.training_frame(labels.astype({"timestamp": "datetime64[us, UTC]"}))
+    )
+
+    results: dict[str, object] = {}
+    sqlite = open_online_store(f"sqlite:///{folder / 'online.db'}")
+    full, incremental = _full_then_incremental(feature_set, sqlite, MEMBERS)
+    results["materialize_full_s"] = full.seconds
+    results["materialize_full_written"] = full.written
+    results["materialize_incremental_s"] = incremental.seconds
+    results["materialize_incremental_written"] = incremental.written
+    results["sqlite"] = _lookups(OnlineVectors(sqlite, feature_set.version), fitted)
+    results["sqlite_raw"] = _lookups(OnlineVectors(sqlite, feature_set.version), None)
+    with _redis_server(folder) as redis_url:
+        if redis_url is not None:
+            redis = open_online_store(redis_url)
+            results["materialize_full_redis_s"] = feature_set.materialize(redis, full=True).seconds
+            results["redis"] = _lookups(OnlineVectors(redis, feature_set.version), fitted)
+    print(json.dumps(results), flush=True)
+
+
+def scaled(folder: Path, members: int) -> None:
+    """Materialization alone, `members` x `FACTS_PER_MEMBER` facts: full, then incremental
+    after 1% of the members got a new fact. How the ratio of the two falls once the table
+    outgrows the fixed cost of a run (its queries, the frame's set-up, the store calls)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _use_store(folder)
+    from shipyard import facts
+    from shipyard.features.online import open_online_store
+
+    _declare()
+    frame = _facts(datetime.now(UTC), members)
+    for start in range(0, len(frame), 2_000_000):  # ingest holds a batch in memory twice
+        facts.ingest("events", frame.iloc[start : start + 2_000_000])
+    del frame
+    store = open_online_store(f"sqlite:///{folder / 'online.db'}")
+    full, incremental = _full_then_incremental(_feature_set(), store, members)
+    print(
+        json.dumps(
+            {
+                "members": members,
+                "materialize_full_s": full.seconds,
+                "materialize_incremental_s": incremental.seconds,
+                "materialize_incremental_written": incremental.written,
+            }
+        ),
+        flush=True,
+    )
+
+
+def _use_store(folder: Path) -> None:
+    os.environ["SHIPYARD_DATASTORE"] = str(folder / "store")
+    os.environ["SHIPYARD_METADATA"] = f"sqlite:///{folder / 'store' / 'metadata.db'}"
+
+
+def _declare() -> None:
+    from shipyard import facts
+
     facts.table(
         "events",
         entity="member_id",
         event_time="ts",
         schema={"member_id": "int", "ts": "timestamp", **dict.fromkeys(COLUMNS, "float")},
     )
-    facts.ingest("events", frame)
-    feature_set = FeatureSet(
+
+
+def _feature_set() -> FeatureSet:
+    from shipyard.features import FeatureSet, count, fill_missing, last, log1p, mean, standardize
+
+    return FeatureSet(
         "bench_online",
         entity="member_id",
         features=[
@@ -69,15 +141,16 @@ def main(folder: Path) -> None:
             "last_b": standardize(),
         },
     )
-    labels = pd.DataFrame({"member_id": np.arange(1_000), "timestamp": [now] * 1_000})
-    fitted = feature_set.fit(
-        feature_set.training_frame(labels.astype({"timestamp": "datetime64[us, UTC]"}))
-    )
 
-    results: dict[str, object] = {}
-    sqlite = open_online_store(f"sqlite:///{folder / 'online.db'}")
-    full = feature_set.materialize(sqlite, full=True)
-    changed = np.random.default_rng(1).choice(MEMBERS, MEMBERS // 100, replace=False)
+
+def _full_then_incremental(
+    feature_set: FeatureSet, store: OnlineStore, members: int
+) -> tuple[Materialization, Materialization]:
+    """A full materialization, then an incremental one after 1% of `members` got a fact."""
+    from shipyard import facts
+
+    full = feature_set.materialize(store, full=True)
+    changed = np.random.default_rng(1).choice(members, members // 100, replace=False)
     facts.ingest(
         "events",
         pd.DataFrame(
@@ -88,19 +161,7 @@ def main(folder: Path) -> None:
             }
         ),
     )
-    incremental = feature_set.materialize(sqlite)
-    results["materialize_full_s"] = full.seconds
-    results["materialize_full_written"] = full.written
-    results["materialize_incremental_s"] = incremental.seconds
-    results["materialize_incremental_written"] = incremental.written
-    results["sqlite"] = _lookups(OnlineVectors(sqlite, feature_set.version), fitted)
-    results["sqlite_raw"] = _lookups(OnlineVectors(sqlite, feature_set.version), None)
-    with _redis_server(folder) as redis_url:
-        if redis_url is not None:
-            redis = open_online_store(redis_url)
-            results["materialize_full_redis_s"] = feature_set.materialize(redis, full=True).seconds
-            results["redis"] = _lookups(OnlineVectors(redis, feature_set.version), fitted)
-    print(json.dumps(results), flush=True)
+    return full, feature_set.materialize(store)
 
 
 @contextmanager
@@ -134,13 +195,13 @@ def _redis_server(folder: Path) -> Iterator[str | None]:
         server.wait(timeout=30)
 
 
-def _facts(now: datetime) -> pd.DataFrame:
+def _facts(now: datetime, members: int) -> pd.DataFrame:
     rng = np.random.default_rng(0)
-    rows = MEMBERS * FACTS_PER_MEMBER
+    rows = members * FACTS_PER_MEMBER
     ages = rng.uniform(0, 90 * 86_400, rows)
     return pd.DataFrame(
         {
-            "member_id": np.repeat(np.arange(MEMBERS), FACTS_PER_MEMBER),
+            "member_id": np.repeat(np.arange(members), FACTS_PER_MEMBER),
             "ts": (pd.Timestamp(now) - pd.to_timedelta(np.round(ages, 6), unit="s")).floor("us"),
             **{column: rng.normal(size=rows) for column in COLUMNS},
         }
@@ -172,4 +233,7 @@ def _lookups(reader: object, fitted: object) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    if len(sys.argv) > 2:  # DIR --scaled MEMBERS
+        scaled(Path(sys.argv[1]), int(sys.argv[3]))
+    else:
+        main(Path(sys.argv[1]))
